@@ -1,0 +1,326 @@
+/*
+ * convt3d — PyTorch's torch.nn.functional.conv_transpose3d, exactly, in C.
+ *
+ * Quick start
+ * -----------
+ *     #include <convt3d.h>
+ *
+ *     convt3d_problem p;
+ *     convt3d_problem_init(&p, CONVT3D_F32);          // stride 1, padding 0, groups 1, ...
+ *     p.input  = (convt3d_shape){5, {2, 16, 8, 8, 8}};  // (N, Cin, D, H, W)
+ *     p.weight = (convt3d_shape){5, {16, 33, 3, 3, 3}}; // (Cin, Cout/groups, kD, kH, kW)
+ *     p.has_bias = 1;
+ *     p.bias   = (convt3d_shape){1, {33}};
+ *     for (int a = 0; a < 3; a++) p.stride[a] = 2;
+ *
+ *     convt3d_shape out;
+ *     if (convt3d_output_shape(&p, &out) != CONVT3D_OK) {
+ *         fprintf(stderr, "%s\n", convt3d_last_error());   // names the bad value
+ *         return 1;
+ *     }
+ *     float *y = malloc(...);                            // product of out.dims
+ *     convt3d_status s = convt3d_forward(&p, x, w, b, y); // plan + execute + destroy
+ *
+ * To run the same layer many times, create a plan once (it validates the problem,
+ * chooses the algorithm and copies the weights into its own layout), then execute it on
+ * new input/output buffers as often as needed, from as many threads as you like:
+ *
+ *     convt3d_plan *plan;
+ *     convt3d_plan_create(&p, w, b, NULL, &plan);
+ *     convt3d_plan_execute(plan, x, y);
+ *     convt3d_plan_destroy(plan);
+ *
+ * Semantics
+ * ---------
+ * input  (N, Cin, D, H, W), or unbatched (Cin, D, H, W) whose output is unbatched too;
+ * weight (Cin, Cout/groups, kD, kH, kW); bias (Cout) or none; all contiguous, C order,
+ * one dtype (float32 or float64). Per axis, with the PyTorch names:
+ *
+ *     out = (in - 1)*stride - 2*padding + dilation*(k - 1) + output_padding + 1
+ *     y[n, g*Cout_g + co, od, oh, ow] = bias[g*Cout_g + co]
+ *         + sum over ci < Cin_g, kd, kh, kw of
+ *           x[n, g*Cin_g + ci, id, ih, iw] * w[g*Cin_g + ci, co, kd, kh, kw]
+ *     where od = id*stride_d - padding_d + kd*dilation_d (likewise h, w).
+ *
+ * What PyTorch rejects, convt3d rejects (CONVT3D_ERR_INVALID_ARGUMENT), with a message
+ * that names the offending values and the rule; docs/semantics.md lists every rule.
+ *
+ * Errors
+ * ------
+ * Every function that can fail returns a convt3d_status. On failure,
+ * convt3d_last_error() returns a message for the most recent failure on the calling
+ * thread. The library never prints, never exits, never aborts, and never leaks on an
+ * error path. Outputs are left untouched when a call fails.
+ *
+ * Threads
+ * -------
+ * All functions are thread-safe. A plan is immutable once created:
+ * convt3d_plan_execute() may run on one plan from many threads at once (each call with
+ * its own output buffer). Each call uses up to convt3d_get_num_threads() OpenMP threads
+ * internally, fixed when the plan is created. Results are bit-identical for every thread
+ * count and every run.
+ */
+#ifndef CONVT3D_H
+#define CONVT3D_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define CONVT3D_API
+#elif defined(__GNUC__)
+#define CONVT3D_API __attribute__((visibility("default")))
+#else
+#define CONVT3D_API
+#endif
+
+/* ---------------------------------------------------------------- version */
+
+#define CONVT3D_VERSION_MAJOR 0
+#define CONVT3D_VERSION_MINOR 1
+#define CONVT3D_VERSION_PATCH 0
+/** MAJOR*10000 + MINOR*100 + PATCH, for compile-time comparisons. */
+#define CONVT3D_VERSION                                                          \
+  (CONVT3D_VERSION_MAJOR * 10000 + CONVT3D_VERSION_MINOR * 100 + CONVT3D_VERSION_PATCH)
+
+/** The version of the library actually loaded, as "MAJOR.MINOR.PATCH". Never NULL. */
+CONVT3D_API const char *convt3d_version_string(void);
+/** CONVT3D_VERSION of the library actually loaded (may differ from the header's). */
+CONVT3D_API int convt3d_version(void);
+
+/* ----------------------------------------------------------------- status */
+
+typedef enum convt3d_status {
+  CONVT3D_OK = 0,
+  /** A shape or parameter PyTorch would reject, or a NULL/invalid argument. */
+  CONVT3D_ERR_INVALID_ARGUMENT = 1,
+  /** Memory could not be allocated. */
+  CONVT3D_ERR_OUT_OF_MEMORY = 2,
+  /** Valid for PyTorch, but too large to address here (a size overflows int64/size_t). */
+  CONVT3D_ERR_TOO_LARGE = 3,
+  /** A file could not be opened, read, written or renamed (npy functions only). */
+  CONVT3D_ERR_IO = 4,
+  /** A file is not a valid .npy file, or holds a dtype/layout convt3d does not read. */
+  CONVT3D_ERR_BAD_FILE = 5,
+} convt3d_status;
+
+/** A static, human-readable name for a status ("invalid argument", ...). Never NULL. */
+CONVT3D_API const char *convt3d_status_string(convt3d_status status);
+
+/**
+ * The message of the most recent failure on the calling thread: which function, which
+ * value, which rule. The empty string when no call on this thread has failed. The
+ * pointer stays valid until the next convt3d call on the same thread.
+ */
+CONVT3D_API const char *convt3d_last_error(void);
+
+/* ------------------------------------------------------------ the problem */
+
+typedef enum convt3d_dtype {
+  CONVT3D_F32 = 1, /**< float  */
+  CONVT3D_F64 = 2, /**< double */
+} convt3d_dtype;
+
+/** Size in bytes of one element of dtype; 0 for a value that is not a convt3d_dtype. */
+CONVT3D_API size_t convt3d_dtype_size(convt3d_dtype dtype);
+
+/**
+ * The shape of a tensor as the caller has it. ndim is the tensor's rank, whatever it is:
+ * a rank PyTorch would reject is reported as such. Only the first min(ndim, 5) entries of
+ * dims are read.
+ */
+typedef struct convt3d_shape {
+  int ndim;
+  int64_t dims[5];
+} convt3d_shape;
+
+/** One transposed-convolution problem, in PyTorch's vocabulary. */
+typedef struct convt3d_problem {
+  convt3d_dtype dtype;     /**< dtype of input, weight, bias and output */
+  convt3d_shape input;     /**< (N, Cin, D, H, W) or (Cin, D, H, W) */
+  convt3d_shape weight;    /**< (Cin, Cout/groups, kD, kH, kW) */
+  int has_bias;            /**< 0: no bias; otherwise `bias` describes it */
+  convt3d_shape bias;      /**< (Cout) */
+  int64_t stride[3];       /**< per axis (D, H, W), >= 1 */
+  int64_t padding[3];      /**< implicit zero padding removed from each side, >= 0 */
+  int64_t output_padding[3]; /**< extra size added on one side; < stride or < dilation */
+  int64_t dilation[3];     /**< spacing between kernel taps, >= 1 (1 means none) */
+  int64_t groups;          /**< >= 1, divides Cin and splits Cout */
+} convt3d_problem;
+
+/**
+ * Fills *problem with PyTorch's defaults: stride 1, padding 0, output_padding 0,
+ * dilation 1, groups 1, no bias, and tensors of rank 0 (to be filled in). Does nothing
+ * when problem is NULL.
+ */
+CONVT3D_API void convt3d_problem_init(convt3d_problem *problem, convt3d_dtype dtype);
+
+/**
+ * Checks a problem exactly as PyTorch would check the same call.
+ * Returns CONVT3D_OK, CONVT3D_ERR_INVALID_ARGUMENT (PyTorch rejects it) or
+ * CONVT3D_ERR_TOO_LARGE (a size overflows int64 or size_t).
+ */
+CONVT3D_API convt3d_status convt3d_problem_check(const convt3d_problem *problem);
+
+/**
+ * The output shape: (N, Cout, oD, oH, oW), or (Cout, oD, oH, oW) for unbatched input.
+ * Checks the problem first (as convt3d_problem_check) and writes *out only on success.
+ */
+CONVT3D_API convt3d_status convt3d_output_shape(const convt3d_problem *problem,
+                                                convt3d_shape *out);
+
+/**
+ * The output_padding that nn.ConvTranspose3d.forward(x, output_size=...) chooses for a
+ * requested spatial output size (oD, oH, oW): output_size - min_size per axis, where
+ * min_size is the output size with output_padding 0. As in PyTorch, each requested size
+ * must lie in [min_size, min_size + stride - 1]; outside that range the call returns
+ * CONVT3D_ERR_INVALID_ARGUMENT with the valid ranges in the message.
+ * problem->output_padding is ignored. The rest of the problem must be valid.
+ * Writes output_padding[3] only on success.
+ */
+CONVT3D_API convt3d_status convt3d_output_padding_for_size(const convt3d_problem *problem,
+                                                           const int64_t output_size[3],
+                                                           int64_t output_padding[3]);
+
+/**
+ * Writes a one-line descriptor of the problem to buf (always NUL-terminated when
+ * size > 0), e.g. "f32 mb2 ic16 oc33 g1 id8ih8iw8 kd3kh3kw3 sd2sh2sw2 pd1ph1pw1 opd0..."
+ * The same descriptor is used by the CLI, the benchmark and failure messages.
+ * Returns the length it needed (excluding the NUL), like snprintf.
+ */
+CONVT3D_API int convt3d_problem_describe(const convt3d_problem *problem, char *buf,
+                                         size_t size);
+
+/* ---------------------------------------------------------------- threads */
+
+/**
+ * Sets the number of threads that plans created afterwards use (process-wide default).
+ * n <= 0 restores the default: OpenMP's omp_get_max_threads() (OMP_NUM_THREADS).
+ * Without OpenMP support the library always runs on one thread.
+ */
+CONVT3D_API void convt3d_set_num_threads(int n);
+/** The thread count a plan created now would use (>= 1). */
+CONVT3D_API int convt3d_get_num_threads(void);
+
+/* ------------------------------------------------------------------ plans */
+
+typedef enum convt3d_algorithm {
+  CONVT3D_ALGO_AUTO = 0,      /**< let the plan choose the fastest implementation */
+  CONVT3D_ALGO_REFERENCE = 1, /**< plain scalar loops, double accumulation: the oracle */
+  CONVT3D_ALGO_DIRECT = 2,    /**< stride-aware direct loops, threaded */
+} convt3d_algorithm;
+
+/** A static name for an algorithm ("reference", "direct", ...). Never NULL. */
+CONVT3D_API const char *convt3d_algorithm_name(convt3d_algorithm algorithm);
+
+/** Options for convt3d_plan_create. Zero-initialised means "all defaults". */
+typedef struct convt3d_plan_options {
+  convt3d_algorithm algorithm; /**< CONVT3D_ALGO_AUTO unless testing */
+  int num_threads;             /**< <= 0: convt3d_get_num_threads() */
+} convt3d_plan_options;
+
+typedef struct convt3d_plan convt3d_plan;
+
+/**
+ * Validates the problem, chooses the algorithm and copies (packs) weight and bias into
+ * the plan, so the caller's weight and bias buffers may be freed afterwards.
+ *
+ * weight: contiguous, problem->weight's shape and problem->dtype. May be NULL only when
+ *   the weight has no elements.
+ * bias: contiguous (Cout); NULL when problem->has_bias is 0, non-NULL otherwise
+ *   (unless Cout is 0).
+ * options: NULL for the defaults.
+ * *plan: set to the new plan on success, to NULL on failure.
+ *
+ * Returns CONVT3D_OK, CONVT3D_ERR_INVALID_ARGUMENT, CONVT3D_ERR_TOO_LARGE or
+ * CONVT3D_ERR_OUT_OF_MEMORY.
+ */
+CONVT3D_API convt3d_status convt3d_plan_create(const convt3d_problem *problem,
+                                               const void *weight, const void *bias,
+                                               const convt3d_plan_options *options,
+                                               convt3d_plan **plan);
+
+/**
+ * Computes output from input. input: contiguous, the problem's input shape; output:
+ * contiguous, convt3d_plan_output_shape(); every element of output is written, including
+ * those no kernel tap reaches (they get the bias, or 0). input and output must not
+ * overlap. Allocates nothing; safe to call concurrently on one plan.
+ * Returns CONVT3D_OK, or CONVT3D_ERR_INVALID_ARGUMENT for a NULL plan or a NULL buffer
+ * of non-zero size.
+ */
+CONVT3D_API convt3d_status convt3d_plan_execute(const convt3d_plan *plan, const void *input,
+                                                void *output);
+
+/** Frees a plan. NULL is a no-op. */
+CONVT3D_API void convt3d_plan_destroy(convt3d_plan *plan);
+
+/** What a plan is: filled by convt3d_plan_get_info. */
+typedef struct convt3d_plan_info {
+  convt3d_shape output;        /**< output shape */
+  convt3d_algorithm algorithm; /**< the implementation chosen */
+  const char *isa;             /**< instruction set of its kernels, e.g. "scalar" */
+  int num_threads;             /**< threads each execute uses */
+  size_t packed_weight_bytes;  /**< bytes of weights (and bias) owned by the plan */
+  size_t workspace_bytes;      /**< extra bytes each execute needs (0: none) */
+  double flops;                /**< nominal FLOPs of one execute: 2*N*Cin*Cout_g*K*DHW */
+} convt3d_plan_info;
+
+/** Describes a plan. Returns CONVT3D_ERR_INVALID_ARGUMENT if plan or info is NULL. */
+CONVT3D_API convt3d_status convt3d_plan_get_info(const convt3d_plan *plan,
+                                                 convt3d_plan_info *info);
+
+/**
+ * One-shot call: plan create + execute + destroy. Same arguments and statuses as those.
+ */
+CONVT3D_API convt3d_status convt3d_forward(const convt3d_problem *problem, const void *input,
+                                           const void *weight, const void *bias,
+                                           void *output);
+
+/* ------------------------------------------------------------------- .npy */
+
+/** numpy's own limit on the rank of an array. */
+#define CONVT3D_NPY_MAX_NDIM 32
+
+/** A dense C-order array, as read from or written to a .npy file. */
+typedef struct convt3d_array {
+  convt3d_dtype dtype;
+  int ndim;
+  int64_t shape[CONVT3D_NPY_MAX_NDIM];
+  void *data; /**< numel * dtype size bytes; owned by the array after convt3d_npy_read */
+} convt3d_array;
+
+/**
+ * Reads a .npy file (format versions 1.0, 2.0 and 3.0) holding a little-endian float32
+ * ('<f4') or float64 ('<f8') array in C order. On success *array owns its data (never
+ * NULL, even for an array with no elements): release it with convt3d_array_free(). On
+ * failure *array is left with data NULL and ndim 0.
+ * Returns CONVT3D_OK, CONVT3D_ERR_INVALID_ARGUMENT (path or array NULL), CONVT3D_ERR_IO
+ * (cannot open/read), CONVT3D_ERR_BAD_FILE (malformed, truncated, Fortran order,
+ * big-endian, other dtype, trailing bytes, header over 1 MiB), CONVT3D_ERR_TOO_LARGE or
+ * CONVT3D_ERR_OUT_OF_MEMORY.
+ */
+CONVT3D_API convt3d_status convt3d_npy_read(const char *path, convt3d_array *array);
+
+/**
+ * Writes array to path as a .npy file, format version 1.0, byte-identical to np.save.
+ * The data go to a temporary file in the same directory, which is renamed over path
+ * only once completely written and flushed to disk: a failure never leaves a partial
+ * file, and an existing file at path is either kept or wholly replaced.
+ * Returns CONVT3D_OK, CONVT3D_ERR_INVALID_ARGUMENT (bad array), CONVT3D_ERR_TOO_LARGE,
+ * CONVT3D_ERR_OUT_OF_MEMORY or CONVT3D_ERR_IO.
+ */
+CONVT3D_API convt3d_status convt3d_npy_write(const char *path, const convt3d_array *array);
+
+/** Frees the data of an array filled by convt3d_npy_read and resets it to no data; NULL
+ * (or an array already freed) is a no-op. */
+CONVT3D_API void convt3d_array_free(convt3d_array *array);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CONVT3D_H */

@@ -1,0 +1,344 @@
+/* Argument checks, shape inference and the small public helpers.
+ *
+ * Every rule PyTorch 1.13 applies to F.conv_transpose3d is checked here, once, in
+ * cvt_validate(); the implementations behind a plan trust what it established. The rules,
+ * their order and the PyTorch quirks we deliberately do not reproduce are listed in
+ * docs/semantics.md. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static const char *const axis_name[3] = {"depth", "height", "width"};
+
+const char *convt3d_version_string(void) {
+  return STR(CONVT3D_VERSION_MAJOR) "." STR(CONVT3D_VERSION_MINOR) "." STR(
+      CONVT3D_VERSION_PATCH);
+}
+
+int convt3d_version(void) { return CONVT3D_VERSION; }
+
+size_t convt3d_dtype_size(convt3d_dtype dtype) {
+  switch (dtype) {
+  case CONVT3D_F32: return sizeof(float);
+  case CONVT3D_F64: return sizeof(double);
+  }
+  return 0;
+}
+
+void convt3d_problem_init(convt3d_problem *problem, convt3d_dtype dtype) {
+  if (!problem) return;
+  memset(problem, 0, sizeof *problem);
+  problem->dtype = dtype;
+  for (int a = 0; a < 3; a++) {
+    problem->stride[a] = 1;
+    problem->dilation[a] = 1;
+  }
+  problem->groups = 1;
+}
+
+/* Formats a shape as PyTorch prints sizes: "[2, 16, 8, 8, 8]". */
+static const char *shape_str(const convt3d_shape *s, char *buf, size_t size) {
+  size_t used = 0;
+  int n = s->ndim < 0 ? 0 : s->ndim > 5 ? 5 : s->ndim;
+  used += (size_t)snprintf(buf, size, "[");
+  for (int i = 0; i < n && used < size; i++)
+    used += (size_t)snprintf(buf + used, size - used, "%s%" PRId64, i ? ", " : "", s->dims[i]);
+  if (used < size) snprintf(buf + used, size - used, s->ndim > 5 ? ", ...]" : "]");
+  return buf;
+}
+
+/* Formats three per-axis values as "(a, b, c)". */
+static const char *triple_str(const int64_t v[3], char *buf, size_t size) {
+  snprintf(buf, size, "(%" PRId64 ", %" PRId64 ", %" PRId64 ")", v[0], v[1], v[2]);
+  return buf;
+}
+
+/* The output size of one axis, computed exactly: 128-bit intermediates cannot overflow
+ * for any int64 operands (each product is below 2^127), so the sign of the true result
+ * decides between "too small" (PyTorch's rejection) and "too large" (ours). */
+static __int128 exact_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t op,
+                               int64_t dl) {
+  return ((__int128)in - 1) * s - 2 * (__int128)p + (__int128)dl * ((__int128)k - 1) + op + 1;
+}
+
+convt3d_status cvt_validate(const convt3d_problem *pr, unsigned flags, const char *fn,
+                            cvt_geometry *geo) {
+  char a[96], b[96], c[96];
+  if (!pr) return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: problem is NULL", fn);
+  if (pr->dtype != CONVT3D_F32 && pr->dtype != CONVT3D_F64)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                    "%s: dtype = %d is not CONVT3D_F32 (1) or CONVT3D_F64 (2)", fn,
+                    (int)pr->dtype);
+
+  /* Ranks first: nothing else can be read before they are known. */
+  if (pr->input.ndim != 4 && pr->input.ndim != 5)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                    "%s: expected 4-D (unbatched) or 5-D (batched) input, but got a %d-D "
+                    "input of size %s",
+                    fn, pr->input.ndim, shape_str(&pr->input, a, sizeof a));
+  if (pr->weight.ndim != 5)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                    "%s: expected a 5-D weight (Cin, Cout/groups, kD, kH, kW), but got a "
+                    "%d-D weight of size %s",
+                    fn, pr->weight.ndim, shape_str(&pr->weight, a, sizeof a));
+  for (int i = 0; i < pr->input.ndim; i++)
+    if (pr->input.dims[i] < 0)
+      return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                      "%s: input size %s has a negative dimension", fn,
+                      shape_str(&pr->input, a, sizeof a));
+  for (int i = 0; i < 5; i++)
+    if (pr->weight.dims[i] < 0)
+      return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                      "%s: weight size %s has a negative dimension", fn,
+                      shape_str(&pr->weight, a, sizeof a));
+
+  /* PyTorch checks groups, then padding, output_padding and stride, then the channels,
+   * and only then (in the kernel's own shape check) the input extent, dilation,
+   * output_padding against stride/dilation, the kernel, and the output size. We keep its
+   * order so that a problem with several faults gets the message PyTorch would give. */
+  if (pr->groups < 1)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                    "%s: groups = %" PRId64 " is not positive; groups must be >= 1", fn,
+                    pr->groups);
+  for (int ax = 0; ax < 3; ax++)
+    if (pr->padding[ax] < 0)
+      return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                      "%s: padding %s is negative in %s; padding must be >= 0", fn,
+                      triple_str(pr->padding, a, sizeof a), axis_name[ax]);
+  if (!(flags & CVT_VALIDATE_NO_OUTPUT_SIZE))
+    for (int ax = 0; ax < 3; ax++)
+      if (pr->output_padding[ax] < 0)
+        return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                        "%s: output_padding %s is negative in %s; output_padding must be "
+                        ">= 0",
+                        fn, triple_str(pr->output_padding, a, sizeof a), axis_name[ax]);
+  for (int ax = 0; ax < 3; ax++)
+    if (pr->stride[ax] < 1)
+      return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                      "%s: stride %s is not positive in %s; stride must be >= 1", fn,
+                      triple_str(pr->stride, a, sizeof a), axis_name[ax]);
+
+  /* Channels and groups. */
+  const bool batched = pr->input.ndim == 5;
+  const int64_t *in_dims = batched ? pr->input.dims + 2 : pr->input.dims + 1;
+  const int64_t in_channels = batched ? pr->input.dims[1] : pr->input.dims[0];
+  const int64_t *w = pr->weight.dims;
+  if (w[0] < pr->groups || w[0] % pr->groups != 0)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                    "%s: groups = %" PRId64 " does not divide the weight's %" PRId64
+                    " input channels (weight of size %s); weight.size(0) must be a positive "
+                    "multiple of groups",
+                    fn, pr->groups, w[0], shape_str(&pr->weight, a, sizeof a));
+  if (in_channels != w[0])
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                    "%s: input of size %s has %" PRId64 " channels, but the weight of size "
+                    "%s expects %" PRId64 " (weight.size(0))",
+                    fn, shape_str(&pr->input, a, sizeof a), in_channels,
+                    shape_str(&pr->weight, b, sizeof b), w[0]);
+  int64_t cout;
+  if (!cvt_mul(w[1], pr->groups, &cout))
+    return cvt_fail(CONVT3D_ERR_TOO_LARGE,
+                    "%s: Cout = weight.size(1) * groups = %" PRId64 " * %" PRId64
+                    " overflows int64",
+                    fn, w[1], pr->groups);
+  if (pr->has_bias && (pr->bias.ndim != 1 || pr->bias.dims[0] != cout))
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                    "%s: expected a 1-D bias of %" PRId64 " elements (Cout = weight.size(1) "
+                    "* groups), but got a bias of size %s",
+                    fn, cout, shape_str(&pr->bias, a, sizeof a));
+
+  /* The kernel's own checks: input extent, dilation, then (below) output_padding, the
+   * weight's extent and the output size. */
+  for (int ax = 0; ax < 3; ax++)
+    if (in_dims[ax] < 1)
+      return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                      "%s: input of size %s is empty in %s; only the batch may be empty", fn,
+                      shape_str(&pr->input, a, sizeof a), axis_name[ax]);
+  for (int ax = 0; ax < 3; ax++)
+    if (pr->dilation[ax] < 1)
+      return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                      "%s: dilation %s is not positive in %s; dilation must be >= 1", fn,
+                      triple_str(pr->dilation, a, sizeof a), axis_name[ax]);
+  int64_t out[3] = {0, 0, 0};
+  if (!(flags & CVT_VALIDATE_NO_OUTPUT_SIZE)) {
+    for (int ax = 0; ax < 3; ax++)
+      if (pr->output_padding[ax] >= pr->stride[ax] &&
+          pr->output_padding[ax] >= pr->dilation[ax])
+        return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                        "%s: output_padding %s must be smaller than either stride %s or "
+                        "dilation (%" PRId64 ", %" PRId64 ", %" PRId64 ") in %s",
+                        fn, triple_str(pr->output_padding, a, sizeof a),
+                        triple_str(pr->stride, b, sizeof b), pr->dilation[0],
+                        pr->dilation[1], pr->dilation[2], axis_name[ax]);
+  }
+  for (int i = 1; i < 5; i++)
+    if (w[i] < 1)
+      return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                      "%s: weight of size %s is empty in dimension %d; Cout/groups and "
+                      "every kernel size must be >= 1",
+                      fn, shape_str(&pr->weight, a, sizeof a), i);
+  if (!(flags & CVT_VALIDATE_NO_OUTPUT_SIZE)) {
+    __int128 exact[3];
+    for (int ax = 0; ax < 3; ax++)
+      exact[ax] = exact_out_size(in_dims[ax], w[2 + ax], pr->stride[ax], pr->padding[ax],
+                                 pr->output_padding[ax], pr->dilation[ax]);
+    for (int ax = 0; ax < 3; ax++)
+      if (exact[ax] < 1) {
+        char o[96], k[96];
+        if (exact[ax] < INT64_MIN) snprintf(o, sizeof o, "below -2^63 in %s", axis_name[ax]);
+        else snprintf(o, sizeof o, "%" PRId64 " in %s", (int64_t)exact[ax], axis_name[ax]);
+        return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                        "%s: input size %s per channel gives an output size of %s; it must "
+                        "be >= 1 (out = (in - 1)*stride - 2*padding + dilation*(k - 1) + "
+                        "output_padding + 1, with stride %s, padding %s, kernel %s)",
+                        fn, triple_str(in_dims, a, sizeof a), o,
+                        triple_str(pr->stride, b, sizeof b),
+                        triple_str(pr->padding, c, sizeof c),
+                        triple_str(w + 2, k, sizeof k));
+      }
+    for (int ax = 0; ax < 3; ax++) {
+      /* Kernels form input and output coordinates on the uncropped output line, whose
+       * length is out + 2*padding; requiring it to fit in int64 keeps every index
+       * expression they evaluate (i*stride, k*dilation, o + padding) exact. */
+      if (exact[ax] + 2 * (__int128)pr->padding[ax] > INT64_MAX)
+        return cvt_fail(CONVT3D_ERR_TOO_LARGE,
+                        "%s: the output size plus twice the padding in %s exceeds 2^63 - 1 "
+                        "(stride %s, dilation "
+                        "(%" PRId64 ", %" PRId64 ", %" PRId64 "))",
+                        fn, axis_name[ax], triple_str(pr->stride, a, sizeof a),
+                        pr->dilation[0], pr->dilation[1], pr->dilation[2]);
+      out[ax] = (int64_t)exact[ax];
+    }
+  }
+
+  /* Element counts of every tensor, and their byte sizes, must be addressable. */
+  const int64_t n = batched ? pr->input.dims[0] : 1;
+  const size_t esize = convt3d_dtype_size(pr->dtype);
+  int64_t in_numel = n, w_numel = 1, out_numel = n, bytes;
+  bool ok = cvt_mul(in_numel, in_channels, &in_numel) && cvt_mul(out_numel, cout, &out_numel);
+  for (int i = 0; i < 5; i++) ok = ok && cvt_mul(w_numel, w[i], &w_numel);
+  for (int ax = 0; ax < 3; ax++)
+    ok = ok && cvt_mul(in_numel, in_dims[ax], &in_numel) &&
+         cvt_mul(out_numel, (flags & CVT_VALIDATE_NO_OUTPUT_SIZE) ? 1 : out[ax], &out_numel);
+  ok = ok && cvt_mul(in_numel, (int64_t)esize, &bytes) && (uint64_t)bytes <= SIZE_MAX &&
+       cvt_mul(w_numel, (int64_t)esize, &bytes) && (uint64_t)bytes <= SIZE_MAX &&
+       cvt_mul(out_numel, (int64_t)esize, &bytes) && (uint64_t)bytes <= SIZE_MAX;
+  if (!ok)
+    return cvt_fail(CONVT3D_ERR_TOO_LARGE,
+                    "%s: a tensor of this problem (input %s, weight %s, output size %s) has "
+                    "more bytes than size_t or int64 can count",
+                    fn, shape_str(&pr->input, a, sizeof a), shape_str(&pr->weight, b, sizeof b),
+                    triple_str(out, c, sizeof c));
+
+  if (geo) {
+    memset(geo, 0, sizeof *geo);
+    geo->dtype = pr->dtype;
+    geo->batched = batched;
+    geo->has_bias = pr->has_bias != 0;
+    geo->n = n;
+    geo->groups = pr->groups;
+    geo->cin = in_channels;
+    geo->cout = cout;
+    geo->cin_g = in_channels / pr->groups;
+    geo->cout_g = w[1];
+    for (int ax = 0; ax < 3; ax++) {
+      geo->in[ax] = in_dims[ax];
+      geo->k[ax] = w[2 + ax];
+      geo->stride[ax] = pr->stride[ax];
+      geo->pad[ax] = pr->padding[ax];
+      geo->out_pad[ax] = pr->output_padding[ax];
+      geo->dil[ax] = pr->dilation[ax];
+      geo->out[ax] = out[ax];
+    }
+    geo->input_numel = in_numel;
+    geo->weight_numel = w_numel;
+    geo->output_numel = out_numel;
+  }
+  return CONVT3D_OK;
+}
+
+convt3d_status convt3d_problem_check(const convt3d_problem *problem) {
+  return cvt_validate(problem, 0, "convt3d_problem_check", NULL);
+}
+
+convt3d_status convt3d_output_shape(const convt3d_problem *problem, convt3d_shape *out) {
+  cvt_geometry geo;
+  convt3d_status s = cvt_validate(problem, 0, "convt3d_output_shape", &geo);
+  if (s != CONVT3D_OK) return s;
+  if (!out)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "convt3d_output_shape: out is NULL");
+  convt3d_shape r = {0, {0}};
+  if (geo.batched) r.dims[r.ndim++] = geo.n;
+  r.dims[r.ndim++] = geo.cout;
+  for (int ax = 0; ax < 3; ax++) r.dims[r.ndim++] = geo.out[ax];
+  *out = r;
+  return CONVT3D_OK;
+}
+
+convt3d_status convt3d_output_padding_for_size(const convt3d_problem *problem,
+                                               const int64_t output_size[3],
+                                               int64_t output_padding[3]) {
+  static const char fn[] = "convt3d_output_padding_for_size";
+  cvt_geometry geo;
+  convt3d_status s = cvt_validate(problem, CVT_VALIDATE_NO_OUTPUT_SIZE, fn, &geo);
+  if (s != CONVT3D_OK) return s;
+  if (!output_size || !output_padding)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: output_size or output_padding is NULL",
+                    fn);
+  /* As nn.ConvTranspose3d._output_padding: the valid range per axis is
+   * [min, min + stride - 1], min being the size with output_padding 0. */
+  __int128 lo[3], hi[3];
+  bool in_range = true;
+  for (int ax = 0; ax < 3; ax++) {
+    lo[ax] = exact_out_size(geo.in[ax], geo.k[ax], geo.stride[ax], geo.pad[ax], 0, geo.dil[ax]);
+    hi[ax] = lo[ax] + geo.stride[ax] - 1;
+    in_range = in_range && output_size[ax] >= lo[ax] && output_size[ax] <= hi[ax];
+  }
+  if (!in_range) {
+    char req[96], range[256];
+    triple_str(output_size, req, sizeof req);
+    size_t used = 0;
+    for (int ax = 0; ax < 3 && used < sizeof range; ax++) {
+      /* The bounds fit in int64 whenever a requested int64 size can lie between them;
+       * print them clamped otherwise, which only happens for absurd strides. */
+      long double l = (long double)lo[ax], h = (long double)hi[ax];
+      used += (size_t)snprintf(range + used, sizeof range - used, "%s%s [%.0Lf, %.0Lf]",
+                               ax ? "," : "", axis_name[ax], l, h);
+    }
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                    "%s: requested an output size of %s, but valid sizes range over%s (for "
+                    "an input of size (%" PRId64 ", %" PRId64 ", %" PRId64 "))",
+                    fn, req, range, geo.in[0], geo.in[1], geo.in[2]);
+  }
+  for (int ax = 0; ax < 3; ax++) output_padding[ax] = (int64_t)(output_size[ax] - lo[ax]);
+  return CONVT3D_OK;
+}
+
+int convt3d_problem_describe(const convt3d_problem *p, char *buf, size_t size) {
+  if (!p) return snprintf(buf, size, "(null)");
+  /* benchdnn-style: every field named, no spaces, so it pastes into a shell or a CSV. */
+  const char *dt = p->dtype == CONVT3D_F32 ? "f32" : p->dtype == CONVT3D_F64 ? "f64" : "f??";
+  if ((p->input.ndim != 4 && p->input.ndim != 5) || p->weight.ndim != 5)
+    return snprintf(buf, size, "%s_rank%d-input_rank%d-weight", dt, p->input.ndim,
+                    p->weight.ndim);
+  const bool batched = p->input.ndim == 5;
+  const int64_t *x = p->input.dims + (batched ? 2 : 1), *w = p->weight.dims;
+  const int64_t *s = p->stride, *pd = p->padding, *op = p->output_padding, *d = p->dilation;
+  char mb[32] = "nb"; /* "no batch dimension": unbatched input */
+  int64_t oc = -1;     /* printed as -1 when weight.size(1) * groups overflows */
+  if (!cvt_mul(w[1], p->groups, &oc)) oc = -1;
+  if (batched) snprintf(mb, sizeof mb, "mb%" PRId64, p->input.dims[0]);
+  return snprintf(buf, size,
+                  "%s_%s_ic%" PRId64 "_oc%" PRId64 "_g%" PRId64 "_i%" PRId64 "x%" PRId64
+                  "x%" PRId64 "_k%" PRId64 "x%" PRId64 "x%" PRId64 "_s%" PRId64 "x%" PRId64
+                  "x%" PRId64 "_p%" PRId64 "x%" PRId64 "x%" PRId64 "_op%" PRId64 "x%" PRId64
+                  "x%" PRId64 "_d%" PRId64 "x%" PRId64 "x%" PRId64 "_%s",
+                  dt, mb, p->input.dims[batched ? 1 : 0], oc, p->groups, x[0],
+                  x[1], x[2], w[2], w[3], w[4], s[0], s[1], s[2], pd[0], pd[1], pd[2], op[0],
+                  op[1], op[2], d[0], d[1], d[2], p->has_bias ? "bias" : "nobias");
+}

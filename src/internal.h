@@ -1,0 +1,92 @@
+/* Internal declarations shared by the library's source files. Nothing here is exported:
+ * the library is built with -fvisibility=hidden, and only CONVT3D_API names are public. */
+#ifndef CONVT3D_INTERNAL_H
+#define CONVT3D_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "convt3d.h"
+
+#if defined(__GNUC__)
+#define CVT_PRINTF(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
+#else
+#define CVT_PRINTF(fmt_index, first_arg)
+#endif
+
+/* Records the failure message for the calling thread and returns status, so that error
+ * paths read `return cvt_fail(CONVT3D_ERR_..., "...", ...);`. */
+convt3d_status cvt_fail(convt3d_status status, const char *fmt, ...) CVT_PRINTF(2, 3);
+
+/* Clears the calling thread's failure message (a successful public call does not). */
+void cvt_clear_error(void);
+
+/* Checked int64 arithmetic: true when the exact result is representable, and then *r
+ * holds it. The builtins compute the infinitely precise result and report whether it
+ * wrapped, so no intermediate can overflow undetected. */
+static inline bool cvt_mul(int64_t a, int64_t b, int64_t *r) {
+  return !__builtin_mul_overflow(a, b, r);
+}
+static inline bool cvt_add(int64_t a, int64_t b, int64_t *r) {
+  return !__builtin_add_overflow(a, b, r);
+}
+static inline bool cvt_sub(int64_t a, int64_t b, int64_t *r) {
+  return !__builtin_sub_overflow(a, b, r);
+}
+
+#endif /* CONVT3D_INTERNAL_H */
+
+/* ------------------------------------------------------------------------ geometry */
+
+/* A validated problem, unpacked into the sizes every implementation needs. All values
+ * are exact and positive unless noted, and every product the kernels form from them
+ * (tensor element counts, offsets) fits in int64 and in size_t bytes: cvt_validate
+ * guarantees it, so kernels index with plain int64 arithmetic. */
+typedef struct cvt_geometry {
+  convt3d_dtype dtype;
+  bool batched;          /* input was (N, Cin, D, H, W) rather than (Cin, D, H, W) */
+  bool has_bias;
+  int64_t n;             /* batch, may be 0 */
+  int64_t groups;
+  int64_t cin, cout;     /* totals over all groups */
+  int64_t cin_g, cout_g; /* per group; cout_g may be 0 */
+  int64_t in[3];         /* D, H, W of the input */
+  int64_t k[3];          /* kD, kH, kW */
+  int64_t stride[3], pad[3], out_pad[3], dil[3];
+  int64_t out[3];        /* oD, oH, oW */
+  int64_t input_numel, weight_numel, output_numel;
+} cvt_geometry;
+
+/* What cvt_validate checks beyond the parameters themselves. */
+enum {
+  /* Skip the per-axis checks that involve output_padding and the resulting output
+   * size: used while choosing output_padding from a requested output size. */
+  CVT_VALIDATE_NO_OUTPUT_SIZE = 1u << 0,
+};
+
+/* Checks problem exactly as PyTorch would (see docs/semantics.md) and fills *geo.
+ * Returns CONVT3D_OK, CONVT3D_ERR_INVALID_ARGUMENT or CONVT3D_ERR_TOO_LARGE with the
+ * thread's message set. `fn` names the public function for the message. */
+convt3d_status cvt_validate(const convt3d_problem *problem, unsigned flags, const char *fn,
+                            cvt_geometry *geo);
+
+/* The thread count for a new plan when the caller does not give one. */
+int cvt_default_threads(void);
+
+/* ---------------------------------------------------------------- implementations */
+
+/* Every implementation computes the whole output from the plan's packed weights.
+ * Preconditions (established by plan create): geo is valid, buffers are sized as geo
+ * says and do not overlap. Implementations never fail and allocate nothing. */
+typedef void (*cvt_forward_fn)(const cvt_geometry *geo, const void *input,
+                               const void *weight, const void *bias, void *output,
+                               int num_threads);
+
+/* src/reference/: naive gather loops with double accumulation; the oracle. */
+void cvt_reference_forward(const cvt_geometry *geo, const void *input, const void *weight,
+                           const void *bias, void *output, int num_threads);
+
+/* src/cpu/direct.c: stride-aware direct loops over output planes, OpenMP threads. */
+void cvt_direct_forward(const cvt_geometry *geo, const void *input, const void *weight,
+                        const void *bias, void *output, int num_threads);

@@ -1,0 +1,159 @@
+#!/usr/bin/python3
+"""Tests of the `convt3d` command line: option parsing, exit codes, --output-size, file
+errors, atomic output, demo and info. Needs numpy; the --output-size cases are compared
+with torch's nn.ConvTranspose3d when torch is installed.
+
+Usage: cli_test.py path/to/convt3d
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+try:
+    import numpy as np
+except ImportError as e:
+    print(f"cli_test: skipped, {e}")
+    sys.exit(77)
+try:
+    import torch
+except ImportError:
+    torch = None
+
+CLI = sys.argv[1]
+passed = failed = 0
+
+
+def expect(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what)
+
+
+def run(*args):
+    r = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=300)
+    return r.returncode, r.stdout, r.stderr
+
+
+def main():
+    rng = np.random.default_rng(7)
+    with tempfile.TemporaryDirectory() as tmp:
+        p = lambda name: os.path.join(tmp, name)
+        x = rng.standard_normal((2, 4, 3, 4, 5)).astype(np.float32)
+        w = rng.standard_normal((4, 3, 3, 3, 3)).astype(np.float32)
+        b = rng.standard_normal(3).astype(np.float32)
+        np.save(p("x.npy"), x), np.save(p("w.npy"), w), np.save(p("b.npy"), b)
+        base = ["run", "--input", p("x.npy"), "--weight", p("w.npy")]
+
+        # help, usage errors
+        code, out, _ = run("run", "--help")
+        expect(code == 0 and "--output-size" in out, "run --help")
+        code, out, _ = run("--help")
+        expect(code == 0 and "demo" in out, "--help")
+        for args, why in [(["frobnicate"], "unknown command"),
+                          (base + ["--output", p("y.npy"), "--bogus", "1"], "unknown option"),
+                          (base, "missing --output"),
+                          (base + ["--output", p("y.npy"), "--stride"], "missing value"),
+                          (base + ["--output", p("y.npy"), "--stride", "2,1"], "two values"),
+                          (base + ["--output", p("y.npy"), "--stride", "x"], "not a number"),
+                          (base + ["--output", p("y.npy"), "--stride", "2,,1"], "empty value"),
+                          (base + ["--output", p("y.npy"), "--stride", "99999999999999999999"],
+                           "beyond int64"),
+                          (base + ["--output", p("y.npy"), "--groups", "1.5"], "groups float"),
+                          (base + ["--output", p("y.npy"), "--stride", "1", "--stride", "2"],
+                           "given twice"),
+                          (base + ["--output", p("y.npy"), "--output-size", "5,6,7",
+                                   "--output-padding", "0"], "exclusive options"),
+                          (base + ["--output", p("y.npy"), "--output-size", "5"],
+                           "--output-size needs three values")]:
+            code, _, err = run(*args)
+            expect(code == 2 and err.strip() and not os.path.exists(p("y.npy")),
+                   f"{why}: exit {code}, stderr {err!r}")
+
+        # a plain run, both option spellings, and an unbatched input
+        code, _, err = run(*base, "--bias", p("b.npy"), "--stride=2", "--padding", "1,0,1",
+                           "--output", p("y.npy"))
+        y = np.load(p("y.npy")) if code == 0 else None
+        expect(code == 0 and y.shape == (2, 3, 5, 9, 9) and y.dtype == np.float32,
+               f"plain run: exit {code} {err}")
+        if torch is not None and y is not None:
+            ref = torch.nn.functional.conv_transpose3d(
+                torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride=2,
+                padding=(1, 0, 1)).numpy()
+            expect(np.allclose(y, ref, rtol=1e-5, atol=1e-5), "plain run matches torch")
+        if os.path.exists(p("y.npy")):
+            os.remove(p("y.npy"))  # the failure cases below must not create it
+        np.save(p("xu.npy"), x[0])
+        code, _, _ = run("run", "--input", p("xu.npy"), "--weight", p("w.npy"), "--output",
+                         p("yu.npy"))
+        expect(code == 0 and np.load(p("yu.npy")).shape == (3, 5, 6, 7), "unbatched run")
+        np.save(p("x0.npy"), x[:0])
+        code, _, _ = run("run", "--input", p("x0.npy"), "--weight", p("w.npy"), "--output",
+                         p("y0.npy"))
+        expect(code == 0 and np.load(p("y0.npy")).shape == (0, 3, 5, 6, 7), "zero batch run")
+
+        # --output-size, as nn.ConvTranspose3d.forward(x, output_size=...)
+        for size, stride, ok in [((7, 9, 11), 2, True), ((8, 10, 12), 2, True),
+                                 ((9, 9, 11), 2, False), ((6, 9, 11), 2, False),
+                                 ((5, 6, 7), 1, True), ((5, 6, 8), 1, False)]:
+            code, _, err = run(*base, "--stride", str(stride), "--output-size",
+                               ",".join(map(str, size)), "--output", p("ys.npy"))
+            got = np.load(p("ys.npy")) if code == 0 else None
+            expect((code == 0) == ok and (not ok or got.shape[2:] == size),
+                   f"--output-size {size} stride {stride}: exit {code} {err}")
+            if not ok:
+                expect("valid sizes" in err, f"--output-size message names the range: {err}")
+            if torch is not None:
+                m = torch.nn.ConvTranspose3d(4, 3, 3, stride=stride, bias=False)
+                with torch.no_grad():
+                    m.weight.copy_(torch.from_numpy(w))
+                    try:
+                        ref = m(torch.from_numpy(x), output_size=list(size)).numpy()
+                    except ValueError:
+                        ref = None
+                expect((ref is None) == (not ok), f"torch agrees on --output-size {size}")
+                if ref is not None and got is not None:
+                    expect(np.allclose(got, ref, rtol=1e-5, atol=1e-5),
+                           f"--output-size {size} values match torch")
+            if os.path.exists(p("ys.npy")):
+                os.remove(p("ys.npy"))
+
+        # rejected problems: exit 2, no output, and an existing output left alone
+        with open(p("keep.npy"), "wb") as f:
+            f.write(b"old contents")
+        code, _, err = run(*base, "--groups", "3", "--output", p("keep.npy"))
+        expect(code == 2 and "groups" in err, f"groups=3 rejected: exit {code} {err}")
+        expect(open(p("keep.npy"), "rb").read() == b"old contents", "failed run keeps old file")
+        np.save(p("w64.npy"), w.astype(np.float64))
+        code, _, err = run("run", "--input", p("x.npy"), "--weight", p("w64.npy"), "--output",
+                           p("y.npy"))
+        expect(code == 2 and "float64" in err, f"dtype mismatch: exit {code} {err}")
+
+        # files that cannot be used: exit 1 and no output
+        with open(p("bad.npy"), "wb") as f:
+            f.write(b"\x93NUMPY\x01\x00garbage")
+        np.save(p("int.npy"), np.zeros((1, 4, 1, 1, 1), dtype=np.int32))
+        np.save(p("fortran.npy"), np.asfortranarray(x))
+        np.save(p("big_endian.npy"), x.astype(">f4"))
+        for name in ("missing.npy", "bad.npy", "int.npy", "fortran.npy", "big_endian.npy"):
+            code, _, err = run("run", "--input", p(name), "--weight", p("w.npy"), "--output",
+                               p("y.npy"))
+            expect(code == 1 and err.strip() and not os.path.exists(p("y.npy")),
+                   f"{name}: exit {code} {err!r}")
+        code, _, err = run(*base, "--output", p("no/such/dir/y.npy"))
+        expect(code == 1 and err.strip(), f"unwritable output: exit {code} {err}")
+        expect(not [f for f in os.listdir(tmp) if ".tmp" in f], "no temporary files left")
+
+    code, out, _ = run("demo")
+    expect(code == 0 and "(20, 33, 52, 12, 22)" in out and "GFLOP/s" in out, f"demo: {out}")
+    code, out, _ = run("info")
+    expect(code == 0 and "convt3d" in out and "threads" in out, f"info: {out}")
+    print(f"cli_test: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

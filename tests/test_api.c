@@ -1,0 +1,362 @@
+/* Unit tests of the public API: shape inference, every rejection rule, results computed
+ * by hand, the direct path against the reference, and the plan's contract. */
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "convt3d.h"
+
+/* A problem from its sizes, PyTorch argument order; unbatched when n < 0. */
+static convt3d_problem make(int64_t n, int64_t cin, int64_t cout_g, int64_t groups,
+                            const int64_t in[3], const int64_t k[3], const int64_t s[3],
+                            const int64_t p[3], const int64_t op[3], const int64_t d[3],
+                            int bias) {
+  convt3d_problem pr;
+  convt3d_problem_init(&pr, CONVT3D_F32);
+  if (n < 0)
+    pr.input = (convt3d_shape){4, {cin, in[0], in[1], in[2]}};
+  else
+    pr.input = (convt3d_shape){5, {n, cin, in[0], in[1], in[2]}};
+  pr.weight = (convt3d_shape){5, {cin, cout_g, k[0], k[1], k[2]}};
+  pr.groups = groups;
+  pr.has_bias = bias;
+  pr.bias = (convt3d_shape){1, {cout_g * groups}};
+  for (int a = 0; a < 3; a++) {
+    pr.stride[a] = s[a];
+    pr.padding[a] = p[a];
+    pr.output_padding[a] = op[a];
+    pr.dilation[a] = d[a];
+  }
+  return pr;
+}
+
+static const int64_t ONE[3] = {1, 1, 1}, ZERO[3] = {0, 0, 0};
+
+/* Expects problem to be rejected with status and a message that mentions `word`. */
+static void expect_reject(const convt3d_problem *p, convt3d_status status, const char *word,
+                          int line) {
+  convt3d_status s = convt3d_problem_check(p);
+  const char *msg = convt3d_last_error();
+  CHECKF(s == status && msg[0] && strstr(msg, word),
+         "line %d: status %d (want %d), message '%s' (want it to mention '%s')", line, s,
+         status, msg, word);
+  convt3d_shape out = {-7, {0}};
+  CHECK(convt3d_output_shape(p, &out) == status && out.ndim == -7);
+  convt3d_plan *plan = (convt3d_plan *)&out; /* any non-NULL value: must become NULL */
+  float w[1] = {0};
+  CHECK(convt3d_plan_create(p, w, NULL, NULL, &plan) == status && plan == NULL);
+}
+#define REJECT(p, word) expect_reject(&(p), CONVT3D_ERR_INVALID_ARGUMENT, word, __LINE__)
+
+static void test_output_shape(void) {
+  int64_t in[3] = {5, 6, 7}, k3[3] = {3, 3, 3}, s2[3] = {2, 2, 2};
+  convt3d_problem p = make(2, 4, 3, 1, in, k3, s2, ONE, ZERO, ONE, 0);
+  convt3d_shape out;
+  /* kernel 3, stride 2, padding 1: 2n - 1 */
+  CHECK(convt3d_output_shape(&p, &out) == CONVT3D_OK);
+  CHECK(out.ndim == 5 && out.dims[0] == 2 && out.dims[1] == 3 && out.dims[2] == 9 &&
+        out.dims[3] == 11 && out.dims[4] == 13);
+  /* output_padding 1 gives 2n */
+  for (int a = 0; a < 3; a++) p.output_padding[a] = 1;
+  CHECK(convt3d_output_shape(&p, &out) == CONVT3D_OK);
+  CHECK(out.dims[2] == 10 && out.dims[3] == 12 && out.dims[4] == 14);
+  /* unbatched in, unbatched out; groups multiply Cout */
+  p = make(-1, 4, 3, 2, in, k3, ONE, ZERO, ZERO, ONE, 0);
+  CHECK(convt3d_output_shape(&p, &out) == CONVT3D_OK);
+  CHECK(out.ndim == 4 && out.dims[0] == 6 && out.dims[1] == 7 && out.dims[2] == 8 &&
+        out.dims[3] == 9);
+  /* dilation: (in-1)*s - 2p + d*(k-1) + op + 1 */
+  int64_t d[3] = {1, 2, 3}, op[3] = {0, 1, 2}, s[3] = {1, 2, 3};
+  p = make(1, 1, 1, 1, in, k3, s, ZERO, op, d, 0);
+  CHECK(convt3d_output_shape(&p, &out) == CONVT3D_OK);
+  CHECK(out.dims[2] == 4 * 1 + 2 + 0 + 1 && out.dims[3] == 5 * 2 + 4 + 1 + 1 &&
+        out.dims[4] == 6 * 3 + 6 + 2 + 1);
+  /* a zero batch is valid and gives an empty output */
+  p = make(0, 4, 3, 1, in, k3, s2, ONE, ZERO, ONE, 1);
+  CHECK(convt3d_output_shape(&p, &out) == CONVT3D_OK && out.dims[0] == 0 && out.dims[2] == 9);
+  CHECK(convt3d_forward(&p, NULL, (float[4 * 3 * 27]){0}, (float[3]){0}, NULL) == CONVT3D_OK);
+}
+
+static void test_rejections(void) {
+  int64_t in[3] = {4, 4, 4}, k[3] = {3, 3, 3}, s2[3] = {2, 2, 2};
+  const convt3d_problem good = make(2, 4, 3, 2, in, k, s2, ONE, ONE, ONE, 1);
+  CHECK(convt3d_problem_check(&good) == CONVT3D_OK);
+  convt3d_problem p;
+
+  CHECK(convt3d_problem_check(NULL) == CONVT3D_ERR_INVALID_ARGUMENT);
+  p = good, p.dtype = (convt3d_dtype)7, REJECT(p, "dtype");
+  p = good, p.input.ndim = 3, REJECT(p, "3-D");
+  p = good, p.input.ndim = 6, REJECT(p, "6-D");
+  p = good, p.weight.ndim = 4, REJECT(p, "4-D weight");
+  p = good, p.input.dims[3] = -1, REJECT(p, "negative");
+  p = good, p.weight.dims[4] = -2, REJECT(p, "negative");
+  p = good, p.padding[1] = -1, REJECT(p, "padding");
+  p = good, p.output_padding[2] = -1, REJECT(p, "output_padding");
+  p = good, p.stride[0] = 0, REJECT(p, "stride");
+  p = good, p.stride[2] = -3, REJECT(p, "stride");
+  p = good, p.dilation[1] = 0, REJECT(p, "dilation");
+  p = good, p.groups = 0, REJECT(p, "groups");
+  p = good, p.groups = -2, REJECT(p, "groups");
+  p = good, p.groups = 3, REJECT(p, "groups = 3");  /* does not divide Cin = 4 */
+  p = good, p.groups = 8, REJECT(p, "groups = 8");  /* more groups than channels */
+  p = good, p.input.dims[1] = 5, REJECT(p, "5 channels");
+  p = good, p.bias.dims[0] = 3, REJECT(p, "bias");  /* Cout is 3 * 2 groups */
+  p = good, p.bias.ndim = 2, REJECT(p, "bias");
+  p = good, p.bias.ndim = 0, REJECT(p, "bias");
+  p = good, p.weight.dims[3] = 0, REJECT(p, "dimension 3");
+  p = good, p.weight.dims[1] = 0, p.bias.dims[0] = 0, REJECT(p, "dimension 1");
+  p = good, p.input.dims[4] = 0, REJECT(p, "empty");
+  p = good, p.output_padding[0] = 2, REJECT(p, "smaller than either stride");
+  /* output_padding may reach the stride when the dilation is larger */
+  p = good, p.output_padding[0] = 2, p.dilation[0] = 3;
+  CHECK(convt3d_problem_check(&p) == CONVT3D_OK);
+  /* output size below 1: k1 p1 on a 1-wide input gives -1 */
+  int64_t one_in[3] = {1, 1, 1};
+  p = make(1, 1, 1, 1, one_in, ONE, ONE, ONE, ZERO, ONE, 0), REJECT(p, "output size");
+  p = make(1, 1, 1, 1, one_in, ONE, ONE, (int64_t[3]){0, 0, 1}, ZERO, ONE, 0);
+  REJECT(p, "width");
+  /* the parameter rules hold for a zero batch too (PyTorch 1.13 skips them there) */
+  p = good, p.input.dims[0] = 0, p.dilation[2] = 0, REJECT(p, "dilation");
+  p = make(0, 1, 1, 1, one_in, ONE, ONE, ONE, ZERO, ONE, 0), REJECT(p, "output size");
+
+  /* sizes beyond int64: detected, never wrapped */
+  p = good, p.stride[0] = INT64_MAX;
+  expect_reject(&p, CONVT3D_ERR_TOO_LARGE, "exceeds", __LINE__);
+  p = good, p.padding[0] = INT64_MAX;
+  REJECT(p, "output size"); /* hugely negative, exactly computed */
+  p = good, p.weight.dims[1] = INT64_MAX / 2, p.bias.dims[0] = INT64_MAX / 2 * 2;
+  expect_reject(&p, CONVT3D_ERR_TOO_LARGE, "bytes", __LINE__);
+  p = good, p.input.dims[0] = INT64_MAX;
+  expect_reject(&p, CONVT3D_ERR_TOO_LARGE, "bytes", __LINE__);
+}
+
+static void test_output_padding_for_size(void) {
+  int64_t in[3] = {5, 5, 5}, k[3] = {3, 3, 3}, s[3] = {2, 3, 1};
+  convt3d_problem p = make(1, 2, 2, 1, in, k, s, ONE, ZERO, ONE, 0);
+  int64_t op[3] = {-1, -1, -1};
+  /* minimum sizes: 8*... (5-1)*2-2+2+1 = 9, (5-1)*3-2+2+1 = 13, 4-2+2+1 = 5 */
+  CHECK(convt3d_output_padding_for_size(&p, (int64_t[3]){10, 15, 5}, op) == CONVT3D_OK);
+  CHECK(op[0] == 1 && op[1] == 2 && op[2] == 0);
+  op[0] = -1;
+  CHECK(convt3d_output_padding_for_size(&p, (int64_t[3]){9, 16, 5}, op) ==
+        CONVT3D_ERR_INVALID_ARGUMENT);
+  CHECK(op[0] == -1 && strstr(convt3d_last_error(), "[13, 15]"));
+  CHECK(convt3d_output_padding_for_size(&p, (int64_t[3]){9, 13, 6}, op) ==
+        CONVT3D_ERR_INVALID_ARGUMENT);
+  CHECK(convt3d_output_padding_for_size(&p, (int64_t[3]){8, 13, 5}, op) ==
+        CONVT3D_ERR_INVALID_ARGUMENT);
+  /* the rest of the problem must still be valid */
+  p.groups = 0;
+  CHECK(convt3d_output_padding_for_size(&p, (int64_t[3]){9, 13, 5}, op) ==
+        CONVT3D_ERR_INVALID_ARGUMENT);
+}
+
+/* y = conv_transpose3d along the width axis only, checked against sums done by hand. */
+static void test_hand_computed(void) {
+  const float x[2] = {1, 2}, w[3] = {1, 10, 100};
+  float y[8];
+  int64_t in[3] = {1, 1, 2}, k[3] = {1, 1, 3};
+  for (int algo = CONVT3D_ALGO_REFERENCE; algo <= CONVT3D_ALGO_DIRECT; algo++) {
+    convt3d_plan_options opt = {(convt3d_algorithm)algo, 0};
+    convt3d_plan *plan;
+    /* stride 2: x0 covers outputs 0..2, x1 covers 2..4 */
+    convt3d_problem p = make(1, 1, 1, 1, in, k, (int64_t[3]){1, 1, 2}, ZERO, ZERO, ONE, 0);
+    CHECK(convt3d_plan_create(&p, w, NULL, &opt, &plan) == CONVT3D_OK);
+    CHECK(convt3d_plan_execute(plan, x, y) == CONVT3D_OK);
+    CHECK(y[0] == 1 && y[1] == 10 && y[2] == 102 && y[3] == 20 && y[4] == 200);
+    convt3d_plan_destroy(plan);
+    /* padding 1 crops one output at each end; bias is added everywhere */
+    p = make(1, 1, 1, 1, in, k, (int64_t[3]){1, 1, 2}, (int64_t[3]){0, 0, 1}, ZERO, ONE, 1);
+    const float b = 0.5f;
+    CHECK(convt3d_plan_create(&p, w, &b, &opt, &plan) == CONVT3D_OK);
+    CHECK(convt3d_plan_execute(plan, x, y) == CONVT3D_OK);
+    CHECK(y[0] == 10.5f && y[1] == 102.5f && y[2] == 20.5f);
+    convt3d_plan_destroy(plan);
+    /* dilation 2: taps at 0, 2, 4 */
+    p = make(1, 1, 1, 1, in, k, ONE, ZERO, ZERO, (int64_t[3]){1, 1, 2}, 0);
+    CHECK(convt3d_plan_create(&p, w, NULL, &opt, &plan) == CONVT3D_OK);
+    CHECK(convt3d_plan_execute(plan, x, y) == CONVT3D_OK);
+    CHECK(y[0] == 1 && y[1] == 2 && y[2] == 10 && y[3] == 20 && y[4] == 100 && y[5] == 200);
+    convt3d_plan_destroy(plan);
+    /* kernel 1, stride 3, output_padding 2: outputs no tap reaches get the bias */
+    p = make(1, 1, 1, 1, in, ONE, (int64_t[3]){1, 1, 3}, ZERO, (int64_t[3]){0, 0, 2}, ONE, 1);
+    for (int i = 0; i < 8; i++) y[i] = NAN;
+    CHECK(convt3d_plan_create(&p, w, &b, &opt, &plan) == CONVT3D_OK);
+    CHECK(convt3d_plan_execute(plan, x, y) == CONVT3D_OK);
+    CHECK(y[0] == 1.5f && y[1] == 0.5f && y[2] == 0.5f && y[3] == 2.5f && y[4] == 0.5f &&
+          y[5] == 0.5f && isnan(y[6]));
+    convt3d_plan_destroy(plan);
+    /* two groups of one channel each: channel g only sees weight g */
+    const float x2[2] = {3, 5}, w2[2] = {2, 7};
+    p = make(1, 2, 1, 2, (int64_t[3]){1, 1, 1}, ONE, ONE, ZERO, ZERO, ONE, 0);
+    CHECK(convt3d_plan_create(&p, w2, NULL, &opt, &plan) == CONVT3D_OK);
+    CHECK(convt3d_plan_execute(plan, x2, y) == CONVT3D_OK);
+    CHECK(y[0] == 6 && y[1] == 35);
+    convt3d_plan_destroy(plan);
+  }
+}
+
+/* ---------------------------------------------- direct against the reference */
+
+static uint64_t rng = 12345;
+static int64_t rnd(int64_t lo, int64_t hi) { /* uniform in [lo, hi] */
+  rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+  return lo + (int64_t)(rng % (uint64_t)(hi - lo + 1));
+}
+
+/* Runs `algo` on p with threads, writing into y pre-filled with NaN. */
+static convt3d_status run_algo(const convt3d_problem *p, convt3d_algorithm algo, int threads,
+                               const void *x, const void *w, const void *b, void *y,
+                               size_t ny) {
+  convt3d_plan_options opt = {algo, threads};
+  convt3d_plan *plan;
+  if (p->dtype == CONVT3D_F32)
+    for (size_t i = 0; i < ny; i++) ((float *)y)[i] = NAN;
+  else
+    for (size_t i = 0; i < ny; i++) ((double *)y)[i] = NAN;
+  convt3d_status s = convt3d_plan_create(p, w, b, &opt, &plan);
+  if (s == CONVT3D_OK) s = convt3d_plan_execute(plan, x, y);
+  convt3d_plan_destroy(plan);
+  return s;
+}
+
+/* Random small problems with small-integer data: every product and partial sum is an
+ * integer below 2^24, exact in float32, so all paths must agree bit for bit. */
+static void test_direct_matches_reference(void) {
+  int configs = 0;
+  for (int iter = 0; iter < 600; iter++) {
+    int64_t g = rnd(1, 3), in[3], k[3], s[3], p[3], op[3], d[3];
+    for (int a = 0; a < 3; a++) {
+      in[a] = rnd(1, 5), k[a] = rnd(1, 4), s[a] = rnd(1, 3), d[a] = rnd(1, 2);
+      p[a] = rnd(0, 3);
+      int64_t opmax = (s[a] > d[a] ? s[a] : d[a]) - 1;
+      op[a] = rnd(0, opmax);
+    }
+    convt3d_problem pr = make(rnd(-1, 2), g * rnd(1, 3), rnd(1, 3), g, in, k, s, p, op, d,
+                              (int)rnd(0, 1));
+    pr.dtype = iter % 2 ? CONVT3D_F64 : CONVT3D_F32;
+    convt3d_shape out;
+    if (convt3d_output_shape(&pr, &out) != CONVT3D_OK) continue; /* output too small */
+    configs++;
+    size_t nx = 1, nw = 1, ny = 1, es = convt3d_dtype_size(pr.dtype);
+    for (int i = 0; i < pr.input.ndim; i++) nx *= (size_t)pr.input.dims[i];
+    for (int i = 0; i < 5; i++) nw *= (size_t)pr.weight.dims[i];
+    for (int i = 0; i < out.ndim; i++) ny *= (size_t)out.dims[i];
+    size_t nb = (size_t)pr.bias.dims[0];
+    char *x = malloc(nx * es + 1), *w = malloc(nw * es), *b = malloc(nb * es);
+    char *y0 = malloc(ny * es + 1), *y1 = malloc(ny * es + 1), *y2 = malloc(ny * es + 1);
+    for (size_t i = 0; i < nx; i++) {
+      double v = (double)rnd(-3, 3);
+      if (es == 4) ((float *)x)[i] = (float)v; else ((double *)x)[i] = v;
+    }
+    for (size_t i = 0; i < nw; i++) {
+      double v = (double)rnd(-3, 3);
+      if (es == 4) ((float *)w)[i] = (float)v; else ((double *)w)[i] = v;
+    }
+    for (size_t i = 0; i < nb; i++) {
+      double v = (double)rnd(-3, 3);
+      if (es == 4) ((float *)b)[i] = (float)v; else ((double *)b)[i] = v;
+    }
+    const void *bias = pr.has_bias ? b : NULL;
+    CHECK(run_algo(&pr, CONVT3D_ALGO_REFERENCE, 1, x, w, bias, y0, ny) == CONVT3D_OK);
+    CHECK(run_algo(&pr, CONVT3D_ALGO_DIRECT, 1, x, w, bias, y1, ny) == CONVT3D_OK);
+    CHECK(run_algo(&pr, CONVT3D_ALGO_DIRECT, 3, x, w, bias, y2, ny) == CONVT3D_OK);
+    char desc[256];
+    convt3d_problem_describe(&pr, desc, sizeof desc);
+    CHECKF(memcmp(y0, y1, ny * es) == 0, "direct != reference for %s", desc);
+    CHECKF(memcmp(y1, y2, ny * es) == 0, "1 thread != 3 threads for %s", desc);
+    free(x), free(w), free(b), free(y0), free(y1), free(y2);
+  }
+  CHECKF(configs > 300, "only %d valid random configurations", configs);
+}
+
+/* ------------------------------------------------------------ plan contract */
+
+static void test_plan_contract(void) {
+  int64_t in[3] = {2, 3, 4}, k[3] = {2, 2, 2};
+  convt3d_problem p = make(1, 2, 3, 1, in, k, (int64_t[3]){2, 2, 2}, ZERO, ZERO, ONE, 1);
+  float w[2 * 3 * 8], b[3] = {1, 2, 3}, x[2 * 24], y[3 * 4 * 6 * 8];
+  for (int i = 0; i < 48; i++) w[i] = (float)i, x[i] = (float)i;
+  convt3d_plan *plan = NULL;
+  CHECK(convt3d_plan_create(&p, w, b, NULL, NULL) == CONVT3D_ERR_INVALID_ARGUMENT);
+  CHECK(convt3d_plan_create(&p, NULL, b, NULL, &plan) == CONVT3D_ERR_INVALID_ARGUMENT);
+  CHECK(convt3d_plan_create(&p, w, NULL, NULL, &plan) == CONVT3D_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(convt3d_last_error(), "bias"));
+  convt3d_plan_options bad = {(convt3d_algorithm)99, 0};
+  CHECK(convt3d_plan_create(&p, w, b, &bad, &plan) == CONVT3D_ERR_INVALID_ARGUMENT);
+  CHECK(convt3d_plan_create(&p, w, b, NULL, &plan) == CONVT3D_OK && plan);
+
+  /* the plan owns copies: changing the caller's weights afterwards changes nothing */
+  float y1[sizeof y / sizeof y[0]];
+  CHECK(convt3d_plan_execute(plan, x, y) == CONVT3D_OK);
+  w[0] = 1000, b[0] = 1000;
+  CHECK(convt3d_plan_execute(plan, x, y1) == CONVT3D_OK);
+  CHECK(memcmp(y, y1, sizeof y) == 0);
+
+  convt3d_plan_info info;
+  CHECK(convt3d_plan_get_info(plan, &info) == CONVT3D_OK);
+  CHECK(info.output.ndim == 5 && info.output.dims[1] == 3 && info.output.dims[4] == 8);
+  CHECK(info.packed_weight_bytes == sizeof w + sizeof b && info.num_threads >= 1);
+  CHECK(info.flops == 2.0 * 2 * 3 * 8 * 24 && info.isa && info.isa[0]);
+  CHECK(convt3d_plan_get_info(plan, NULL) == CONVT3D_ERR_INVALID_ARGUMENT);
+
+  CHECK(convt3d_plan_execute(NULL, x, y) == CONVT3D_ERR_INVALID_ARGUMENT);
+  CHECK(convt3d_plan_execute(plan, NULL, y) == CONVT3D_ERR_INVALID_ARGUMENT);
+  CHECK(convt3d_plan_execute(plan, x, NULL) == CONVT3D_ERR_INVALID_ARGUMENT);
+  /* output overlapping the input is refused before anything is written */
+  float shared[3 * 4 * 6 * 8 + 48];
+  memcpy(shared, x, sizeof x);
+  shared[30] = 42;
+  CHECK(convt3d_plan_execute(plan, shared, shared + 10) == CONVT3D_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(convt3d_last_error(), "overlaps") && shared[30] == 42);
+  convt3d_plan_destroy(plan);
+  convt3d_plan_destroy(NULL);
+
+  CHECK(strcmp(convt3d_status_string(CONVT3D_ERR_OUT_OF_MEMORY), "out of memory") == 0);
+  CHECK(convt3d_status_string((convt3d_status)42)[0] != '\0');
+  CHECK(convt3d_version() == CONVT3D_VERSION && convt3d_version_string()[0] == '0');
+  CHECK(convt3d_dtype_size(CONVT3D_F64) == 8 && convt3d_dtype_size((convt3d_dtype)0) == 0);
+  convt3d_set_num_threads(3);
+  CHECK(convt3d_get_num_threads() == 3);
+  convt3d_set_num_threads(0);
+  CHECK(convt3d_get_num_threads() >= 1);
+
+  char desc[256];
+  int len = convt3d_problem_describe(&p, desc, sizeof desc);
+  CHECKF(strcmp(desc, "f32_mb1_ic2_oc3_g1_i2x3x4_k2x2x2_s2x2x2_p0x0x0_op0x0x0_d1x1x1_bias") ==
+             0 && len == (int)strlen(desc), "%s", desc);
+}
+
+/* The failure message is per thread: another thread's failure does not replace ours. */
+static void *fail_in_thread(void *arg) {
+  (void)arg;
+  convt3d_problem_check(NULL);
+  return NULL;
+}
+
+static void test_error_is_thread_local(void) {
+  convt3d_problem p;
+  convt3d_problem_init(&p, CONVT3D_F32);
+  p.input.ndim = 7;
+  CHECK(convt3d_problem_check(&p) == CONVT3D_ERR_INVALID_ARGUMENT);
+  char before[512];
+  strcpy(before, convt3d_last_error());
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, fail_in_thread, NULL) == 0);
+  pthread_join(t, NULL);
+  CHECK(strcmp(before, convt3d_last_error()) == 0 && strstr(before, "7-D"));
+}
+
+int main(void) {
+  test_output_shape();
+  test_rejections();
+  test_output_padding_for_size();
+  test_hand_computed();
+  test_direct_matches_reference();
+  test_plan_contract();
+  test_error_is_thread_local();
+  return check_summary("test_api");
+}
