@@ -198,13 +198,6 @@ static int cmd_run(int argc, char **argv) {
     rc = fail(EXIT_FAILED, "%s", convt3d_last_error());
     goto done;
   }
-  /* PyTorch refuses mixed dtypes ("expected scalar type ... but found ..."). */
-  if (w.dtype != x.dtype || (a.bias && b.dtype != x.dtype)) {
-    rc = fail(EXIT_REJECTED, "input is %s but %s is %s; all tensors must have one dtype",
-              dtype_name(x.dtype), w.dtype != x.dtype ? "weight" : "bias",
-              dtype_name(w.dtype != x.dtype ? w.dtype : b.dtype));
-    goto done;
-  }
   p.dtype = x.dtype;
   shape_from_array(&p.input, &x);
   shape_from_array(&p.weight, &w);
@@ -216,9 +209,20 @@ static int cmd_run(int argc, char **argv) {
     goto done;
   }
   convt3d_shape out;
-  if ((s = convt3d_output_shape(&p, &out)) != CONVT3D_OK ||
-      (s = convt3d_plan_create(&p, w.data, a.bias ? b.data : NULL, NULL, &plan)) !=
-          CONVT3D_OK) {
+  if ((s = convt3d_output_shape(&p, &out)) != CONVT3D_OK) {
+    rc = fail(status_exit(s), "%s", convt3d_last_error());
+    goto done;
+  }
+  /* PyTorch refuses mixed dtypes ("expected scalar type ... but found ..."), and checks
+   * them after the shapes: so do we, to report the same fault first. */
+  if (w.dtype != x.dtype || (a.bias && b.dtype != x.dtype)) {
+    rc = fail(EXIT_REJECTED, "input is %s but %s is %s; all tensors must have one dtype",
+              dtype_name(x.dtype), w.dtype != x.dtype ? "weight" : "bias",
+              dtype_name(w.dtype != x.dtype ? w.dtype : b.dtype));
+    goto done;
+  }
+  if ((s = convt3d_plan_create(&p, w.data, a.bias ? b.data : NULL, NULL, &plan)) !=
+      CONVT3D_OK) {
     rc = fail(status_exit(s), "%s", convt3d_last_error());
     goto done;
   }
