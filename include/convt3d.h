@@ -212,15 +212,33 @@ typedef enum convt3d_algorithm {
   CONVT3D_ALGO_AUTO = 0,      /**< let the plan choose the fastest implementation */
   CONVT3D_ALGO_REFERENCE = 1, /**< plain scalar loops, double accumulation: the oracle */
   CONVT3D_ALGO_DIRECT = 2,    /**< stride-aware direct loops, threaded */
+  CONVT3D_ALGO_PHASE = 3,     /**< per stride phase, batch-reduce GEMM micro-kernels */
 } convt3d_algorithm;
+
+/** Instruction sets of the micro-kernels. */
+typedef enum convt3d_isa {
+  CONVT3D_ISA_AUTO = 0,   /**< the best the CPU supports, capped by $CONVT3D_ISA */
+  CONVT3D_ISA_SCALAR = 1, /**< portable C */
+  CONVT3D_ISA_AVX2 = 2,   /**< AVX2 + FMA */
+  CONVT3D_ISA_AVX512 = 3, /**< AVX-512 F/BW/DQ/VL */
+} convt3d_isa;
 
 /** A static name for an algorithm ("reference", "direct", ...). Never NULL. */
 CONVT3D_API const char *convt3d_algorithm_name(convt3d_algorithm algorithm);
 
-/** Options for convt3d_plan_create. Zero-initialised means "all defaults". */
+/**
+ * Options for convt3d_plan_create. Zero-initialised means "all defaults".
+ *
+ * The instruction set is chosen per plan: the best the CPU supports, lowered by the
+ * environment variable CONVT3D_ISA=avx512|avx2|scalar (read at each plan creation) and by
+ * options.isa; a request above what the CPU supports is lowered to what it supports
+ * (convt3d_plan_get_info says what was used). The choice applies to the algorithms with
+ * micro-kernels (CONVT3D_ALGO_PHASE); the others are portable C.
+ */
 typedef struct convt3d_plan_options {
   convt3d_algorithm algorithm; /**< CONVT3D_ALGO_AUTO unless testing */
-  int num_threads;             /**< <= 0: convt3d_get_num_threads() */
+  int num_threads;             /**< <= 0: convt3d_get_num_threads(), fewer for tiny problems */
+  convt3d_isa isa;             /**< CONVT3D_ISA_AUTO unless testing: an upper bound */
 } convt3d_plan_options;
 
 typedef struct convt3d_plan convt3d_plan;
@@ -246,11 +264,17 @@ CONVT3D_API convt3d_status convt3d_plan_create(const convt3d_problem *problem,
 
 /**
  * Computes output from input. input: contiguous, the problem's input shape; output:
- * contiguous, convt3d_plan_output_shape(); every element of output is written, including
- * those no kernel tap reaches (they get the bias, or 0). input and output must not
- * overlap. Allocates nothing; safe to call concurrently on one plan.
- * Returns CONVT3D_OK, or CONVT3D_ERR_INVALID_ARGUMENT for a NULL plan or a NULL buffer
- * of non-zero size.
+ * contiguous, the plan's output shape (convt3d_plan_get_info); every element of output is
+ * written, including those no kernel tap reaches (they get the bias, or 0). input and
+ * output must not overlap.
+ *
+ * Safe to call concurrently on one plan. The plan owns one workspace
+ * (convt3d_plan_info.workspace_bytes): an execute that finds it in use by another thread
+ * allocates its own for the duration of the call; otherwise execute allocates nothing.
+ *
+ * Returns CONVT3D_OK; CONVT3D_ERR_INVALID_ARGUMENT for a NULL plan, a NULL buffer of
+ * non-zero size, or overlapping buffers; CONVT3D_ERR_OUT_OF_MEMORY when a concurrent
+ * call's own workspace cannot be allocated (output untouched).
  */
 CONVT3D_API convt3d_status convt3d_plan_execute(const convt3d_plan *plan, const void *input,
                                                 void *output);
@@ -262,10 +286,11 @@ CONVT3D_API void convt3d_plan_destroy(convt3d_plan *plan);
 typedef struct convt3d_plan_info {
   convt3d_shape output;        /**< output shape */
   convt3d_algorithm algorithm; /**< the implementation chosen */
-  const char *isa;             /**< instruction set of its kernels, e.g. "scalar" */
+  const char *isa;             /**< instruction set of its kernels: "avx512", "avx2", "scalar" */
+  const char *kernel;          /**< its micro-kernel, e.g. "f32_brgemm_6x64_avx512", or "" */
   int num_threads;             /**< threads each execute uses */
   size_t packed_weight_bytes;  /**< bytes of weights (and bias) owned by the plan */
-  size_t workspace_bytes;      /**< extra bytes each execute needs (0: none) */
+  size_t workspace_bytes;      /**< scratch bytes the plan holds for execute (all threads) */
   double flops;                /**< nominal FLOPs of one execute: 2*N*Cin*Cout_g*K*DHW */
 } convt3d_plan_info;
 

@@ -300,20 +300,17 @@ convt3d_status convt3d_output_padding_for_size(const convt3d_problem *problem,
     in_range = in_range && output_size[ax] >= lo[ax] && output_size[ax] <= hi[ax];
   }
   if (!in_range) {
-    char req[96], range[256];
+    /* The bounds fit in int64 whenever a requested int64 size can lie between them; the
+     * long double print is exact below 2^64 and only rounds for absurd strides. */
+    char req[96];
     triple_str(output_size, req, sizeof req);
-    size_t used = 0;
-    for (int ax = 0; ax < 3 && used < sizeof range; ax++) {
-      /* The bounds fit in int64 whenever a requested int64 size can lie between them;
-       * print them clamped otherwise, which only happens for absurd strides. */
-      long double l = (long double)lo[ax], h = (long double)hi[ax];
-      used += (size_t)snprintf(range + used, sizeof range - used, "%s%s [%.0Lf, %.0Lf]",
-                               ax ? "," : "", axis_name[ax], l, h);
-    }
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
-                    "%s: requested an output size of %s, but valid sizes range over%s (for "
-                    "an input of size (%" PRId64 ", %" PRId64 ", %" PRId64 "))",
-                    fn, req, range, geo.in[0], geo.in[1], geo.in[2]);
+                    "%s: requested an output size of %s, but valid sizes range from (%.0Lf, "
+                    "%.0Lf, %.0Lf) to (%.0Lf, %.0Lf, %.0Lf) (for an input of size (%" PRId64
+                    ", %" PRId64 ", %" PRId64 "))",
+                    fn, req, (long double)lo[0], (long double)lo[1], (long double)lo[2],
+                    (long double)hi[0], (long double)hi[1], (long double)hi[2], geo.in[0],
+                    geo.in[1], geo.in[2]);
   }
   for (int ax = 0; ax < 3; ax++) output_padding[ax] = (int64_t)(output_size[ax] - lo[ax]);
   return CONVT3D_OK;

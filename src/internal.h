@@ -35,8 +35,6 @@ static inline bool cvt_sub(int64_t a, int64_t b, int64_t *r) {
   return !__builtin_sub_overflow(a, b, r);
 }
 
-#endif /* CONVT3D_INTERNAL_H */
-
 /* ------------------------------------------------------------------------ geometry */
 
 /* A validated problem, unpacked into the sizes every implementation needs. All values
@@ -76,17 +74,40 @@ int cvt_default_threads(void);
 
 /* ---------------------------------------------------------------- implementations */
 
-/* Every implementation computes the whole output from the plan's packed weights.
- * Preconditions (established by plan create): geo is valid, buffers are sized as geo
- * says and do not overlap. Implementations never fail and allocate nothing. */
-typedef void (*cvt_forward_fn)(const cvt_geometry *geo, const void *input,
-                               const void *weight, const void *bias, void *output,
-                               int num_threads);
+struct cvt_brgemm_config; /* src/cpu/ukernel.h */
+
+/* What an implementation gets to compute one output, fixed by plan create except the
+ * workspace, which execute provides. */
+typedef struct cvt_exec {
+  const cvt_geometry *geo;
+  const void *weight; /* in the layout the algorithm packed it (PyTorch's if it did not) */
+  const void *bias;   /* geo->cout elements, or NULL */
+  const struct cvt_brgemm_config *brgemm; /* the micro-kernel, for algorithms that use one */
+  void *workspace;    /* num_threads slices of workspace_per_thread bytes, 64-byte aligned */
+  size_t workspace_per_thread;
+  int num_threads;
+} cvt_exec;
+
+/* Every implementation computes the whole output. Preconditions (established by plan
+ * create): geo is valid, buffers are sized as geo says and do not overlap.
+ * Implementations never fail and allocate nothing. */
+typedef void (*cvt_forward_fn)(const cvt_exec *e, const void *input, void *output);
 
 /* src/reference/: naive gather loops with double accumulation; the oracle. */
-void cvt_reference_forward(const cvt_geometry *geo, const void *input, const void *weight,
-                           const void *bias, void *output, int num_threads);
+void cvt_reference_forward(const cvt_exec *e, const void *input, void *output);
 
 /* src/cpu/direct.c: stride-aware direct loops over output planes, OpenMP threads. */
-void cvt_direct_forward(const cvt_geometry *geo, const void *input, const void *weight,
-                        const void *bias, void *output, int num_threads);
+void cvt_direct_forward(const cvt_exec *e, const void *input, void *output);
+
+/* src/cpu/phase.c: the output split by stride phase, each phase a batch-reduce GEMM over
+ * the taps that reach it, on packed weights and packed input rows (docs/algorithm.md). */
+bool cvt_phase_supports(const cvt_geometry *geo);
+size_t cvt_phase_packed_weight_bytes(const cvt_geometry *geo,
+                                     const struct cvt_brgemm_config *cfg);
+void cvt_phase_pack_weights(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg,
+                            const void *weight, void *packed);
+size_t cvt_phase_workspace_bytes(const cvt_geometry *geo,
+                                 const struct cvt_brgemm_config *cfg);
+void cvt_phase_forward(const cvt_exec *e, const void *input, void *output);
+
+#endif /* CONVT3D_INTERNAL_H */

@@ -3,6 +3,7 @@
  * A plan is immutable after convt3d_plan_create returns, which is what makes
  * convt3d_plan_execute safe to call from many threads at once: execute reads the plan,
  * reads the input, writes only the caller's output, and allocates nothing. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include <omp.h>
 #endif
 
+#include "cpu/configs.h"
 #include "internal.h"
 
 struct convt3d_plan {
@@ -17,10 +19,17 @@ struct convt3d_plan {
   convt3d_shape output;
   convt3d_algorithm algorithm;
   cvt_forward_fn forward;
+  cvt_isa isa;
+  const cvt_brgemm_config *brgemm; /* NULL for algorithms without micro-kernels */
   int num_threads;
-  void *weight; /* geo.weight_numel elements, PyTorch's layout (the kernels read it as is) */
+  void *weight; /* packed by the algorithm, or PyTorch's layout */
   void *bias;   /* geo.cout elements, or NULL without bias */
   size_t weight_bytes, bias_bytes;
+  /* Scratch for execute: num_threads slices of workspace_per_thread bytes. One execute
+   * at a time owns it (workspace_busy); a concurrent one allocates its own. */
+  void *workspace;
+  size_t workspace_per_thread;
+  atomic_flag workspace_busy;
 };
 
 /* ------------------------------------------------------------------ threads */
@@ -62,6 +71,7 @@ const char *convt3d_algorithm_name(convt3d_algorithm algorithm) {
   case CONVT3D_ALGO_AUTO: return "auto";
   case CONVT3D_ALGO_REFERENCE: return "reference";
   case CONVT3D_ALGO_DIRECT: return "direct";
+  case CONVT3D_ALGO_PHASE: return "phase";
   }
   return "unknown";
 }
@@ -70,6 +80,7 @@ static cvt_forward_fn algorithm_fn(convt3d_algorithm algorithm) {
   switch (algorithm) {
   case CONVT3D_ALGO_REFERENCE: return cvt_reference_forward;
   case CONVT3D_ALGO_DIRECT: return cvt_direct_forward;
+  case CONVT3D_ALGO_PHASE: return cvt_phase_forward;
   case CONVT3D_ALGO_AUTO: break;
   }
   return NULL;
@@ -77,18 +88,33 @@ static cvt_forward_fn algorithm_fn(convt3d_algorithm algorithm) {
 
 /* ----------------------------------------------------------------- the plan */
 
-static void *copy_bytes(const void *src, size_t bytes) {
-  /* malloc(0) may return NULL; a one-byte block keeps "NULL means failure" simple. */
-  void *dst = malloc(bytes ? bytes : 1);
-  if (dst && bytes) memcpy(dst, src, bytes);
-  return dst;
-}
 
 void convt3d_plan_destroy(convt3d_plan *plan) {
   if (!plan) return;
   free(plan->weight);
   free(plan->bias);
+  free(plan->workspace);
   free(plan);
+}
+
+/* The instruction set for a new plan: the CPU's best, capped by $CONVT3D_ISA and by the
+ * caller's request. */
+static cvt_isa plan_isa(convt3d_isa requested) {
+  cvt_isa isa = cvt_isa_for_plans();
+  cvt_isa cap = isa;
+  switch (requested) {
+  case CONVT3D_ISA_SCALAR: cap = CVT_ISA_SCALAR; break;
+  case CONVT3D_ISA_AVX2: cap = CVT_ISA_AVX2; break;
+  case CONVT3D_ISA_AVX512: cap = CVT_ISA_AVX512; break;
+  case CONVT3D_ISA_AUTO: break;
+  }
+  return cap < isa ? cap : isa;
+}
+
+/* 64-byte aligned allocation of n bytes (at least one), freed with free(). */
+static void *alloc64(size_t n) {
+  n = (n + 63) & ~(size_t)63;
+  return aligned_alloc(64, n ? n : 64);
 }
 
 convt3d_status convt3d_plan_create(const convt3d_problem *problem, const void *weight,
@@ -101,10 +127,18 @@ convt3d_status convt3d_plan_create(const convt3d_problem *problem, const void *w
   convt3d_status s = cvt_validate(problem, 0, fn, &geo);
   if (s != CONVT3D_OK) return s;
 
-  const convt3d_plan_options defaults = {CONVT3D_ALGO_AUTO, 0};
+  const convt3d_plan_options defaults = {CONVT3D_ALGO_AUTO, 0, CONVT3D_ISA_AUTO};
   const convt3d_plan_options *opt = options ? options : &defaults;
+  if ((unsigned)opt->isa > CONVT3D_ISA_AVX512)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: options->isa = %d is not a "
+                    "convt3d_isa", fn, (int)opt->isa);
   convt3d_algorithm algorithm = opt->algorithm;
-  if (algorithm == CONVT3D_ALGO_AUTO) algorithm = CONVT3D_ALGO_DIRECT;
+  if (algorithm == CONVT3D_ALGO_AUTO)
+    algorithm = cvt_phase_supports(&geo) ? CONVT3D_ALGO_PHASE : CONVT3D_ALGO_DIRECT;
+  if (algorithm == CONVT3D_ALGO_PHASE && !cvt_phase_supports(&geo))
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: the phase algorithm does not support "
+                    "this problem (more than 1024 kernel taps, or a dilation far beyond the "
+                    "stride); use CONVT3D_ALGO_AUTO", fn);
   cvt_forward_fn forward = algorithm_fn(algorithm);
   if (!forward)
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: options->algorithm = %d is not a "
@@ -112,9 +146,9 @@ convt3d_status convt3d_plan_create(const convt3d_problem *problem, const void *w
 
   /* cvt_validate proved these byte counts fit in size_t. */
   const size_t esize = convt3d_dtype_size(geo.dtype);
-  const size_t weight_bytes = (size_t)geo.weight_numel * esize;
+  const size_t plain_weight_bytes = (size_t)geo.weight_numel * esize;
   const size_t bias_bytes = geo.has_bias ? (size_t)geo.cout * esize : 0;
-  if (!weight && weight_bytes)
+  if (!weight && plain_weight_bytes)
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: weight is NULL", fn);
   if (geo.has_bias && !bias && bias_bytes)
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
@@ -123,19 +157,44 @@ convt3d_status convt3d_plan_create(const convt3d_problem *problem, const void *w
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
                     "%s: bias is given but problem->has_bias is 0", fn);
 
+  const cvt_isa isa = plan_isa(opt->isa);
+  const cvt_brgemm_config *brgemm =
+      algorithm == CONVT3D_ALGO_PHASE
+          ? cvt_brgemm_config_for(geo.dtype, isa, (geo.out[2] + geo.stride[2] - 1) / geo.stride[2])
+          : NULL;
+  const size_t weight_bytes =
+      brgemm ? cvt_phase_packed_weight_bytes(&geo, brgemm) : plain_weight_bytes;
+  const int num_threads = opt->num_threads > 0 ? opt->num_threads : default_threads(&geo);
+  const size_t ws_per_thread = brgemm ? (cvt_phase_workspace_bytes(&geo, brgemm) + 63) &
+                                            ~(size_t)63
+                                      : 0;
+
   convt3d_plan *plan = calloc(1, sizeof *plan);
   if (!plan) goto oom;
   plan->geo = geo;
   plan->algorithm = algorithm;
   plan->forward = forward;
-  plan->num_threads = opt->num_threads > 0 ? opt->num_threads : default_threads(&geo);
+  plan->isa = brgemm ? isa : CVT_ISA_SCALAR;
+  plan->brgemm = brgemm;
+  plan->num_threads = num_threads;
   plan->weight_bytes = weight_bytes;
   plan->bias_bytes = bias_bytes;
-  plan->weight = copy_bytes(weight, weight_bytes);
+  plan->workspace_per_thread = ws_per_thread;
+  atomic_flag_clear(&plan->workspace_busy);
+  plan->weight = alloc64(weight_bytes);
   if (!plan->weight) goto oom;
+  if (brgemm)
+    cvt_phase_pack_weights(&geo, brgemm, weight, plan->weight);
+  else if (weight_bytes)
+    memcpy(plan->weight, weight, weight_bytes);
   if (geo.has_bias) {
-    plan->bias = copy_bytes(bias, bias_bytes);
+    plan->bias = alloc64(bias_bytes);
     if (!plan->bias) goto oom;
+    memcpy(plan->bias, bias, bias_bytes);
+  }
+  if (ws_per_thread) {
+    plan->workspace = alloc64(ws_per_thread * (size_t)num_threads);
+    if (!plan->workspace) goto oom;
   }
   s = convt3d_output_shape(problem, &plan->output);
   if (s != CONVT3D_OK) { /* cannot happen: the problem was validated above */
@@ -147,8 +206,9 @@ convt3d_status convt3d_plan_create(const convt3d_problem *problem, const void *w
 
 oom:
   convt3d_plan_destroy(plan);
-  return cvt_fail(CONVT3D_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes for the plan's "
-                  "copy of the weights and bias", fn, weight_bytes + bias_bytes);
+  return cvt_fail(CONVT3D_ERR_OUT_OF_MEMORY,
+                  "%s: cannot allocate %zu bytes for the plan's weights, bias and workspace",
+                  fn, weight_bytes + bias_bytes + ws_per_thread * (size_t)num_threads);
 }
 
 convt3d_status convt3d_plan_execute(const convt3d_plan *plan, const void *input,
@@ -172,7 +232,25 @@ convt3d_status convt3d_plan_execute(const convt3d_plan *plan, const void *input,
                     "%s: output [%p, +%zu bytes) overlaps input [%p, +%zu bytes); they must "
                     "be disjoint", fn, output, (size_t)(out1 - out0), input,
                     (size_t)(in1 - in0));
-  plan->forward(g, input, plan->weight, plan->bias, output, plan->num_threads);
+  cvt_exec e = {g, plan->weight, plan->bias, plan->brgemm, plan->workspace,
+                plan->workspace_per_thread, plan->num_threads};
+  /* The plan is logically const; its workspace is lent to one execute at a time. */
+  atomic_flag *busy = (atomic_flag *)&plan->workspace_busy;
+  void *own = NULL;
+  const bool borrowed = !plan->workspace || !atomic_flag_test_and_set(busy);
+  if (!borrowed) {
+    own = alloc64(plan->workspace_per_thread * (size_t)plan->num_threads);
+    if (!own)
+      return cvt_fail(CONVT3D_ERR_OUT_OF_MEMORY, "%s: the plan's workspace is in use by "
+                      "another thread and %zu bytes for this call's own cannot be allocated",
+                      fn, plan->workspace_per_thread * (size_t)plan->num_threads);
+    e.workspace = own;
+  }
+  plan->forward(&e, input, output);
+  if (own)
+    free(own);
+  else if (plan->workspace)
+    atomic_flag_clear(busy);
   return CONVT3D_OK;
 }
 
@@ -184,10 +262,11 @@ convt3d_status convt3d_plan_get_info(const convt3d_plan *plan, convt3d_plan_info
   memset(info, 0, sizeof *info);
   info->output = plan->output;
   info->algorithm = plan->algorithm;
-  info->isa = "scalar";
+  info->isa = cvt_isa_name(plan->isa);
+  info->kernel = plan->brgemm ? plan->brgemm->name : "";
   info->num_threads = plan->num_threads;
   info->packed_weight_bytes = plan->weight_bytes + plan->bias_bytes;
-  info->workspace_bytes = 0;
+  info->workspace_bytes = plan->workspace_per_thread * (size_t)plan->num_threads;
   info->flops = 2.0 * (double)g->n * (double)g->cin * (double)g->cout_g * (double)g->k[0] *
                 (double)g->k[1] * (double)g->k[2] * (double)g->in[0] * (double)g->in[1] *
                 (double)g->in[2];

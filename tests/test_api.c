@@ -143,7 +143,7 @@ static void test_output_padding_for_size(void) {
   op[0] = -1;
   CHECK(convt3d_output_padding_for_size(&p, (int64_t[3]){9, 16, 5}, op) ==
         CONVT3D_ERR_INVALID_ARGUMENT);
-  CHECK(op[0] == -1 && strstr(convt3d_last_error(), "[13, 15]"));
+  CHECK(op[0] == -1 && strstr(convt3d_last_error(), "from (9, 13, 5) to (10, 15, 5)"));
   CHECK(convt3d_output_padding_for_size(&p, (int64_t[3]){9, 13, 6}, op) ==
         CONVT3D_ERR_INVALID_ARGUMENT);
   CHECK(convt3d_output_padding_for_size(&p, (int64_t[3]){8, 13, 5}, op) ==
@@ -159,8 +159,8 @@ static void test_hand_computed(void) {
   const float x[2] = {1, 2}, w[3] = {1, 10, 100};
   float y[8];
   int64_t in[3] = {1, 1, 2}, k[3] = {1, 1, 3};
-  for (int algo = CONVT3D_ALGO_REFERENCE; algo <= CONVT3D_ALGO_DIRECT; algo++) {
-    convt3d_plan_options opt = {(convt3d_algorithm)algo, 0};
+  for (int algo = CONVT3D_ALGO_REFERENCE; algo <= CONVT3D_ALGO_PHASE; algo++) {
+    convt3d_plan_options opt = {(convt3d_algorithm)algo, 0, CONVT3D_ISA_AUTO};
     convt3d_plan *plan;
     /* stride 2: x0 covers outputs 0..2, x1 covers 2..4 */
     convt3d_problem p = make(1, 1, 1, 1, in, k, (int64_t[3]){1, 1, 2}, ZERO, ZERO, ONE, 0);
@@ -207,27 +207,89 @@ static int64_t rnd(int64_t lo, int64_t hi) { /* uniform in [lo, hi] */
   return lo + (int64_t)(rng % (uint64_t)(hi - lo + 1));
 }
 
-/* Runs `algo` on p with threads, writing into y pre-filled with NaN. */
-static convt3d_status run_algo(const convt3d_problem *p, convt3d_algorithm algo, int threads,
-                               const void *x, const void *w, const void *b, void *y,
-                               size_t ny) {
-  convt3d_plan_options opt = {algo, threads};
+/* Runs `algo` on `isa` with `threads` into y pre-filled with NaN. Returns the status, or
+ * -1 when the plan did not get the requested instruction set (the CPU lacks it). */
+static int run_algo(const convt3d_problem *p, convt3d_algorithm algo, convt3d_isa isa,
+                    int threads, const void *x, const void *w, const void *b, void *y,
+                    size_t ny) {
+  static const char *const isa_names[] = {"", "scalar", "avx2", "avx512"};
+  convt3d_plan_options opt = {algo, threads, isa};
   convt3d_plan *plan;
   if (p->dtype == CONVT3D_F32)
     for (size_t i = 0; i < ny; i++) ((float *)y)[i] = NAN;
   else
     for (size_t i = 0; i < ny; i++) ((double *)y)[i] = NAN;
-  convt3d_status s = convt3d_plan_create(p, w, b, &opt, &plan);
-  if (s == CONVT3D_OK) s = convt3d_plan_execute(plan, x, y);
+  int s = convt3d_plan_create(p, w, b, &opt, &plan);
+  convt3d_plan_info info;
+  if (s == CONVT3D_OK && algo == CONVT3D_ALGO_PHASE &&
+      (convt3d_plan_get_info(plan, &info) != CONVT3D_OK ||
+       strcmp(info.isa, isa_names[isa]) != 0))
+    s = -1;
+  else if (s == CONVT3D_OK)
+    s = convt3d_plan_execute(plan, x, y);
   convt3d_plan_destroy(plan);
   return s;
 }
 
-/* Random small problems with small-integer data: every product and partial sum is an
- * integer below 2^24, exact in float32, so all paths must agree bit for bit. */
-static void test_direct_matches_reference(void) {
+static void fill(convt3d_dtype dt, void *p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    double v = (double)rnd(-3, 3);
+    if (dt == CONVT3D_F32) ((float *)p)[i] = (float)v;
+    else ((double *)p)[i] = v;
+  }
+}
+
+static int skipped_isa_runs;
+
+/* Every path on problem pr with small-integer data: every product and partial sum is an
+ * integer below 2^24, exact in float32 in any order, so every algorithm, instruction set
+ * and thread count must give the reference's result bit for bit. */
+static void check_all_paths(const convt3d_problem *pr) {
+  convt3d_shape out;
+  if (convt3d_output_shape(pr, &out) != CONVT3D_OK) return;
+  size_t nx = 1, nw = 1, ny = 1, es = convt3d_dtype_size(pr->dtype);
+  for (int i = 0; i < pr->input.ndim; i++) nx *= (size_t)pr->input.dims[i];
+  for (int i = 0; i < 5; i++) nw *= (size_t)pr->weight.dims[i];
+  for (int i = 0; i < out.ndim; i++) ny *= (size_t)out.dims[i];
+  size_t nb = (size_t)pr->bias.dims[0];
+  char *x = malloc(nx * es + 1), *w = malloc(nw * es), *b = malloc(nb * es);
+  char *y0 = malloc(ny * es + 1), *y1 = malloc(ny * es + 1);
+  fill(pr->dtype, x, nx), fill(pr->dtype, w, nw), fill(pr->dtype, b, nb);
+  const void *bias = pr->has_bias ? b : NULL;
+  char desc[256];
+  convt3d_problem_describe(pr, desc, sizeof desc);
+  CHECKF(run_algo(pr, CONVT3D_ALGO_REFERENCE, CONVT3D_ISA_AUTO, 1, x, w, bias, y0, ny) == 0,
+         "reference failed on %s", desc);
+  static const struct {
+    convt3d_algorithm algo;
+    convt3d_isa isa;
+    int threads;
+    const char *name;
+  } paths[] = {
+      {CONVT3D_ALGO_DIRECT, CONVT3D_ISA_AUTO, 1, "direct, 1 thread"},
+      {CONVT3D_ALGO_DIRECT, CONVT3D_ISA_AUTO, 3, "direct, 3 threads"},
+      {CONVT3D_ALGO_PHASE, CONVT3D_ISA_SCALAR, 1, "phase scalar, 1 thread"},
+      {CONVT3D_ALGO_PHASE, CONVT3D_ISA_AVX2, 2, "phase avx2, 2 threads"},
+      {CONVT3D_ALGO_PHASE, CONVT3D_ISA_AVX512, 1, "phase avx512, 1 thread"},
+      {CONVT3D_ALGO_PHASE, CONVT3D_ISA_AVX512, 3, "phase avx512, 3 threads"},
+  };
+  for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+    int s = run_algo(pr, paths[i].algo, paths[i].isa, paths[i].threads, x, w, bias, y1, ny);
+    if (s == -1) {
+      skipped_isa_runs++;
+      continue;
+    }
+    CHECKF(s == 0 && memcmp(y0, y1, ny * es) == 0, "%s != reference for %s",
+           paths[i].name, desc);
+  }
+  free(x), free(w), free(b), free(y0), free(y1);
+}
+
+/* Random small problems, with a share of wide rows (micro-kernel tails along the width),
+ * many channels (channel-block tails) and deep reductions (input-channel blocking). */
+static void test_paths_match_reference(void) {
   int configs = 0;
-  for (int iter = 0; iter < 600; iter++) {
+  for (int iter = 0; iter < 700; iter++) {
     int64_t g = rnd(1, 3), in[3], k[3], s[3], p[3], op[3], d[3];
     for (int a = 0; a < 3; a++) {
       in[a] = rnd(1, 5), k[a] = rnd(1, 4), s[a] = rnd(1, 3), d[a] = rnd(1, 2);
@@ -235,42 +297,25 @@ static void test_direct_matches_reference(void) {
       int64_t opmax = (s[a] > d[a] ? s[a] : d[a]) - 1;
       op[a] = rnd(0, opmax);
     }
-    convt3d_problem pr = make(rnd(-1, 2), g * rnd(1, 3), rnd(1, 3), g, in, k, s, p, op, d,
-                              (int)rnd(0, 1));
+    int64_t cin_g = rnd(1, 3), cout_g = rnd(1, 3);
+    if (iter % 7 == 0) in[2] = rnd(30, 150); /* rows longer than one 64-wide tile */
+    if (iter % 5 == 0) cout_g = rnd(4, 14);  /* several channel blocks, with a tail */
+    convt3d_problem pr =
+        make(rnd(-1, 2), g * cin_g, cout_g, g, in, k, s, p, op, d, (int)rnd(0, 1));
     pr.dtype = iter % 2 ? CONVT3D_F64 : CONVT3D_F32;
-    convt3d_shape out;
-    if (convt3d_output_shape(&pr, &out) != CONVT3D_OK) continue; /* output too small */
+    if (convt3d_problem_check(&pr) != CONVT3D_OK) continue; /* output too small */
     configs++;
-    size_t nx = 1, nw = 1, ny = 1, es = convt3d_dtype_size(pr.dtype);
-    for (int i = 0; i < pr.input.ndim; i++) nx *= (size_t)pr.input.dims[i];
-    for (int i = 0; i < 5; i++) nw *= (size_t)pr.weight.dims[i];
-    for (int i = 0; i < out.ndim; i++) ny *= (size_t)out.dims[i];
-    size_t nb = (size_t)pr.bias.dims[0];
-    char *x = malloc(nx * es + 1), *w = malloc(nw * es), *b = malloc(nb * es);
-    char *y0 = malloc(ny * es + 1), *y1 = malloc(ny * es + 1), *y2 = malloc(ny * es + 1);
-    for (size_t i = 0; i < nx; i++) {
-      double v = (double)rnd(-3, 3);
-      if (es == 4) ((float *)x)[i] = (float)v; else ((double *)x)[i] = v;
-    }
-    for (size_t i = 0; i < nw; i++) {
-      double v = (double)rnd(-3, 3);
-      if (es == 4) ((float *)w)[i] = (float)v; else ((double *)w)[i] = v;
-    }
-    for (size_t i = 0; i < nb; i++) {
-      double v = (double)rnd(-3, 3);
-      if (es == 4) ((float *)b)[i] = (float)v; else ((double *)b)[i] = v;
-    }
-    const void *bias = pr.has_bias ? b : NULL;
-    CHECK(run_algo(&pr, CONVT3D_ALGO_REFERENCE, 1, x, w, bias, y0, ny) == CONVT3D_OK);
-    CHECK(run_algo(&pr, CONVT3D_ALGO_DIRECT, 1, x, w, bias, y1, ny) == CONVT3D_OK);
-    CHECK(run_algo(&pr, CONVT3D_ALGO_DIRECT, 3, x, w, bias, y2, ny) == CONVT3D_OK);
-    char desc[256];
-    convt3d_problem_describe(&pr, desc, sizeof desc);
-    CHECKF(memcmp(y0, y1, ny * es) == 0, "direct != reference for %s", desc);
-    CHECKF(memcmp(y1, y2, ny * es) == 0, "1 thread != 3 threads for %s", desc);
-    free(x), free(w), free(b), free(y0), free(y1), free(y2);
+    check_all_paths(&pr);
   }
-  CHECKF(configs > 300, "only %d valid random configurations", configs);
+  CHECKF(configs > 350, "only %d valid random configurations", configs);
+  /* A reduction too deep for one packed block: 300 channels x 9 (kd, kh) pairs. */
+  int64_t in[3] = {3, 3, 20}, k[3] = {3, 3, 3};
+  convt3d_problem pr = make(1, 300, 7, 1, in, k, ONE, ONE, ZERO, ONE, 1);
+  check_all_paths(&pr);
+  pr.dtype = CONVT3D_F64;
+  check_all_paths(&pr);
+  if (skipped_isa_runs)
+    printf("test_api: %d runs skipped: ISA not on this CPU\n", skipped_isa_runs);
 }
 
 /* ------------------------------------------------------------ plan contract */
@@ -285,7 +330,7 @@ static void test_plan_contract(void) {
   CHECK(convt3d_plan_create(&p, NULL, b, NULL, &plan) == CONVT3D_ERR_INVALID_ARGUMENT);
   CHECK(convt3d_plan_create(&p, w, NULL, NULL, &plan) == CONVT3D_ERR_INVALID_ARGUMENT);
   CHECK(strstr(convt3d_last_error(), "bias"));
-  convt3d_plan_options bad = {(convt3d_algorithm)99, 0};
+  convt3d_plan_options bad = {(convt3d_algorithm)99, 0, CONVT3D_ISA_AUTO};
   CHECK(convt3d_plan_create(&p, w, b, &bad, &plan) == CONVT3D_ERR_INVALID_ARGUMENT);
   CHECK(convt3d_plan_create(&p, w, b, NULL, &plan) == CONVT3D_OK && plan);
 
@@ -355,7 +400,7 @@ int main(void) {
   test_rejections();
   test_output_padding_for_size();
   test_hand_computed();
-  test_direct_matches_reference();
+  test_paths_match_reference();
   test_plan_contract();
   test_error_is_thread_local();
   return check_summary("test_api");

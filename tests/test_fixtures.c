@@ -141,7 +141,7 @@ static void run_and_compare(const fixture_case *fc, const char *desc, const conv
     else
       ((double *)out)[i] = NAN;
   }
-  convt3d_plan_options opts = {algo, 0};
+  convt3d_plan_options opts = {algo, 0, CONVT3D_ISA_AUTO};
   convt3d_plan *plan = NULL;
   convt3d_status s = convt3d_plan_create(p, w->data, fc->has_bias ? b->data : NULL, &opts, &plan);
   if (s == CONVT3D_OK) s = convt3d_plan_execute(plan, x->data, out);

@@ -36,10 +36,9 @@ static axis_range input_range(int64_t in, int64_t out, int64_t stride, int64_t p
 #undef CVT_T
 #undef CVT_DIRECT
 
-void cvt_direct_forward(const cvt_geometry *g, const void *input, const void *weight,
-                        const void *bias, void *output, int num_threads) {
-  if (g->dtype == CONVT3D_F32)
-    direct_f32(g, input, weight, bias, output, num_threads);
+void cvt_direct_forward(const cvt_exec *e, const void *input, void *output) {
+  if (e->geo->dtype == CONVT3D_F32)
+    direct_f32(e->geo, input, e->weight, e->bias, output, e->num_threads);
   else
-    direct_f64(g, input, weight, bias, output, num_threads);
+    direct_f64(e->geo, input, e->weight, e->bias, output, e->num_threads);
 }

@@ -27,9 +27,10 @@ static void store(convt3d_dtype dt, void *p, int64_t i, double v) {
   else ((double *)p)[i] = v;
 }
 
-void cvt_reference_forward(const cvt_geometry *g, const void *x, const void *w,
-                           const void *bias, void *y, int num_threads) {
-  (void)num_threads; /* the oracle stays serial: its order of operations is obvious */
+void cvt_reference_forward(const cvt_exec *e, const void *x, void *y) {
+  /* The oracle stays serial: its order of operations is obvious. */
+  const cvt_geometry *g = e->geo;
+  const void *w = e->weight, *bias = e->bias;
   const int64_t D = g->in[0], H = g->in[1], W = g->in[2];
   const int64_t oD = g->out[0], oH = g->out[1], oW = g->out[2];
   const int64_t kD = g->k[0], kH = g->k[1], kW = g->k[2];

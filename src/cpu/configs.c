@@ -1,0 +1,37 @@
+/* Which micro-kernels each instruction set uses, per dtype: the one table to edit when a
+ * kernel is added. Tiles are chosen so that the accumulators fill the register file:
+ * up to 24 of 32 zmm (AVX-512), 12 of 16 ymm (AVX2). Within one (dtype, isa) all tiles
+ * share mr_max (the weight packing) and are listed by ascending nr. */
+#include "configs.h"
+
+#define F32(name, mr, nr) {#name, mr, nr, {.f32 = cvt_##name}}
+#define F64(name, mr, nr) {#name, mr, nr, {.f64 = cvt_##name}}
+
+static const cvt_brgemm_config f32_scalar[] = {F32(f32_brgemm_4x16_scalar, 4, 16)};
+static const cvt_brgemm_config f32_avx2[] = {F32(f32_brgemm_4x24_avx2, 4, 24)};
+static const cvt_brgemm_config f32_avx512[] = {
+    F32(f32_brgemm_6x16_avx512, 6, 16), F32(f32_brgemm_6x32_avx512, 6, 32),
+    F32(f32_brgemm_6x48_avx512, 6, 48), F32(f32_brgemm_6x64_avx512, 6, 64)};
+static const cvt_brgemm_config f64_scalar[] = {F64(f64_brgemm_4x8_scalar, 4, 8)};
+static const cvt_brgemm_config f64_avx2[] = {F64(f64_brgemm_4x12_avx2, 4, 12)};
+static const cvt_brgemm_config f64_avx512[] = {F64(f64_brgemm_6x32_avx512, 6, 32)};
+
+#define TILES(array) {array, sizeof array / sizeof array[0]}
+static const struct {
+  const cvt_brgemm_config *tiles;
+  size_t count;
+} table[2][CVT_ISA_COUNT] = {
+    {TILES(f32_scalar), TILES(f32_avx2), TILES(f32_avx512)},
+    {TILES(f64_scalar), TILES(f64_avx2), TILES(f64_avx512)},
+};
+
+const cvt_brgemm_config *cvt_brgemm_config_for(convt3d_dtype dtype, cvt_isa isa,
+                                               int64_t row_length) {
+  const size_t d = dtype == CONVT3D_F32 ? 0 : 1;
+  const cvt_brgemm_config *tiles = table[d][isa].tiles;
+  const size_t count = table[d][isa].count;
+  /* The narrowest tile that covers the row, else the widest. */
+  for (size_t i = 0; i < count; i++)
+    if ((int64_t)tiles[i].nr >= row_length) return &tiles[i];
+  return &tiles[count - 1];
+}

@@ -1,0 +1,72 @@
+/* The micro-kernel contract: batch-reduce GEMM ("brgemm") tiles.
+ *
+ * One call computes, for a tile of mr output channels by NR output positions,
+ *
+ *     C[m][j] += sum over b < batch, k < kc of A_b[k*mr + m] * B_b[k*ldb + j]
+ *
+ * for m < mr, j < NR, where
+ *   A_b: packed weights of one kernel tap: kc rows of mr output channels, contiguous
+ *        (row k = input channel k of the block);
+ *   B_b: packed input rows: row k (input channel k) starts at B_b + k*ldb and holds
+ *        NR consecutive positions, already shifted for the tap and zero-filled outside
+ *        the input, so the kernel never tests bounds;
+ *   C:   mr rows of NR values, row stride ldc, read and written (the caller initialises
+ *        it with the bias).
+ *
+ *               NR positions               mr channels
+ *         +-----------------+            +-----+
+ *   k=0   | B_b row 0       |  ldb       |A_b  |  k=0
+ *   k=1   | B_b row 1       |  apart     |rows |  k=1      C[mr][NR] += A_b^T B_b
+ *   ...   |                 |            |     |  ...
+ *         +-----------------+            +-----+
+ *
+ * Preconditions: 1 <= mr <= the kernel's MR, kc >= 1, batch >= 1; every B_b row is
+ * readable for NR elements. Summation order, for each C element: b ascending, then k
+ * ascending, one fused or unfused multiply-add at a time (the order is fixed, so results
+ * do not depend on threads). Micro-kernels are leaf functions: no allocation, no
+ * threads, no status. */
+#ifndef CONVT3D_UKERNEL_H
+#define CONVT3D_UKERNEL_H
+
+#include <stddef.h>
+
+typedef void (*cvt_f32_brgemm_fn)(size_t mr, size_t batch, size_t kc,
+                                  const float *const *a, const float *const *b, size_t ldb,
+                                  float *c, size_t ldc);
+typedef void (*cvt_f64_brgemm_fn)(size_t mr, size_t batch, size_t kc,
+                                  const double *const *a, const double *const *b,
+                                  size_t ldb, double *c, size_t ldc);
+
+/* A micro-kernel and its tile: the plan packs weights in blocks of mr_max channels and
+ * the driver packs inputs in strips of nr positions. An instruction set may offer several
+ * tiles of one mr_max; the plan picks by the problem's row length. */
+typedef struct cvt_brgemm_config {
+  const char *name; /* e.g. "f32_brgemm_6x64_avx512" */
+  size_t mr_max, nr;
+  union {
+    cvt_f32_brgemm_fn f32;
+    cvt_f64_brgemm_fn f64;
+  } fn;
+} cvt_brgemm_config;
+
+/* One per dtype and ISA; the file that defines each is named after it. */
+void cvt_f32_brgemm_6x16_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
+                                const float *const *b, size_t ldb, float *c, size_t ldc);
+void cvt_f32_brgemm_6x32_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
+                                const float *const *b, size_t ldb, float *c, size_t ldc);
+void cvt_f32_brgemm_6x48_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
+                                const float *const *b, size_t ldb, float *c, size_t ldc);
+void cvt_f32_brgemm_6x64_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
+                                const float *const *b, size_t ldb, float *c, size_t ldc);
+void cvt_f64_brgemm_6x32_avx512(size_t mr, size_t batch, size_t kc, const double *const *a,
+                                const double *const *b, size_t ldb, double *c, size_t ldc);
+void cvt_f32_brgemm_4x24_avx2(size_t mr, size_t batch, size_t kc, const float *const *a,
+                              const float *const *b, size_t ldb, float *c, size_t ldc);
+void cvt_f64_brgemm_4x12_avx2(size_t mr, size_t batch, size_t kc, const double *const *a,
+                              const double *const *b, size_t ldb, double *c, size_t ldc);
+void cvt_f32_brgemm_4x16_scalar(size_t mr, size_t batch, size_t kc, const float *const *a,
+                                const float *const *b, size_t ldb, float *c, size_t ldc);
+void cvt_f64_brgemm_4x8_scalar(size_t mr, size_t batch, size_t kc, const double *const *a,
+                               const double *const *b, size_t ldb, double *c, size_t ldc);
+
+#endif
