@@ -102,6 +102,11 @@ void cvt_direct_forward(const cvt_exec *e, const void *input, void *output);
 /* src/cpu/phase.c: the output split by stride phase, each phase a batch-reduce GEMM over
  * the taps that reach it, on packed weights and packed input rows (docs/algorithm.md). */
 bool cvt_phase_supports(const cvt_geometry *geo);
+/* The micro-kernel, among an instruction set's tiles (ukernel.h), that wastes the fewest
+ * lanes on this problem. */
+const struct cvt_brgemm_config *cvt_phase_pick_kernel(const cvt_geometry *geo,
+                                                      const struct cvt_brgemm_config *tiles,
+                                                      size_t count);
 size_t cvt_phase_packed_weight_bytes(const cvt_geometry *geo,
                                      const struct cvt_brgemm_config *cfg);
 void cvt_phase_pack_weights(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg,

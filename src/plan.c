@@ -158,10 +158,12 @@ convt3d_status convt3d_plan_create(const convt3d_problem *problem, const void *w
                     "%s: bias is given but problem->has_bias is 0", fn);
 
   const cvt_isa isa = plan_isa(opt->isa);
-  const cvt_brgemm_config *brgemm =
-      algorithm == CONVT3D_ALGO_PHASE
-          ? cvt_brgemm_config_for(geo.dtype, isa, (geo.out[2] + geo.stride[2] - 1) / geo.stride[2])
-          : NULL;
+  const cvt_brgemm_config *brgemm = NULL;
+  if (algorithm == CONVT3D_ALGO_PHASE) {
+    size_t count;
+    const cvt_brgemm_config *tiles = cvt_brgemm_configs(geo.dtype, isa, &count);
+    brgemm = cvt_phase_pick_kernel(&geo, tiles, count);
+  }
   const size_t weight_bytes =
       brgemm ? cvt_phase_packed_weight_bytes(&geo, brgemm) : plain_weight_bytes;
   const int num_threads = opt->num_threads > 0 ? opt->num_threads : default_threads(&geo);

@@ -314,6 +314,11 @@ static void test_paths_match_reference(void) {
   check_all_paths(&pr);
   pr.dtype = CONVT3D_F64;
   check_all_paths(&pr);
+  /* Output tiles too many to accumulate at once: 40 channels x 4 phases x 500 positions
+   * are computed in channel chunks. */
+  int64_t in2[3] = {2, 12, 40}, k2[3] = {2, 3, 3}, s2[3] = {1, 2, 2};
+  pr = make(2, 5, 40, 1, in2, k2, s2, ONE, ZERO, ONE, 1);
+  check_all_paths(&pr);
   if (skipped_isa_runs)
     printf("test_api: %d runs skipped: ISA not on this CPU\n", skipped_isa_runs);
 }

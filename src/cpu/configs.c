@@ -25,13 +25,9 @@ static const struct {
     {TILES(f64_scalar), TILES(f64_avx2), TILES(f64_avx512)},
 };
 
-const cvt_brgemm_config *cvt_brgemm_config_for(convt3d_dtype dtype, cvt_isa isa,
-                                               int64_t row_length) {
+const cvt_brgemm_config *cvt_brgemm_configs(convt3d_dtype dtype, cvt_isa isa,
+                                            size_t *count) {
   const size_t d = dtype == CONVT3D_F32 ? 0 : 1;
-  const cvt_brgemm_config *tiles = table[d][isa].tiles;
-  const size_t count = table[d][isa].count;
-  /* The narrowest tile that covers the row, else the widest. */
-  for (size_t i = 0; i < count; i++)
-    if ((int64_t)tiles[i].nr >= row_length) return &tiles[i];
-  return &tiles[count - 1];
+  *count = table[d][isa].count;
+  return table[d][isa].tiles;
 }

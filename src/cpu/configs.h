@@ -5,9 +5,8 @@
 #include "cpu.h"
 #include "ukernel.h"
 
-/* The brgemm micro-kernel for dtype on isa, for rows of row_length positions per phase
- * (never NULL for a valid dtype and isa). */
-const cvt_brgemm_config *cvt_brgemm_config_for(convt3d_dtype dtype, cvt_isa isa,
-                                               int64_t row_length);
+/* The brgemm micro-kernels for dtype on isa: *count tiles of one mr_max, by ascending nr
+ * (never empty for a valid dtype and isa). */
+const cvt_brgemm_config *cvt_brgemm_configs(convt3d_dtype dtype, cvt_isa isa, size_t *count);
 
 #endif

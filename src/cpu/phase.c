@@ -1,14 +1,22 @@
-/* The phase algorithm: conv_transpose3d as one batch-reduce GEMM per output row and
- * stride phase, over exactly the taps that reach it (docs/algorithm.md).
+/* The phase algorithm: conv_transpose3d as batch-reduce GEMMs over exactly the taps that
+ * reach each stride phase (docs/algorithm.md).
  *
  * Per axis, an output o = j*s + c (phase c = o mod s) receives the taps k with
  * k*dilation = c + padding (mod s), from input i = j + e(k), e(k) = (c + padding -
- * k*dilation) / s. Depth and height are gathered per row; width is vectorised: the
- * micro-kernel (ukernel.h) computes mr output channels at NR consecutive j of one phase.
+ * k*dilation) / s. No multiplication by a stride-inserted zero or a cropped tap is issued.
  *
- * Weights are packed at plan time, per group and block of mr channels, as
- * [tap][ci][mr] (tap = (kd*kH + kh)*kW + kw), so that the A operand of every
- * (tap, channel range) is contiguous. */
+ * Work unit (a "task"): one output depth od of one (n, group), and a band of bh rows j of
+ * the height phases. Depth is gathered: only the taps kd whose input plane id exists are
+ * visited (the task's "pairs"). Height and width are handled as one flattened plane: the
+ * input planes of the pairs are packed, zero-padded, as rows of wp = (positions per width
+ * phase) + (spread of width offsets) columns, so that for every (phase, tap) the B operand
+ * of the micro-kernel is the packed plane shifted by (e_h - e_h,min)*wp + (e_w - e_w,min),
+ * and NR consecutive plane positions form one tile, across row boundaries. Columns past a
+ * phase's width are computed and dropped (the only waste; none when kernel == stride).
+ *
+ * Weights are packed at plan time per group and block of mr channels as [tap][ci][mr],
+ * tap = (kd*kH + kh)*kW + kw, so the A operand of every (tap, channel range) is
+ * contiguous. */
 #include <string.h>
 
 #ifdef _OPENMP
@@ -19,17 +27,16 @@
 #include "ukernel.h"
 
 /* Limits beyond which the phase algorithm declines (the direct one takes over): the
- * kernel's taps, and the spread of input offsets e across a row's taps, which sets the
- * packed row length. Both are far beyond any real layer. */
+ * kernel's taps per axis, and the spread of input offsets across an axis's taps, which
+ * sets the padding of packed planes. Both are far beyond any real layer. */
 #define PHASE_MAX_TAPS 1024
-#define PHASE_MAX_SPREAD 4096
+#define PHASE_MAX_SPREAD 1024
 
-/* Bytes of packed input per thread, the budget that decides the channel block kc. It
- * keeps a row's packed input in L2 (1 MiB on Zen 4) beside the weights being streamed. */
+/* Bytes per thread of packed input planes (sets the band height and the input-channel
+ * block) and of output tiles being accumulated (sets the output-channel chunk). Both keep
+ * a task's working set in L2 (1 MiB per core on Zen 4). */
 #define PHASE_PACK_BUDGET (384 * 1024)
-
-/* Width strides up to this have all their phases' tiles buffered before the scatter. */
-#define PHASE_MAX_BUFFERED_PHASES 4
+#define PHASE_TILE_BUDGET (192 * 1024)
 
 typedef struct phase_tap {
   int64_t k; /* kernel index along the axis */
@@ -66,99 +73,185 @@ static int64_t floor_div(int64_t a, int64_t b) { /* b > 0 */
   return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; } /* a >= 0 */
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* One in-plane axis (height or width) split into phases. */
+typedef struct phase_axis {
+  int64_t phases;     /* phases that have outputs: min(s, out) */
+  int64_t jmax;       /* positions j of the largest phase: ceil(out / s) */
+  int64_t emin, emax; /* bounds on the input offsets e over all phases and taps */
+} phase_axis;
+
+static phase_axis phase_axis_of(const cvt_geometry *g, int ax) {
+  const int64_t s = g->stride[ax], out = g->out[ax];
+  phase_axis a;
+  a.phases = min64(s, out);
+  a.jmax = ceil_div(out, s);
+  /* e = (c + pad - k*dil) / s over c in [0, phases), k in [0, k) */
+  a.emin = floor_div(g->pad[ax] - (g->k[ax] - 1) * g->dil[ax], s);
+  a.emax = floor_div(a.phases - 1 + g->pad[ax], s);
+  return a;
+}
+
 /* Sizes shared by planning and execution, all derived from the geometry and the
- * micro-kernel's tile. */
+ * micro-kernel's tile, never from the thread count. */
 typedef struct phase_dims {
-  int64_t mr, nr;          /* the micro-kernel's tile */
-  int64_t phases_w;        /* width phases that have outputs: min(sW, oW) */
-  int64_t pgroup;          /* phases computed before one scatter: sW when all fit, else 1 */
-  int64_t jmax;            /* positions j of the largest phase: ceil(oW / sW) */
-  int64_t emin, emax;      /* bounds on the width offsets e over all phases and taps */
-  int64_t wp, ldb;         /* packed row length (nr + spread) and its padded stride */
-  int64_t max_pairs;       /* bound on a row's (kd, kh) taps */
-  int64_t max_batch;       /* bound on a brgemm call's batch: max_pairs * width taps */
-  int64_t kc;              /* input channels per packed block */
-  int64_t w;               /* input width */
-  int64_t x_channel;       /* D*H*W: distance between input channels */
-  int64_t y_channel;       /* oD*oH*oW: distance between output channels */
+  int64_t mr, nr;         /* the micro-kernel's tile */
+  phase_axis h, w;
+  int64_t wp;             /* packed plane row: w.jmax + width spread */
+  int64_t bh, bands;      /* rows j of the height phases per task, and tasks per plane */
+  int64_t tiles;          /* tiles of nr positions per band (see phase_tiling) */
+  int64_t tiles_per_row;  /* 0: tiles run across rows; else tiles per row */
+  int64_t prow;           /* packed plane rows: the band, the height spread, the overrun */
+  int64_t max_pairs;      /* bound on a task's depth taps */
+  int64_t max_batch;      /* bound on a brgemm call's batch */
+  int64_t kc;             /* input channels per packed block */
+  int64_t cc;             /* output channels per chunk of accumulated tiles (mr multiple) */
+  int64_t ldc;            /* positions accumulated per channel and phase */
+  int64_t in_h, in_w;     /* input height and width */
+  int64_t x_channel;      /* D*H*W: distance between input channels */
+  int64_t y_channel;      /* oD*oH*oW: distance between output channels */
   size_t esize;
 } phase_dims;
+
+/* Packed plane rows for a band of bh rows: the band and the height spread of the taps,
+ * plus one row that the width spread can reach into. Tiles of nr positions may run up
+ * to nr - 1 positions past the band: those lanes read the next plane (or the zeroed
+ * slack after the last one) and are dropped by the scatter. */
+static int64_t plane_rows(const phase_axis *h, int64_t bh) { return bh + (h->emax - h->emin) + 1; }
+
+/* The band height: as many rows of the height phases as fit the packing budget with all
+ * input channels (at least one: the input channels are then blocked instead), balanced
+ * so that the plane's bands are equal but for rounding. */
+static int64_t band_rows(const cvt_geometry *g, const phase_axis *h, int64_t pairs,
+                         int64_t wp) {
+  const int64_t row_bytes = pairs * g->cin_g * wp * (int64_t)convt3d_dtype_size(g->dtype);
+  int64_t bh = PHASE_PACK_BUDGET / row_bytes - (h->emax - h->emin) - 1;
+  bh = bh < 1 ? 1 : bh > h->jmax ? h->jmax : bh;
+  return ceil_div(h->jmax, ceil_div(h->jmax, bh));
+}
+
+/* How a band's positions are cut into tiles of nr: either flattened (tiles run across
+ * row ends; the wp - jw.max padding columns per row are wasted) or row by row (tiles
+ * stop at a row's last real column; the last tile of each row is partial). */
+typedef struct phase_tiling {
+  int64_t per_row; /* tiles per row, or 0 for flattened */
+  int64_t count;   /* tiles per band */
+} phase_tiling;
+
+static phase_tiling tiling_of(int64_t bh, int64_t wp, int64_t jw, int64_t nr) {
+  const int64_t flat = ceil_div(bh * wp, nr), per_row = ceil_div(jw, nr);
+  /* Fewer lanes computed wins; flattened on a tie (fewer, fuller calls). */
+  if (flat <= bh * per_row) return (phase_tiling){0, flat};
+  return (phase_tiling){per_row, bh * per_row};
+}
 
 static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
   phase_dims d;
   d.mr = (int64_t)cfg->mr_max;
   d.nr = (int64_t)cfg->nr;
-  const int64_t sw = g->stride[2], ow = g->out[2];
-  d.phases_w = sw < ow ? sw : ow;
-  /* With every phase of a strip buffered, the scatter writes whole output rows in order
-   * (for stride 2: an interleave) instead of strided single elements. */
-  d.pgroup = d.phases_w == sw && sw <= PHASE_MAX_BUFFERED_PHASES ? sw : 1;
-  d.jmax = (ow + sw - 1) / sw;
-  /* e = (c + pad - k*dil) / s over c in [0, phases_w), k in [0, kW) */
-  d.emin = floor_div(g->pad[2] - (g->k[2] - 1) * g->dil[2], sw);
-  d.emax = floor_div(d.phases_w - 1 + g->pad[2], sw);
-  d.wp = d.nr + (d.emax - d.emin);
-  d.ldb = (d.wp + 15) / 16 * 16; /* 64-byte rows for float */
-  d.max_pairs = max_taps_per_phase(g->k[0], g->stride[0], g->dil[0]) *
-                max_taps_per_phase(g->k[1], g->stride[1], g->dil[1]);
-  d.max_batch = d.max_pairs * max_taps_per_phase(g->k[2], sw, g->dil[2]);
+  d.h = phase_axis_of(g, 1);
+  d.w = phase_axis_of(g, 2);
+  d.wp = d.w.jmax + (d.w.emax - d.w.emin);
   d.esize = convt3d_dtype_size(g->dtype);
-  const int64_t per_channel = d.max_pairs * d.ldb * (int64_t)d.esize;
-  d.kc = PHASE_PACK_BUDGET / per_channel;
+  d.max_pairs = max_taps_per_phase(g->k[0], g->stride[0], g->dil[0]);
+  d.max_batch = d.max_pairs * max_taps_per_phase(g->k[1], g->stride[1], g->dil[1]) *
+                max_taps_per_phase(g->k[2], g->stride[2], g->dil[2]);
+  d.bh = band_rows(g, &d.h, d.max_pairs, d.wp);
+  d.bands = ceil_div(d.h.jmax, d.bh);
+  const phase_tiling tl = tiling_of(d.bh, d.wp, d.w.jmax, d.nr);
+  d.tiles_per_row = tl.per_row;
+  d.tiles = tl.count;
+  /* cbuf positions: up to the end of the last tile */
+  d.ldc = tl.per_row ? (d.bh - 1) * d.wp + tl.per_row * d.nr : d.tiles * d.nr;
+  d.prow = plane_rows(&d.h, d.bh);
+  const int64_t per_channel_in = d.max_pairs * d.prow * d.wp * (int64_t)d.esize;
+  d.kc = min64(g->cin_g, PHASE_PACK_BUDGET / per_channel_in);
   if (d.kc < 1) d.kc = 1;
-  if (d.kc > g->cin_g) d.kc = g->cin_g;
-  d.w = g->in[2];
+  const int64_t per_channel_out = d.h.phases * d.w.phases * d.ldc * (int64_t)d.esize;
+  d.cc = PHASE_TILE_BUDGET / per_channel_out / d.mr * d.mr;
+  if (d.cc < d.mr) d.cc = d.mr;
+  if (d.cc > ceil_div(g->cout_g, d.mr) * d.mr) d.cc = ceil_div(g->cout_g, d.mr) * d.mr;
+  d.in_h = g->in[1];
+  d.in_w = g->in[2];
   d.x_channel = g->in[0] * g->in[1] * g->in[2];
   d.y_channel = g->out[0] * g->out[1] * g->out[2];
   return d;
 }
 
-bool cvt_phase_supports(const cvt_geometry *g) {
-  const int64_t taps = g->k[0] * g->k[1] * g->k[2]; /* <= weight elements: no overflow */
-  if (taps > PHASE_MAX_TAPS) return false;
-  const int64_t sw = g->stride[2], ow = g->out[2];
-  const int64_t phases_w = sw < ow ? sw : ow;
-  const int64_t spread = floor_div(phases_w - 1 + g->pad[2], sw) -
-                         floor_div(g->pad[2] - (g->k[2] - 1) * g->dil[2], sw);
-  return spread <= PHASE_MAX_SPREAD;
+/* Position (in the band's plane) of the first lane of tile t. */
+static int64_t tile_start(const phase_dims *d, int64_t t) {
+  if (!d->tiles_per_row) return t * d->nr;
+  return t / d->tiles_per_row * d->wp + t % d->tiles_per_row * d->nr;
 }
+
+const cvt_brgemm_config *cvt_phase_pick_kernel(const cvt_geometry *g,
+                                               const cvt_brgemm_config *tiles, size_t count) {
+  /* The tile width that computes the fewest lanes for the plane's real positions; the
+   * widest among equals (fewer calls, more reuse of each weight load). */
+  const phase_axis h = phase_axis_of(g, 1), w = phase_axis_of(g, 2);
+  const int64_t wp = w.jmax + (w.emax - w.emin);
+  const int64_t bh = band_rows(g, &h, max_taps_per_phase(g->k[0], g->stride[0], g->dil[0]),
+                               wp);
+  const cvt_brgemm_config *best = &tiles[0];
+  int64_t best_lanes = INT64_MAX;
+  for (size_t i = 0; i < count; i++) {
+    const int64_t nr = (int64_t)tiles[i].nr;
+    const int64_t lanes = tiling_of(bh, wp, w.jmax, nr).count * nr;
+    if (lanes <= best_lanes) best = &tiles[i], best_lanes = lanes;
+  }
+  return best;
+}
+
+bool cvt_phase_supports(const cvt_geometry *g) {
+  for (int ax = 0; ax < 3; ax++) {
+    if (g->k[ax] > PHASE_MAX_TAPS) return false;
+    if (ax == 0) continue;
+    const phase_axis a = phase_axis_of(g, ax);
+    if (a.emax - a.emin > PHASE_MAX_SPREAD) return false;
+  }
+  return true;
+}
+
 
 /* ------------------------------------------------------------------ workspace */
 
 /* One thread's scratch, carved from its slice of the plan's workspace. */
 typedef struct phase_workspace {
-  void *bpack;        /* max_pairs * kc * ldb elements: packed input rows */
-  void *cbuf;         /* pgroup * mr * nr elements: the tiles being accumulated */
-  const void **a_ptrs, **b_ptrs; /* max_batch each: the brgemm batch */
-  int64_t *x_row;     /* max_pairs: input row offsets of the row's pairs */
-  int64_t *tap_dh;    /* max_pairs: (kd*kH + kh)*kW of each pair */
+  void *planes;                  /* max_pairs * kc * prow * wp + nr: packed input planes */
+  void *cbuf;                    /* cc * h.phases * w.phases * ldc: tiles being summed */
+  const void **a_ptrs, **b_ptrs; /* max_batch each: one brgemm batch */
+  int64_t *x_plane;              /* max_pairs: input plane offsets of the task's pairs */
+  int64_t *tap_d;                /* max_pairs: kd*kH*kW of each pair */
 } phase_workspace;
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-static phase_workspace phase_workspace_of(const phase_dims *d, char *base) {
-  phase_workspace ws;
+static size_t workspace_layout(const phase_dims *d, char *base, phase_workspace *ws) {
+  const size_t sizes[] = {
+      (size_t)(d->max_pairs * d->kc * d->prow * d->wp + d->nr) * d->esize, /* + slack */
+      (size_t)(d->cc * d->h.phases * d->w.phases * d->ldc) * d->esize,
+      (size_t)d->max_batch * sizeof(void *),
+      (size_t)d->max_batch * sizeof(void *),
+      (size_t)d->max_pairs * sizeof(int64_t),
+      (size_t)d->max_pairs * sizeof(int64_t),
+  };
+  void **slots[] = {&ws->planes, &ws->cbuf, (void **)&ws->a_ptrs, (void **)&ws->b_ptrs,
+                    (void **)&ws->x_plane, (void **)&ws->tap_d};
   size_t off = 0;
-  ws.bpack = base + off;
-  off += align64((size_t)(d->max_pairs * d->kc * d->ldb) * d->esize);
-  ws.cbuf = base + off;
-  off += align64((size_t)(d->pgroup * d->mr * d->nr) * d->esize);
-  ws.a_ptrs = (const void **)(base + off);
-  off += align64((size_t)d->max_batch * sizeof(void *));
-  ws.b_ptrs = (const void **)(base + off);
-  off += align64((size_t)d->max_batch * sizeof(void *));
-  ws.x_row = (int64_t *)(base + off);
-  off += align64((size_t)d->max_pairs * sizeof(int64_t));
-  ws.tap_dh = (int64_t *)(base + off);
-  return ws;
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    if (base) *slots[i] = base + off;
+    off += align64(sizes[i]);
+  }
+  return off;
 }
 
 size_t cvt_phase_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
   const phase_dims d = phase_dims_of(g, cfg);
-  return align64((size_t)(d.max_pairs * d.kc * d.ldb) * d.esize) +
-         align64((size_t)(d.pgroup * d.mr * d.nr) * d.esize) +
-         2 * align64((size_t)d.max_batch * sizeof(void *)) +
-         2 * align64((size_t)d.max_pairs * sizeof(int64_t));
+  phase_workspace unused;
+  return workspace_layout(&d, NULL, &unused);
 }
 
 /* -------------------------------------------------------------------- weights */
@@ -170,21 +263,18 @@ size_t cvt_phase_packed_weight_bytes(const cvt_geometry *g, const cvt_brgemm_con
 
 /* Element offset of the packed block of channels [co0, co0 + mr) of group grp: every
  * earlier block of the group is full (mr_max channels), and each holds taps*cin_g*mr. */
-static int64_t phase_weight_block_offset(const cvt_geometry *g, const phase_dims *d,
-                                         int64_t grp, int64_t co0) {
-  (void)d;
+static int64_t phase_weight_block_offset(const cvt_geometry *g, int64_t grp, int64_t co0) {
   const int64_t per_channel = g->k[0] * g->k[1] * g->k[2] * g->cin_g;
   return (grp * g->cout_g + co0) * per_channel;
 }
 
 void cvt_phase_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
                             const void *weight, void *packed) {
-  const phase_dims d = phase_dims_of(g, cfg);
-  const int64_t taps = g->k[0] * g->k[1] * g->k[2];
+  const int64_t taps = g->k[0] * g->k[1] * g->k[2], mr_max = (int64_t)cfg->mr_max;
   for (int64_t grp = 0; grp < g->groups; grp++)
-    for (int64_t co0 = 0; co0 < g->cout_g; co0 += d.mr) {
-      const int64_t mr = g->cout_g - co0 < d.mr ? g->cout_g - co0 : d.mr;
-      const int64_t block = phase_weight_block_offset(g, &d, grp, co0);
+    for (int64_t co0 = 0; co0 < g->cout_g; co0 += mr_max) {
+      const int64_t mr = min64(g->cout_g - co0, mr_max);
+      const int64_t block = phase_weight_block_offset(g, grp, co0);
       for (int64_t tap = 0; tap < taps; tap++)
         for (int64_t ci = 0; ci < g->cin_g; ci++)
           for (int64_t m = 0; m < mr; m++) {
@@ -199,82 +289,64 @@ void cvt_phase_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
     }
 }
 
-/* ----------------------------------------------------------------------- rows */
+/* ---------------------------------------------------------------------- tasks */
 
-/* What one output row (n, group, od, oh) reads. */
-typedef struct phase_row {
+/* What one task (n, group, od, band) reads and writes. */
+typedef struct phase_task {
   int64_t group;
-  int64_t npairs;  /* (kd, kh) taps whose input row exists */
-  int64_t *x_row;  /* per pair: element offset of x[n, group*Cin_g, id, ih, 0] */
-  int64_t *tap_dh; /* per pair: (kd*kH + kh)*kW */
-  int64_t y_row;   /* element offset of y[n, group*Cout_g, od, oh, 0] */
-} phase_row;
+  int64_t jh0;     /* first row j of the band (in every height phase) */
+  int64_t npairs;  /* depth taps kd whose input plane id exists */
+  int64_t *x_plane; /* per pair: element offset of x[n, group*Cin_g, id, 0, 0] */
+  int64_t *tap_d;   /* per pair: kd*kH*kW */
+  int64_t y_plane; /* element offset of y[n, group*Cout_g, od, 0, 0] */
+} phase_task;
 
-static void phase_row_setup(const cvt_geometry *g, const phase_dims *d, int64_t row,
-                            phase_row *r) {
-  const int64_t oh = row % g->out[1], od = row / g->out[1] % g->out[0];
-  const int64_t ng = row / g->out[1] / g->out[0]; /* n * groups + group */
+static void phase_task_setup(const cvt_geometry *g, const phase_dims *d, int64_t task,
+                             phase_task *t) {
+  const int64_t band = task % d->bands, od = task / d->bands % g->out[0];
+  const int64_t ng = task / d->bands / g->out[0]; /* n * groups + group */
   const int64_t n = ng / g->groups;
-  r->group = ng % g->groups;
-  phase_tap td[PHASE_MAX_TAPS], th[PHASE_MAX_TAPS];
-  const int64_t ntd = phase_taps(od % g->stride[0], g->k[0], g->stride[0], g->pad[0],
-                                 g->dil[0], td);
-  const int64_t nth = phase_taps(oh % g->stride[1], g->k[1], g->stride[1], g->pad[1],
-                                 g->dil[1], th);
-  r->npairs = 0;
+  t->group = ng % g->groups;
+  t->jh0 = band * d->bh;
+  phase_tap td[PHASE_MAX_TAPS];
+  const int64_t ntd =
+      phase_taps(od % g->stride[0], g->k[0], g->stride[0], g->pad[0], g->dil[0], td);
+  t->npairs = 0;
   for (int64_t a = 0; a < ntd; a++) {
     const int64_t id = od / g->stride[0] + td[a].e;
     if (id < 0 || id >= g->in[0]) continue;
-    for (int64_t b = 0; b < nth; b++) {
-      const int64_t ih = oh / g->stride[1] + th[b].e;
-      if (ih < 0 || ih >= g->in[1]) continue;
-      r->x_row[r->npairs] =
-          (((n * g->cin + r->group * g->cin_g) * g->in[0] + id) * g->in[1] + ih) * g->in[2];
-      r->tap_dh[r->npairs] = (td[a].k * g->k[1] + th[b].k) * g->k[2];
-      r->npairs++;
-    }
+    t->x_plane[t->npairs] = ((n * g->cin + t->group * g->cin_g) * g->in[0] + id) * d->in_h *
+                            d->in_w;
+    t->tap_d[t->npairs] = td[a].k * g->k[1] * g->k[2];
+    t->npairs++;
   }
-  r->y_row = (((n * g->cout + r->group * g->cout_g) * g->out[0] + od) * g->out[1] + oh) *
-             g->out[2];
-  (void)d;
-}
-
-/* How many of the positions j0 .. j0 + nr - 1 of width phase cw exist, i.e. satisfy
- * (j0 + jj)*sW + cw < oW; zero or negative when none does. */
-static int64_t phase_positions(const cvt_geometry *g, const phase_dims *d, int64_t j0,
-                               int64_t cw) {
-  const int64_t n = (g->out[2] - cw + g->stride[2] - 1) / g->stride[2] - j0;
-  return n < d->nr ? n : d->nr;
+  t->y_plane = ((n * g->cout + t->group * g->cout_g) * g->out[0] + od) * g->out[1] * g->out[2];
 }
 
 /* --------------------------------------------------------------------- drivers */
 
 #define CVT_T float
 #define CVT_FN phase_f32
-#define CVT_PACK_ROWS pack_rows_f32
-#define CVT_TILE tile_f32
-#define CVT_SCATTER_ALL scatter_all_f32
+#define CVT_PACK pack_planes_f32
+#define CVT_SCATTER scatter_f32
 #define CVT_BRGEMM f32
 #include "phase_impl.h"
 #undef CVT_T
 #undef CVT_FN
-#undef CVT_PACK_ROWS
-#undef CVT_TILE
-#undef CVT_SCATTER_ALL
+#undef CVT_PACK
+#undef CVT_SCATTER
 #undef CVT_BRGEMM
 
 #define CVT_T double
 #define CVT_FN phase_f64
-#define CVT_PACK_ROWS pack_rows_f64
-#define CVT_TILE tile_f64
-#define CVT_SCATTER_ALL scatter_all_f64
+#define CVT_PACK pack_planes_f64
+#define CVT_SCATTER scatter_f64
 #define CVT_BRGEMM f64
 #include "phase_impl.h"
 #undef CVT_T
 #undef CVT_FN
-#undef CVT_PACK_ROWS
-#undef CVT_TILE
-#undef CVT_SCATTER_ALL
+#undef CVT_PACK
+#undef CVT_SCATTER
 #undef CVT_BRGEMM
 
 void cvt_phase_forward(const cvt_exec *e, const void *input, void *output) {
