@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "convt3d.h"
 
 enum { EXIT_REJECTED = 2, EXIT_FAILED = 1 };
@@ -416,6 +417,7 @@ static const char usage[] =
     "  run    compute conv_transpose3d on .npy files (convt3d run --help)\n"
     "  demo   run the seed example on random data and time it\n"
     "  info   version, build, CPU features, instruction set and threads\n"
+    "  bench  time convt3d beside oneDNN on a suite of layer shapes (convt3d bench --help)\n"
     "\n"
     "Environment: OMP_NUM_THREADS sets the thread count.\n";
 
@@ -428,6 +430,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
   if (!strcmp(cmd, "demo")) return cmd_demo(argc - 2, argv + 2);
   if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
+  if (!strcmp(cmd, "bench")) return bench_main(argc - 2, argv + 2);
   if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
     fputs(usage, stdout);
     return 0;

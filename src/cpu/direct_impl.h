@@ -20,6 +20,7 @@ static void CVT_DIRECT(const cvt_geometry *g, const CVT_T *x, const CVT_T *w,
   const int64_t dD = g->dil[0], dH = g->dil[1], dW = g->dil[2];
   const int64_t plane = oH * oW;
   const int64_t units = g->n * g->cout * oD;
+  (void)num_threads; /* unused without OpenMP */
 
 #pragma omp parallel for schedule(static) num_threads(num_threads) if (num_threads > 1)
   for (int64_t u = 0; u < units; u++) {

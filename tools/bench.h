@@ -1,0 +1,86 @@
+/* convt3d bench: declarations shared by the benchmark's source files (tools/ only; the
+ * library knows nothing of them).
+ *
+ *   bench.c          the `convt3d bench` command: verification, timing, report
+ *   bench_suite.c    the suite file reader
+ *   peak_avx512.c    FMA-peak loop, the only code built with -mavx512f
+ *   peak_avx2.c      FMA-peak loop for AVX2+FMA machines, built with -mavx2 -mfma
+ *   onednn.c         oneDNN's deconvolution, built only when oneDNN is found
+ *                    (CONVT3D_HAVE_ONEDNN) */
+#ifndef CONVT3D_TOOLS_BENCH_H
+#define CONVT3D_TOOLS_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "convt3d.h"
+
+/* `convt3d bench ARGS...` (argv excludes "bench"); returns the process exit status. */
+int bench_main(int argc, char **argv);
+
+/* ------------------------------------------------------------------------ suite */
+
+enum { BENCH_NAME_MAX = 127 };
+
+/* One line of a suite: a float32, batched problem with bias, checked valid and non-empty. */
+typedef struct bench_shape {
+  char name[BENCH_NAME_MAX + 1];
+  convt3d_problem p;
+} bench_shape;
+
+/* Reads and checks a whole suite file. On success returns 0 and sets *shapes (free() it)
+ * and *count >= 1. On failure prints a message naming the file and line to stderr and
+ * returns the exit status: 1 the file cannot be read, 2 it is malformed or a problem is
+ * invalid. */
+int bench_read_suite(const char *path, bench_shape **shapes, int *count);
+
+/* Parses one decimal integer, spaces around it allowed, nothing else. */
+bool bench_parse_i64(const char *s, int64_t *v);
+
+/* --------------------------------------------------------------------- FMA peak */
+
+/* Each call runs `iters` iterations of BENCH_FMA_CHAINS independent vector FMAs and
+ * returns a value that depends on every one of them, so none can be optimised away.
+ * Call only when the CPU has the ISA (__builtin_cpu_supports). */
+enum { BENCH_FMA_CHAINS = 12 };
+float bench_fma_avx512(int64_t iters); /* 12 x 16 float FMAs = 384 FLOP per iteration */
+float bench_fma_avx2(int64_t iters);   /* 12 x 8 float FMAs = 192 FLOP per iteration */
+
+/* ----------------------------------------------------------------------- oneDNN */
+
+#ifdef CONVT3D_HAVE_ONEDNN
+/* oneDNN's deconvolution forward (deconvolution_direct, forward_inference, f32) on one
+ * float32 batched problem, ready to execute on its own copies of the data. */
+typedef struct bench_onednn bench_onednn;
+
+typedef enum bench_onednn_layout {
+  /* format_tag::any for src, weights and dst: oneDNN picks its fastest (blocked) layout;
+   * the NCDHW input and the weights are reordered into it once, outside any timing. */
+  BENCH_ONEDNN_ANY = 0,
+  /* src and dst ncdhw, weights in PyTorch's own layout (iodhw / giodhw): what a caller
+   * that passes its tensors as they are gets. */
+  BENCH_ONEDNN_PLAIN = 1,
+} bench_onednn_layout;
+
+/* Sets up the primitive for problem p (x, w, b: PyTorch layouts; b may be NULL when p has
+ * no bias). x must stay alive until destroy (the plain layout reads it in place). Uses
+ * omp_get_max_threads() threads, as oneDNN does. Returns NULL when oneDNN declines or
+ * fails, with the reason in why. */
+bench_onednn *bench_onednn_create(const convt3d_problem *p, bench_onednn_layout layout,
+                                  const float *x, const float *w, const float *b, char *why,
+                                  size_t why_size);
+/* Runs the deconvolution only (no reorder). Returns 0 on success. */
+int bench_onednn_execute(bench_onednn *o);
+/* Copies the last result into y as NCDHW (a reorder for blocked layouts). 0 on success. */
+int bench_onednn_output(bench_onednn *o, float *y);
+/* oneDNN's name for the implementation it chose, e.g. "jit:avx512_core". */
+const char *bench_onednn_impl(const bench_onednn *o);
+void bench_onednn_destroy(bench_onednn *o);
+/* "2.6.3", the version of the oneDNN library actually loaded. */
+const char *bench_onednn_version(void);
+/* Releases the engine and stream kept between problems. */
+void bench_onednn_shutdown(void);
+#endif
+
+#endif /* CONVT3D_TOOLS_BENCH_H */
