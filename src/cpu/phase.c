@@ -38,6 +38,10 @@
 #define PHASE_PACK_BUDGET (384 * 1024)
 #define PHASE_TILE_BUDGET (192 * 1024)
 
+/* Positions per phase a task should cover, where the plane has them: each weight loaded
+ * from L2 then feeds at least this many multiply-adds. */
+#define PHASE_MIN_POSITIONS 256
+
 typedef struct phase_tap {
   int64_t k; /* kernel index along the axis */
   int64_t e; /* input offset: i = j + e */
@@ -123,13 +127,17 @@ typedef struct phase_dims {
 static int64_t plane_rows(const phase_axis *h, int64_t bh) { return bh + (h->emax - h->emin) + 1; }
 
 /* The band height: as many rows of the height phases as fit the packing budget with all
- * input channels (at least one: the input channels are then blocked instead), balanced
- * so that the plane's bands are equal but for rounding. */
+ * input channels, but never so few that a task has under PHASE_MIN_POSITIONS positions
+ * per phase when the plane has them: each packed weight is read once per task, so short
+ * bands make deep layers weight-bandwidth bound (then the input channels are blocked
+ * instead). Balanced so that the plane's bands are equal but for rounding. */
 static int64_t band_rows(const cvt_geometry *g, const phase_axis *h, int64_t pairs,
                          int64_t wp) {
   const int64_t row_bytes = pairs * g->cin_g * wp * (int64_t)convt3d_dtype_size(g->dtype);
   int64_t bh = PHASE_PACK_BUDGET / row_bytes - (h->emax - h->emin) - 1;
-  bh = bh < 1 ? 1 : bh > h->jmax ? h->jmax : bh;
+  const int64_t reuse_rows = ceil_div(PHASE_MIN_POSITIONS, wp);
+  if (bh < reuse_rows) bh = reuse_rows;
+  bh = bh > h->jmax ? h->jmax : bh;
   return ceil_div(h->jmax, ceil_div(h->jmax, bh));
 }
 
