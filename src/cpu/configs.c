@@ -1,20 +1,26 @@
 /* Which micro-kernels each instruction set uses, per dtype: the one table to edit when a
  * kernel is added. Tiles are chosen so that the accumulators fill the register file:
- * up to 24 of 32 zmm (AVX-512), 12 of 16 ymm (AVX2). Within one (dtype, isa) all tiles
- * share mr_max (the weight packing) and are listed by ascending nr. */
+ * up to 24 of 32 zmm (AVX-512), 12 of 16 ymm (AVX2). The plan picks among an ISA's
+ * tiles per problem (cvt_phase_pick_kernel); the packing follows the tile's mr_max. */
 #include "configs.h"
 
-#define F32(name, mr, nr) {#name, mr, nr, {.f32 = cvt_##name}}
-#define F64(name, mr, nr) {#name, mr, nr, {.f64 = cvt_##name}}
+/* name, tile (mr_max x nr), lanes per FMA along channels and along positions */
+#define F32(name, mr, nr, vm, vn) {#name, mr, nr, vm, vn, {.f32 = cvt_##name}}
+#define F64(name, mr, nr, vm, vn) {#name, mr, nr, vm, vn, {.f64 = cvt_##name}}
 
-static const cvt_brgemm_config f32_scalar[] = {F32(f32_brgemm_4x16_scalar, 4, 16)};
-static const cvt_brgemm_config f32_avx2[] = {F32(f32_brgemm_4x24_avx2, 4, 24)};
+static const cvt_brgemm_config f32_scalar[] = {F32(f32_brgemm_4x16_scalar, 4, 16, 1, 4)};
+static const cvt_brgemm_config f32_avx2[] = {F32(f32_brgemm_4x24_avx2, 4, 24, 1, 8)};
 static const cvt_brgemm_config f32_avx512[] = {
-    F32(f32_brgemm_6x16_avx512, 6, 16), F32(f32_brgemm_6x32_avx512, 6, 32),
-    F32(f32_brgemm_6x48_avx512, 6, 48), F32(f32_brgemm_6x64_avx512, 6, 64)};
-static const cvt_brgemm_config f64_scalar[] = {F64(f64_brgemm_4x8_scalar, 4, 8)};
-static const cvt_brgemm_config f64_avx2[] = {F64(f64_brgemm_4x12_avx2, 4, 12)};
-static const cvt_brgemm_config f64_avx512[] = {F64(f64_brgemm_6x32_avx512, 6, 32)};
+    /* positions in the lanes: wide planes */
+    F32(f32_brgemm_6x16_avx512, 6, 16, 1, 16), F32(f32_brgemm_6x32_avx512, 6, 32, 1, 16),
+    F32(f32_brgemm_6x48_avx512, 6, 48, 1, 16), F32(f32_brgemm_6x64_avx512, 6, 64, 1, 16),
+    /* channels in the lanes: planes with few positions */
+    F32(f32_brgemm_64x1_avx512, 64, 1, 16, 1), F32(f32_brgemm_64x2_avx512, 64, 2, 16, 1),
+    F32(f32_brgemm_64x3_avx512, 64, 3, 16, 1), F32(f32_brgemm_64x4_avx512, 64, 4, 16, 1),
+    F32(f32_brgemm_64x5_avx512, 64, 5, 16, 1), F32(f32_brgemm_64x6_avx512, 64, 6, 16, 1)};
+static const cvt_brgemm_config f64_scalar[] = {F64(f64_brgemm_4x8_scalar, 4, 8, 1, 2)};
+static const cvt_brgemm_config f64_avx2[] = {F64(f64_brgemm_4x12_avx2, 4, 12, 1, 4)};
+static const cvt_brgemm_config f64_avx512[] = {F64(f64_brgemm_6x32_avx512, 6, 32, 1, 8)};
 
 #define TILES(array) {array, sizeof array / sizeof array[0]}
 static const struct {

@@ -5,8 +5,8 @@
 #include "cpu.h"
 #include "ukernel.h"
 
-/* The brgemm micro-kernels for dtype on isa: *count tiles of one mr_max, by ascending nr
- * (never empty for a valid dtype and isa). */
+/* The brgemm micro-kernels for dtype on isa: *count tiles (never empty for a valid dtype
+ * and isa). */
 const cvt_brgemm_config *cvt_brgemm_configs(convt3d_dtype dtype, cvt_isa isa, size_t *count);
 
 #endif

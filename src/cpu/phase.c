@@ -33,10 +33,12 @@
 #define PHASE_MAX_SPREAD 1024
 
 /* Bytes per thread of packed input planes (sets the band height and the input-channel
- * block) and of output tiles being accumulated (sets the output-channel chunk). Both keep
+ * block), of output tiles being accumulated (sets the output-channel chunk), and of the
+ * weights one micro-kernel call reads (caps the input-channel block). Together they keep
  * a task's working set in L2 (1 MiB per core on Zen 4). */
 #define PHASE_PACK_BUDGET (384 * 1024)
 #define PHASE_TILE_BUDGET (192 * 1024)
+#define PHASE_WEIGHT_BUDGET (256 * 1024)
 
 /* Positions per phase a task should cover, where the plane has them: each weight loaded
  * from L2 then feeds at least this many multiply-adds. */
@@ -177,6 +179,9 @@ static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
   d.prow = plane_rows(&d.h, d.bh);
   const int64_t per_channel_in = d.max_pairs * d.prow * d.wp * (int64_t)d.esize;
   d.kc = min64(g->cin_g, PHASE_PACK_BUDGET / per_channel_in);
+  /* The weights of one brgemm call (every tap of a phase, kc channels, one block) are
+   * re-read for each tile: keep them in L2 too. */
+  d.kc = min64(d.kc, PHASE_WEIGHT_BUDGET / (d.max_batch * d.mr * (int64_t)d.esize));
   if (d.kc < 1) d.kc = 1;
   const int64_t per_channel_out = d.h.phases * d.w.phases * d.ldc * (int64_t)d.esize;
   d.cc = PHASE_TILE_BUDGET / per_channel_out / d.mr * d.mr;
@@ -197,18 +202,33 @@ static int64_t tile_start(const phase_dims *d, int64_t t) {
 
 const cvt_brgemm_config *cvt_phase_pick_kernel(const cvt_geometry *g,
                                                const cvt_brgemm_config *tiles, size_t count) {
-  /* The tile width that computes the fewest lanes for the plane's real positions; the
-   * widest among equals (fewer calls, more reuse of each weight load). */
+  /* The tile that issues the fewest vector FMAs for the plane's positions and the group's
+   * channels, counting the lanes each wastes: positions past a row or a tile, channels
+   * past the last block; weighted by the loads each FMA needs (fewer with more
+   * accumulators), and scaled up for tiles with fewer than 8 accumulators, which cannot
+   * hide the FMA latency. The first of equals wins. */
   const phase_axis h = phase_axis_of(g, 1), w = phase_axis_of(g, 2);
   const int64_t wp = w.jmax + (w.emax - w.emin);
   const int64_t bh = band_rows(g, &h, max_taps_per_phase(g->k[0], g->stride[0], g->dil[0]),
                                wp);
+  const int64_t bands = ceil_div(h.jmax, bh);
   const cvt_brgemm_config *best = &tiles[0];
-  int64_t best_lanes = INT64_MAX;
+  double best_cost = 0;
   for (size_t i = 0; i < count; i++) {
-    const int64_t nr = (int64_t)tiles[i].nr;
-    const int64_t lanes = tiling_of(bh, wp, w.jmax, nr).count * nr;
-    if (lanes <= best_lanes) best = &tiles[i], best_lanes = lanes;
+    const int64_t mr = (int64_t)tiles[i].mr_max, nr = (int64_t)tiles[i].nr;
+    const int64_t vm = (int64_t)tiles[i].vec_m, vn = (int64_t)tiles[i].vec_n;
+    const int64_t positions = bands * tiling_of(bh, wp, w.jmax, nr).count * nr;
+    /* channel lanes: full blocks of mr, then the tail rounded up to the vector */
+    const int64_t tail = g->cout_g % mr;
+    const int64_t channels = g->cout_g / mr * mr + ceil_div(tail, vm) * vm;
+    const double fmas = (double)(positions / vn) * (double)(channels / vm);
+    /* per input channel step: loads of A and B (vectors or broadcasts), and FMAs */
+    const int64_t a_loads = ceil_div(min64(mr, g->cout_g), vm), b_loads = nr / vn;
+    const int64_t accumulators = a_loads * b_loads;
+    const double loads_per_fma = (double)(a_loads + b_loads) / (double)accumulators;
+    const double cost = fmas * (1.0 + loads_per_fma) *
+                        (accumulators < 8 ? 8.0 / (double)accumulators : 1.0);
+    if (i == 0 || cost < best_cost) best = &tiles[i], best_cost = cost;
   }
   return best;
 }
@@ -265,8 +285,9 @@ size_t cvt_phase_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_config 
 /* -------------------------------------------------------------------- weights */
 
 size_t cvt_phase_packed_weight_bytes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
-  (void)cfg; /* blocks of mr channels tile Cout_g exactly: no padding */
-  return (size_t)g->weight_numel * convt3d_dtype_size(g->dtype);
+  /* Blocks of mr channels tile Cout_g exactly; kernels that vectorise along channels may
+   * read one vector (at most mr_max values) past the last block's last row. */
+  return ((size_t)g->weight_numel + cfg->mr_max) * convt3d_dtype_size(g->dtype);
 }
 
 /* Element offset of the packed block of channels [co0, co0 + mr) of group grp: every
@@ -279,6 +300,8 @@ static int64_t phase_weight_block_offset(const cvt_geometry *g, int64_t grp, int
 void cvt_phase_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
                             const void *weight, void *packed) {
   const int64_t taps = g->k[0] * g->k[1] * g->k[2], mr_max = (int64_t)cfg->mr_max;
+  const size_t esize = convt3d_dtype_size(g->dtype);
+  memset((char *)packed + (size_t)g->weight_numel * esize, 0, cfg->mr_max * esize);
   for (int64_t grp = 0; grp < g->groups; grp++)
     for (int64_t co0 = 0; co0 < g->cout_g; co0 += mr_max) {
       const int64_t mr = min64(g->cout_g - co0, mr_max);

@@ -21,9 +21,11 @@
  *         +-----------------+            +-----+
  *
  * Preconditions: 1 <= mr <= the kernel's MR, kc >= 1, batch >= 1; every B_b row is
- * readable for NR elements. Summation order, for each C element: b ascending, then k
- * ascending, one fused or unfused multiply-add at a time (the order is fixed, so results
- * do not depend on threads). Micro-kernels are leaf functions: no allocation, no
+ * readable for NR elements; A_b rows are readable up to a whole vector past mr values
+ * (the plan pads its packed weights). Summation order, for each C element: b ascending,
+ * then k ascending, one fused or unfused multiply-add at a time, either onto C directly
+ * or onto zero with the total added to C at the end; the order is fixed per kernel, so
+ * results do not depend on threads. Micro-kernels are leaf functions: no allocation, no
  * threads, no status. */
 #ifndef CONVT3D_UKERNEL_H
 #define CONVT3D_UKERNEL_H
@@ -39,10 +41,11 @@ typedef void (*cvt_f64_brgemm_fn)(size_t mr, size_t batch, size_t kc,
 
 /* A micro-kernel and its tile: the plan packs weights in blocks of mr_max channels and
  * the driver packs inputs in strips of nr positions. An instruction set may offer several
- * tiles of one mr_max; the plan picks by the problem's row length. */
+ * tiles; the plan picks the one that computes the fewest vector multiply-adds. */
 typedef struct cvt_brgemm_config {
   const char *name; /* e.g. "f32_brgemm_6x64_avx512" */
   size_t mr_max, nr;
+  size_t vec_m, vec_n; /* lanes per FMA along channels and along positions (one is 1) */
   union {
     cvt_f32_brgemm_fn f32;
     cvt_f64_brgemm_fn f64;
@@ -57,6 +60,18 @@ void cvt_f32_brgemm_6x32_avx512(size_t mr, size_t batch, size_t kc, const float 
 void cvt_f32_brgemm_6x48_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
                                 const float *const *b, size_t ldb, float *c, size_t ldc);
 void cvt_f32_brgemm_6x64_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
+                                const float *const *b, size_t ldb, float *c, size_t ldc);
+void cvt_f32_brgemm_64x1_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
+                                const float *const *b, size_t ldb, float *c, size_t ldc);
+void cvt_f32_brgemm_64x2_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
+                                const float *const *b, size_t ldb, float *c, size_t ldc);
+void cvt_f32_brgemm_64x3_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
+                                const float *const *b, size_t ldb, float *c, size_t ldc);
+void cvt_f32_brgemm_64x4_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
+                                const float *const *b, size_t ldb, float *c, size_t ldc);
+void cvt_f32_brgemm_64x5_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
+                                const float *const *b, size_t ldb, float *c, size_t ldc);
+void cvt_f32_brgemm_64x6_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
                                 const float *const *b, size_t ldb, float *c, size_t ldc);
 void cvt_f64_brgemm_6x32_avx512(size_t mr, size_t batch, size_t kc, const double *const *a,
                                 const double *const *b, size_t ldb, double *c, size_t ldc);

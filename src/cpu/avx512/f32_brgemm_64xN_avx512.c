@@ -1,0 +1,70 @@
+/* The float32 brgemm tiles for AVX-512 that vectorise along output channels (contract in
+ * ../ukernel.h): up to 64 channels (4 zmm) by 1..6 positions.
+ *
+ * The 6xN tiles (f32_brgemm_6xN_avx512.c) put positions in the vector lanes, which wastes
+ * lanes when a plane has few positions per row: deep decoder layers on 3^3..8^3 inputs
+ * (3D-GAN, UNETR/SwinUNETR, ResidualUNet3D's first decoder). Here the lanes hold output
+ * channels instead, read as one contiguous row of the packed weights per input channel,
+ * and each position's input value is broadcast: per input channel k, ceil(mr/16) loads of
+ * A, np broadcasts of B, ceil(mr/16)*np FMAs.
+ *
+ * The accumulators start at zero and the call's sum is added to C at the end, whose
+ * layout [channel][position] (ldc apart) is the transpose of the accumulators: mr*np
+ * scalar adds per call, against batch*kc*ceil(mr/16)*np vector FMAs. So for each C
+ * element this kernel sums the call's terms (b, then k, ascending) before adding them to
+ * C, a fixed order too.
+ *
+ * The last vector of a block with mr % 16 != 0 is loaded whole: its lanes past mr read
+ * the next row of weights (or the plan's slack after the last block) and are never
+ * stored. (A masked load would be exact, but makes GCC keep the accumulators in memory.) */
+#include <immintrin.h>
+
+#include "../ukernel.h"
+
+static inline __attribute__((always_inline)) void tile(const size_t nvec, const size_t np,
+                                                       size_t mr, size_t batch, size_t kc,
+                                                       const float *const *a,
+                                                       const float *const *b, size_t ldb,
+                                                       float *c, size_t ldc) {
+  __m512 acc[4][6];
+  for (size_t j = 0; j < np; j++)
+    for (size_t v = 0; v < nvec; v++) acc[v][j] = _mm512_setzero_ps();
+  for (size_t bi = 0; bi < batch; bi++) {
+    const float *ap = a[bi];
+    const float *bp = b[bi];
+    for (size_t k = 0; k < kc; k++, ap += mr, bp += ldb) {
+      __m512 av[4];
+      for (size_t v = 0; v < nvec; v++) av[v] = _mm512_loadu_ps(ap + 16 * v);
+      for (size_t j = 0; j < np; j++) {
+        const __m512 bv = _mm512_set1_ps(bp[j]);
+        for (size_t v = 0; v < nvec; v++) acc[v][j] = _mm512_fmadd_ps(av[v], bv, acc[v][j]);
+      }
+    }
+  }
+  for (size_t j = 0; j < np; j++)
+    for (size_t v = 0; v < nvec; v++) {
+      float lane[16];
+      _mm512_storeu_ps(lane, acc[v][j]);
+      const size_t lanes = v + 1 < nvec ? 16 : mr - 16 * v;
+      for (size_t l = 0; l < lanes; l++) c[(16 * v + l) * ldc + j] += lane[l];
+    }
+}
+
+/* One entry point per position count; each switches once on the vectors mr needs. */
+#define CVT_ENTRY(name, np)                                                              \
+  void name(size_t mr, size_t batch, size_t kc, const float *const *a,                 \
+            const float *const *b, size_t ldb, float *c, size_t ldc) {                 \
+    switch ((mr + 15) / 16) {                                                            \
+    case 4: tile(4, np, mr, batch, kc, a, b, ldb, c, ldc); break;                        \
+    case 3: tile(3, np, mr, batch, kc, a, b, ldb, c, ldc); break;                        \
+    case 2: tile(2, np, mr, batch, kc, a, b, ldb, c, ldc); break;                        \
+    default: tile(1, np, mr, batch, kc, a, b, ldb, c, ldc); break;                       \
+    }                                                                                    \
+  }
+
+CVT_ENTRY(cvt_f32_brgemm_64x1_avx512, 1)
+CVT_ENTRY(cvt_f32_brgemm_64x2_avx512, 2)
+CVT_ENTRY(cvt_f32_brgemm_64x3_avx512, 3)
+CVT_ENTRY(cvt_f32_brgemm_64x4_avx512, 4)
+CVT_ENTRY(cvt_f32_brgemm_64x5_avx512, 5)
+CVT_ENTRY(cvt_f32_brgemm_64x6_avx512, 6)
