@@ -110,7 +110,7 @@ const struct cvt_brgemm_config *cvt_phase_pick_kernel(const cvt_geometry *geo,
 size_t cvt_phase_packed_weight_bytes(const cvt_geometry *geo,
                                      const struct cvt_brgemm_config *cfg);
 void cvt_phase_pack_weights(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg,
-                            const void *weight, void *packed);
+                            const void *weight, void *packed, int num_threads);
 size_t cvt_phase_workspace_bytes(const cvt_geometry *geo,
                                  const struct cvt_brgemm_config *cfg);
 void cvt_phase_forward(const cvt_exec *e, const void *input, void *output);

@@ -186,7 +186,7 @@ convt3d_status convt3d_plan_create(const convt3d_problem *problem, const void *w
   plan->weight = alloc64(weight_bytes);
   if (!plan->weight) goto oom;
   if (brgemm)
-    cvt_phase_pack_weights(&geo, brgemm, weight, plan->weight);
+    cvt_phase_pack_weights(&geo, brgemm, weight, plan->weight, num_threads);
   else if (weight_bytes)
     memcpy(plan->weight, weight, weight_bytes);
   if (geo.has_bias) {

@@ -297,28 +297,41 @@ static int64_t phase_weight_block_offset(const cvt_geometry *g, int64_t grp, int
   return (grp * g->cout_g + co0) * per_channel;
 }
 
+/* Packs one group's block of channels [co0, co0 + mr) in slices of PACK_CI input
+ * channels: a slice's source rows (mr per input channel, taps contiguous) stay in L1 while
+ * every tap's [ci][mr] panel is written in order. */
+#define PACK_CI 32
+#define PACK_BLOCK(T)                                                                      \
+  for (int64_t c0 = 0; c0 < g->cin_g; c0 += PACK_CI)                                     \
+    for (int64_t tap = 0; tap < taps; tap++) {                                             \
+      T *dst = (T *)packed + block + (tap * g->cin_g + c0) * mr;                          \
+      for (int64_t ci = c0; ci < min64(c0 + PACK_CI, g->cin_g); ci++)                     \
+        for (int64_t m = 0; m < mr; m++)                                                   \
+          *dst++ = ((const T *)weight)[((grp * g->cin_g + ci) * g->cout_g + co0 + m) * taps + \
+                                       tap];                                               \
+    }
+
 void cvt_phase_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
-                            const void *weight, void *packed) {
+                            const void *weight, void *packed, int num_threads) {
   const int64_t taps = g->k[0] * g->k[1] * g->k[2], mr_max = (int64_t)cfg->mr_max;
+  const int64_t blocks = ceil_div(g->cout_g, mr_max);
   const size_t esize = convt3d_dtype_size(g->dtype);
   memset((char *)packed + (size_t)g->weight_numel * esize, 0, cfg->mr_max * esize);
-  for (int64_t grp = 0; grp < g->groups; grp++)
-    for (int64_t co0 = 0; co0 < g->cout_g; co0 += mr_max) {
-      const int64_t mr = min64(g->cout_g - co0, mr_max);
-      const int64_t block = phase_weight_block_offset(g, grp, co0);
-      for (int64_t tap = 0; tap < taps; tap++)
-        for (int64_t ci = 0; ci < g->cin_g; ci++)
-          for (int64_t m = 0; m < mr; m++) {
-            /* PyTorch's w[grp*Cin_g + ci][co0 + m][tap] */
-            const int64_t src = ((grp * g->cin_g + ci) * g->cout_g + co0 + m) * taps + tap;
-            const int64_t dst = block + (tap * g->cin_g + ci) * mr + m;
-            if (g->dtype == CONVT3D_F32)
-              ((float *)packed)[dst] = ((const float *)weight)[src];
-            else
-              ((double *)packed)[dst] = ((const double *)weight)[src];
-          }
+  (void)num_threads; /* unused without OpenMP */
+#pragma omp parallel for schedule(static) num_threads(num_threads) if (num_threads > 1)
+  for (int64_t gb = 0; gb < g->groups * blocks; gb++) {
+    const int64_t grp = gb / blocks, co0 = gb % blocks * mr_max;
+    const int64_t mr = min64(g->cout_g - co0, mr_max);
+    const int64_t block = phase_weight_block_offset(g, grp, co0);
+    if (g->dtype == CONVT3D_F32) {
+      PACK_BLOCK(float)
+    } else {
+      PACK_BLOCK(double)
     }
+  }
 }
+#undef PACK_BLOCK
+#undef PACK_CI
 
 /* ---------------------------------------------------------------------- tasks */
 
