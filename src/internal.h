@@ -112,7 +112,7 @@ size_t cvt_phase_packed_weight_bytes(const cvt_geometry *geo,
 void cvt_phase_pack_weights(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg,
                             const void *weight, void *packed, int num_threads);
 size_t cvt_phase_workspace_bytes(const cvt_geometry *geo,
-                                 const struct cvt_brgemm_config *cfg);
+                                 const struct cvt_brgemm_config *cfg, int num_threads);
 void cvt_phase_forward(const cvt_exec *e, const void *input, void *output);
 
 #endif /* CONVT3D_INTERNAL_H */

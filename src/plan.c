@@ -167,7 +167,7 @@ convt3d_status convt3d_plan_create(const convt3d_problem *problem, const void *w
   const size_t weight_bytes =
       brgemm ? cvt_phase_packed_weight_bytes(&geo, brgemm) : plain_weight_bytes;
   const int num_threads = opt->num_threads > 0 ? opt->num_threads : default_threads(&geo);
-  const size_t ws_per_thread = brgemm ? (cvt_phase_workspace_bytes(&geo, brgemm) + 63) &
+  const size_t ws_per_thread = brgemm ? (cvt_phase_workspace_bytes(&geo, brgemm, num_threads) + 63) &
                                             ~(size_t)63
                                       : 0;
 

@@ -44,6 +44,10 @@
  * from L2 then feeds at least this many multiply-adds. */
 #define PHASE_MIN_POSITIONS 256
 
+/* Output positions (all phases) a task should cover: slices of several depths, or of
+ * several samples, are grouped until each weight loaded feeds this many. */
+#define PHASE_TASK_POSITIONS 2048
+
 typedef struct phase_tap {
   int64_t k; /* kernel index along the axis */
   int64_t e; /* input offset: i = j + e */
@@ -107,20 +111,27 @@ typedef struct phase_dims {
   int64_t mr, nr;         /* the micro-kernel's tile */
   phase_axis h, w;
   int64_t wp;             /* packed plane row: w.jmax + width spread */
-  int64_t bh, bands;      /* rows j of the height phases per task, and tasks per plane */
+  int64_t bh, bands;      /* rows j of the height phases per task, and bands per plane */
   int64_t tiles;          /* tiles of nr positions per band (see phase_tiling) */
   int64_t tiles_per_row;  /* 0: tiles run across rows; else tiles per row */
   int64_t prow;           /* packed plane rows: the band, the height spread, the overrun */
-  int64_t max_pairs;      /* bound on a task's depth taps */
+  int64_t slices;         /* (n, od) output slices of the problem: N * oD */
+  int64_t bs, sbands;     /* slices per task (a divisor or multiple of oD), and bands */
+  int64_t max_planes;     /* bound on the input planes (n, id) a task packs */
+  int64_t max_range;      /* bound on the input depths a band within a sample reaches */
+  int64_t max_pairs;      /* bound on a slice's depth taps */
   int64_t max_batch;      /* bound on a brgemm call's batch */
   int64_t kc;             /* input channels per packed block */
   int64_t cc;             /* output channels per chunk of accumulated tiles (mr multiple) */
+  int64_t ct, cchunks;    /* output channels per task (mr multiple), and tasks per group */
   int64_t ldc;            /* positions accumulated per channel and phase */
-  int64_t in_h, in_w;     /* input height and width */
+  int64_t slice_elems;    /* cbuf elements per slice: cc * h.phases * w.phases * ldc */
+  int64_t in_d, in_h, in_w;
   int64_t x_channel;      /* D*H*W: distance between input channels */
   int64_t y_channel;      /* oD*oH*oW: distance between output channels */
   size_t esize;
 } phase_dims;
+
 
 /* Packed plane rows for a band of bh rows: the band and the height spread of the taps,
  * plus one row that the width spread can reach into. Tiles of nr positions may run up
@@ -158,17 +169,36 @@ static phase_tiling tiling_of(int64_t bh, int64_t wp, int64_t jw, int64_t nr) {
   return (phase_tiling){per_row, bh * per_row};
 }
 
-static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
+/* Input planes (n, id) that slices [s0, s0 + bs) of one band can read: whole samples
+ * when a band holds whole samples, else the depth range its output depths reach. */
+static int64_t depth_range(const cvt_geometry *g, const phase_axis *dax, int64_t bs) {
+  return min64(g->in[0], bs / g->stride[0] + 2 + (dax->emax - dax->emin));
+}
+
+/* Input planes a band packs: every plane of its samples when it holds whole samples, else
+ * only the planes its slices' depth taps read (at most max_pairs per slice). */
+static int64_t planes_for_band(const cvt_geometry *g, const phase_axis *dax, int64_t bs,
+                               int64_t max_pairs) {
+  const int64_t od_n = g->out[0];
+  if (bs >= od_n) return bs / od_n * g->in[0];
+  return min64(depth_range(g, dax, bs), bs * max_pairs);
+}
+
+static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg,
+                                int threads) {
   phase_dims d;
+  const int64_t esize = (int64_t)convt3d_dtype_size(g->dtype);
+  d.esize = (size_t)esize;
   d.mr = (int64_t)cfg->mr_max;
   d.nr = (int64_t)cfg->nr;
+  const phase_axis dax = phase_axis_of(g, 0);
   d.h = phase_axis_of(g, 1);
   d.w = phase_axis_of(g, 2);
   d.wp = d.w.jmax + (d.w.emax - d.w.emin);
-  d.esize = convt3d_dtype_size(g->dtype);
   d.max_pairs = max_taps_per_phase(g->k[0], g->stride[0], g->dil[0]);
-  d.max_batch = d.max_pairs * max_taps_per_phase(g->k[1], g->stride[1], g->dil[1]) *
-                max_taps_per_phase(g->k[2], g->stride[2], g->dil[2]);
+  const int64_t taps_hw = max_taps_per_phase(g->k[1], g->stride[1], g->dil[1]) *
+                          max_taps_per_phase(g->k[2], g->stride[2], g->dil[2]);
+  d.max_batch = d.max_pairs * taps_hw;
   d.bh = band_rows(g, &d.h, d.max_pairs, d.wp);
   d.bands = ceil_div(d.h.jmax, d.bh);
   const phase_tiling tl = tiling_of(d.bh, d.wp, d.w.jmax, d.nr);
@@ -177,16 +207,48 @@ static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
   /* cbuf positions: up to the end of the last tile */
   d.ldc = tl.per_row ? (d.bh - 1) * d.wp + tl.per_row * d.nr : d.tiles * d.nr;
   d.prow = plane_rows(&d.h, d.bh);
-  const int64_t per_channel_in = d.max_pairs * d.prow * d.wp * (int64_t)d.esize;
+
+  /* Slices per task: enough that each weight loaded feeds PHASE_TASK_POSITIONS outputs
+   * (deep layers on small volumes are otherwise bound by streaming their weights), as
+   * far as one block of mr channels' tiles fits the tile budget. A band never splits a
+   * sample unless it is within one. */
+  const int64_t per_slice = d.h.phases * d.w.phases * d.ldc; /* positions, all phases */
+  d.slices = g->n * g->out[0];
+  d.bs = ceil_div(PHASE_TASK_POSITIONS, per_slice);
+  d.bs = min64(d.bs, PHASE_TILE_BUDGET / (d.mr * per_slice * esize));
+  d.bs = min64(d.bs, d.slices); /* no slices at all with an empty batch */
+  if (d.bs < 1) d.bs = 1;
+  if (d.bs > g->out[0]) d.bs = d.bs / g->out[0] * g->out[0];
+  d.sbands = d.bs >= g->out[0] ? ceil_div(g->n, d.bs / g->out[0])
+                                : g->n * ceil_div(g->out[0], d.bs);
+  d.max_planes = planes_for_band(g, &dax, d.bs, d.max_pairs);
+  d.max_range = depth_range(g, &dax, d.bs);
+
+  /* Input channels per packed block: the packing budget, and one call's weights (or,
+   * when a task spans several depth phases, every depth tap's) kept in L2. */
+  const int64_t per_channel_in = d.max_planes * d.prow * d.wp * esize;
+  const int64_t weight_taps = d.bs > 1 ? g->k[0] * taps_hw : d.max_batch;
   d.kc = min64(g->cin_g, PHASE_PACK_BUDGET / per_channel_in);
-  /* The weights of one brgemm call (every tap of a phase, kc channels, one block) are
-   * re-read for each tile: keep them in L2 too. */
-  d.kc = min64(d.kc, PHASE_WEIGHT_BUDGET / (d.max_batch * d.mr * (int64_t)d.esize));
+  d.kc = min64(d.kc, PHASE_WEIGHT_BUDGET / (weight_taps * d.mr * esize));
   if (d.kc < 1) d.kc = 1;
-  const int64_t per_channel_out = d.h.phases * d.w.phases * d.ldc * (int64_t)d.esize;
-  d.cc = PHASE_TILE_BUDGET / per_channel_out / d.mr * d.mr;
-  if (d.cc < d.mr) d.cc = d.mr;
-  if (d.cc > ceil_div(g->cout_g, d.mr) * d.mr) d.cc = ceil_div(g->cout_g, d.mr) * d.mr;
+
+  /* Output channels per chunk of accumulated tiles: as many blocks as the tile budget
+   * holds. A task takes every chunk of its group (one packing of its input serves them
+   * all), unless there are fewer tasks than two per thread: then the group's channels
+   * are split across tasks. Neither split changes any sum (each output's terms are
+   * ordered by kc and the taps only), so results do not depend on the thread count. */
+  const int64_t blocks = ceil_div(g->cout_g, d.mr);
+  int64_t per_chunk = PHASE_TILE_BUDGET / (d.bs * per_slice * d.mr * esize);
+  per_chunk = per_chunk < 1 ? 1 : min64(per_chunk, blocks);
+  d.cc = per_chunk * d.mr;
+  const int64_t spatial = g->groups * d.sbands * d.bands;
+  int64_t per_task = blocks; /* blocks of mr channels per task */
+  while (per_task > 1 && spatial * ceil_div(blocks, per_task) < 2 * (int64_t)threads)
+    per_task = ceil_div(per_task, 2);
+  d.ct = per_task * d.mr;
+  d.cchunks = ceil_div(blocks, per_task);
+  d.slice_elems = d.cc * per_slice;
+  d.in_d = g->in[0];
   d.in_h = g->in[1];
   d.in_w = g->in[2];
   d.x_channel = g->in[0] * g->in[1] * g->in[2];
@@ -248,26 +310,32 @@ bool cvt_phase_supports(const cvt_geometry *g) {
 
 /* One thread's scratch, carved from its slice of the plan's workspace. */
 typedef struct phase_workspace {
-  void *planes;                  /* max_pairs * kc * prow * wp + nr: packed input planes */
-  void *cbuf;                    /* cc * h.phases * w.phases * ldc: tiles being summed */
+  void *planes;                  /* max_planes * kc * prow * wp + nr: packed input */
+  void *cbuf;                    /* bs * slice_elems: the task's tiles being summed */
   const void **a_ptrs, **b_ptrs; /* max_batch each: one brgemm batch */
-  int64_t *x_plane;              /* max_pairs: input plane offsets of the task's pairs */
-  int64_t *tap_d;                /* max_pairs: kd*kH*kW of each pair */
+  int64_t *x_plane;              /* max_planes: input offsets of the packed planes */
+  int64_t *npairs;               /* bs: depth taps of each slice whose plane exists */
+  int64_t *pair_q, *pair_tap;    /* bs * max_pairs: their packed plane and kd*kH*kW */
+  int64_t *qmap;                 /* max_range: packed plane of each input depth, or -1 */
 } phase_workspace;
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 static size_t workspace_layout(const phase_dims *d, char *base, phase_workspace *ws) {
   const size_t sizes[] = {
-      (size_t)(d->max_pairs * d->kc * d->prow * d->wp + d->nr) * d->esize, /* + slack */
-      (size_t)(d->cc * d->h.phases * d->w.phases * d->ldc) * d->esize,
+      (size_t)(d->max_planes * d->kc * d->prow * d->wp + d->nr) * d->esize,
+      (size_t)(d->bs * d->slice_elems) * d->esize,
       (size_t)d->max_batch * sizeof(void *),
       (size_t)d->max_batch * sizeof(void *),
-      (size_t)d->max_pairs * sizeof(int64_t),
-      (size_t)d->max_pairs * sizeof(int64_t),
+      (size_t)d->max_planes * sizeof(int64_t),
+      (size_t)d->bs * sizeof(int64_t),
+      (size_t)(d->bs * d->max_pairs) * sizeof(int64_t),
+      (size_t)(d->bs * d->max_pairs) * sizeof(int64_t),
+      (size_t)d->max_range * sizeof(int64_t),
   };
-  void **slots[] = {&ws->planes, &ws->cbuf, (void **)&ws->a_ptrs, (void **)&ws->b_ptrs,
-                    (void **)&ws->x_plane, (void **)&ws->tap_d};
+  void **slots[] = {&ws->planes,           &ws->cbuf,           (void **)&ws->a_ptrs,
+                    (void **)&ws->b_ptrs,  (void **)&ws->x_plane, (void **)&ws->npairs,
+                    (void **)&ws->pair_q,  (void **)&ws->pair_tap, (void **)&ws->qmap};
   size_t off = 0;
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
     if (base) *slots[i] = base + off;
@@ -276,8 +344,9 @@ static size_t workspace_layout(const phase_dims *d, char *base, phase_workspace 
   return off;
 }
 
-size_t cvt_phase_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
-  const phase_dims d = phase_dims_of(g, cfg);
+size_t cvt_phase_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_config *cfg,
+                                 int threads) {
+  const phase_dims d = phase_dims_of(g, cfg, threads);
   phase_workspace unused;
   return workspace_layout(&d, NULL, &unused);
 }
@@ -335,36 +404,85 @@ void cvt_phase_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
 
 /* ---------------------------------------------------------------------- tasks */
 
-/* What one task (n, group, od, band) reads and writes. */
+/* What one task reads and writes: a group, a band of output slices (n, od) (a run of
+ * depths of one sample, or whole samples), a band of height rows, a chunk of channels. */
 typedef struct phase_task {
   int64_t group;
-  int64_t jh0;     /* first row j of the band (in every height phase) */
-  int64_t npairs;  /* depth taps kd whose input plane id exists */
-  int64_t *x_plane; /* per pair: element offset of x[n, group*Cin_g, id, 0, 0] */
-  int64_t *tap_d;   /* per pair: kd*kH*kW */
-  int64_t y_plane; /* element offset of y[n, group*Cout_g, od, 0, 0] */
+  int64_t n0, od0;  /* first slice */
+  int64_t slices;   /* slices in the band; slice i is (n0 + (od0 + i) / oD, (od0 + i) % oD) */
+  int64_t jh0;      /* first row j of the height band (in every height phase) */
+  int64_t co0, con; /* channels [co0, co0 + con) of the group */
+  int64_t nplanes;  /* input planes packed: (n, id) with q = plane index */
+  int64_t *x_plane; /* per plane: element offset of x[n, group*Cin_g, id, 0, 0] */
+  int64_t *npairs, *pair_q, *pair_tap; /* per slice (max_pairs apart): its depth taps */
+  int64_t *qmap;    /* scratch: packed plane of each input depth of the band */
 } phase_task;
 
 static void phase_task_setup(const cvt_geometry *g, const phase_dims *d, int64_t task,
                              phase_task *t) {
-  const int64_t band = task % d->bands, od = task / d->bands % g->out[0];
-  const int64_t ng = task / d->bands / g->out[0]; /* n * groups + group */
-  const int64_t n = ng / g->groups;
-  t->group = ng % g->groups;
-  t->jh0 = band * d->bh;
-  phase_tap td[PHASE_MAX_TAPS];
-  const int64_t ntd =
-      phase_taps(od % g->stride[0], g->k[0], g->stride[0], g->pad[0], g->dil[0], td);
-  t->npairs = 0;
-  for (int64_t a = 0; a < ntd; a++) {
-    const int64_t id = od / g->stride[0] + td[a].e;
-    if (id < 0 || id >= g->in[0]) continue;
-    t->x_plane[t->npairs] = ((n * g->cin + t->group * g->cin_g) * g->in[0] + id) * d->in_h *
-                            d->in_w;
-    t->tap_d[t->npairs] = td[a].k * g->k[1] * g->k[2];
-    t->npairs++;
+  const int64_t od_n = g->out[0], in_d = g->in[0];
+  const int64_t hb = task % d->bands, sb = task / d->bands % d->sbands;
+  const int64_t cch = task / d->bands / d->sbands % d->cchunks;
+  t->group = task / d->bands / d->sbands / d->cchunks;
+  t->jh0 = hb * d->bh;
+  t->co0 = cch * d->ct;
+  t->con = min64(d->ct, g->cout_g - t->co0);
+  /* The band's slices, and the input planes they read, numbered q in packing order:
+   * for whole samples every plane, q = (n - n0)*D + id; within one sample only the planes
+   * some depth tap reads, numbered as first met. */
+  const bool whole = d->bs >= od_n;
+  int64_t id_lo = 0;
+  if (whole) {
+    const int64_t per = d->bs / od_n;
+    t->n0 = sb * per, t->od0 = 0;
+    t->slices = min64(per, g->n - t->n0) * od_n;
+    t->nplanes = t->slices / od_n * in_d;
+    for (int64_t q = 0; q < t->nplanes; q++)
+      t->x_plane[q] = (((t->n0 + q / in_d) * g->cin + t->group * g->cin_g) * in_d + q % in_d) *
+                      d->in_h * d->in_w;
+  } else {
+    const int64_t per_sample = ceil_div(od_n, d->bs);
+    t->n0 = sb / per_sample, t->od0 = sb % per_sample * d->bs;
+    t->slices = min64(d->bs, od_n - t->od0);
+    t->nplanes = 0;
+    id_lo = t->od0 / g->stride[0] + phase_axis_of(g, 0).emin;
+    if (id_lo < 0) id_lo = 0; /* then every id read is in [id_lo, id_lo + max_range) */
+    for (int64_t r = 0; r < d->max_range; r++) t->qmap[r] = -1;
   }
-  t->y_plane = ((n * g->cout + t->group * g->cout_g) * g->out[0] + od) * g->out[1] * g->out[2];
+  for (int64_t i = 0; i < t->slices; i++) {
+    const int64_t n = t->n0 + (t->od0 + i) / od_n, od = (t->od0 + i) % od_n;
+    phase_tap td[PHASE_MAX_TAPS];
+    const int64_t ntd =
+        phase_taps(od % g->stride[0], g->k[0], g->stride[0], g->pad[0], g->dil[0], td);
+    int64_t *q = t->pair_q + i * d->max_pairs, *tap = t->pair_tap + i * d->max_pairs;
+    t->npairs[i] = 0;
+    for (int64_t a = 0; a < ntd; a++) {
+      const int64_t id = od / g->stride[0] + td[a].e;
+      if (id < 0 || id >= in_d) continue; /* outside the input */
+      int64_t qi;
+      if (whole) {
+        qi = (n - t->n0) * in_d + id;
+      } else {
+        int64_t *slot = &t->qmap[id - id_lo]; /* id - id_lo < max_range: depth_range() */
+        if (*slot < 0) {
+          *slot = t->nplanes;
+          t->x_plane[t->nplanes++] =
+              ((n * g->cin + t->group * g->cin_g) * in_d + id) * d->in_h * d->in_w;
+        }
+        qi = *slot;
+      }
+      q[t->npairs[i]] = qi;
+      tap[t->npairs[i]] = td[a].k * g->k[1] * g->k[2];
+      t->npairs[i]++;
+    }
+  }
+}
+
+/* Element offset of y[n, group*Cout_g + co0, od, 0, 0] for slice i of the task. */
+static int64_t slice_y(const cvt_geometry *g, const phase_task *t, int64_t i) {
+  const int64_t n = t->n0 + (t->od0 + i) / g->out[0], od = (t->od0 + i) % g->out[0];
+  return ((n * g->cout + t->group * g->cout_g + t->co0) * g->out[0] + od) * g->out[1] *
+         g->out[2];
 }
 
 /* --------------------------------------------------------------------- drivers */
