@@ -125,6 +125,7 @@ typedef struct phase_dims {
   int64_t cc;             /* output channels per chunk of accumulated tiles (mr multiple) */
   int64_t ct, cchunks;    /* output channels per task (mr multiple), and tasks per group */
   int64_t ldc;            /* positions accumulated per channel and phase */
+  int64_t cpitch;         /* distance between rows among the accumulated positions */
   int64_t slice_elems;    /* cbuf elements per slice: cc * h.phases * w.phases * ldc */
   int64_t in_d, in_h, in_w;
   int64_t x_channel;      /* D*H*W: distance between input channels */
@@ -155,18 +156,39 @@ static int64_t band_rows(const cvt_geometry *g, const phase_axis *h, int64_t pai
 }
 
 /* How a band's positions are cut into tiles of nr: either flattened (tiles run across
- * row ends; the wp - jw.max padding columns per row are wasted) or row by row (tiles
- * stop at a row's last real column; the last tile of each row is partial). */
+ * row ends; the wp - jw.max padding columns per row are computed and dropped, and every
+ * height tap is applied, reading zero rows where it falls outside the input) or row by
+ * row (tiles stop at a row's last real column, and each row applies only the height taps
+ * that reach the input: no multiply by a padding row). */
 typedef struct phase_tiling {
   int64_t per_row; /* tiles per row, or 0 for flattened */
   int64_t count;   /* tiles per band */
+  double cost;     /* lanes computed per band, weighted by the height taps applied */
 } phase_tiling;
 
-static phase_tiling tiling_of(int64_t bh, int64_t wp, int64_t jw, int64_t nr) {
+/* The share of (output row, height tap) pairs whose input row exists, over all height
+ * phases: what row-by-row tiling saves over flattened tiling on small planes. */
+static double height_tap_use(const cvt_geometry *g) {
+  const int64_t s = g->stride[1], out = g->out[1];
+  double valid = 0, all = 0;
+  phase_tap taps[PHASE_MAX_TAPS];
+  for (int64_t c = 0; c < min64(s, out); c++) {
+    const int64_t n = phase_taps(c, g->k[1], s, g->pad[1], g->dil[1], taps);
+    for (int64_t j = 0; j * s + c < out; j++)
+      for (int64_t t = 0; t < n; t++) {
+        all += 1;
+        valid += j + taps[t].e >= 0 && j + taps[t].e < g->in[1];
+      }
+  }
+  return all > 0 ? valid / all : 1.0;
+}
+
+static phase_tiling tiling_of(int64_t bh, int64_t wp, int64_t jw, int64_t nr, double h_use) {
   const int64_t flat = ceil_div(bh * wp, nr), per_row = ceil_div(jw, nr);
-  /* Fewer lanes computed wins; flattened on a tie (fewer, fuller calls). */
-  if (flat <= bh * per_row) return (phase_tiling){0, flat};
-  return (phase_tiling){per_row, bh * per_row};
+  const double flat_cost = (double)(flat * nr), row_cost = (double)(bh * per_row * nr) * h_use;
+  /* The cheaper wins; flattened on a tie (fewer, fuller calls). */
+  if (flat_cost <= row_cost) return (phase_tiling){0, flat, flat_cost};
+  return (phase_tiling){per_row, bh * per_row, row_cost};
 }
 
 /* Input planes (n, id) that slices [s0, s0 + bs) of one band can read: whole samples
@@ -201,11 +223,14 @@ static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
   d.max_batch = d.max_pairs * taps_hw;
   d.bh = band_rows(g, &d.h, d.max_pairs, d.wp);
   d.bands = ceil_div(d.h.jmax, d.bh);
-  const phase_tiling tl = tiling_of(d.bh, d.wp, d.w.jmax, d.nr);
+  const phase_tiling tl = tiling_of(d.bh, d.wp, d.w.jmax, d.nr, height_tap_use(g));
   d.tiles_per_row = tl.per_row;
   d.tiles = tl.count;
-  /* cbuf positions: up to the end of the last tile */
-  d.ldc = tl.per_row ? (d.bh - 1) * d.wp + tl.per_row * d.nr : d.tiles * d.nr;
+  /* Accumulated positions: flattened tiles keep the plane's layout (row r at r*wp);
+   * row-by-row tiles give each row its whole tiles (row r at r*cpitch), since a row's
+   * last tile may run past wp. */
+  d.cpitch = tl.per_row ? tl.per_row * d.nr : d.wp;
+  d.ldc = tl.per_row ? d.bh * d.cpitch : d.tiles * d.nr;
   d.prow = plane_rows(&d.h, d.bh);
 
   /* Slices per task: enough that each weight loaded feeds PHASE_TASK_POSITIONS outputs
@@ -256,10 +281,15 @@ static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
   return d;
 }
 
-/* Position (in the band's plane) of the first lane of tile t. */
+/* Position of the first lane of tile t in the band's packed plane, and among the
+ * accumulated positions. */
 static int64_t tile_start(const phase_dims *d, int64_t t) {
   if (!d->tiles_per_row) return t * d->nr;
   return t / d->tiles_per_row * d->wp + t % d->tiles_per_row * d->nr;
+}
+static int64_t tile_out(const phase_dims *d, int64_t t) {
+  if (!d->tiles_per_row) return t * d->nr;
+  return t / d->tiles_per_row * d->cpitch + t % d->tiles_per_row * d->nr;
 }
 
 const cvt_brgemm_config *cvt_phase_pick_kernel(const cvt_geometry *g,
@@ -274,16 +304,17 @@ const cvt_brgemm_config *cvt_phase_pick_kernel(const cvt_geometry *g,
   const int64_t bh = band_rows(g, &h, max_taps_per_phase(g->k[0], g->stride[0], g->dil[0]),
                                wp);
   const int64_t bands = ceil_div(h.jmax, bh);
+  const double h_use = height_tap_use(g);
   const cvt_brgemm_config *best = &tiles[0];
   double best_cost = 0;
   for (size_t i = 0; i < count; i++) {
     const int64_t mr = (int64_t)tiles[i].mr_max, nr = (int64_t)tiles[i].nr;
     const int64_t vm = (int64_t)tiles[i].vec_m, vn = (int64_t)tiles[i].vec_n;
-    const int64_t positions = bands * tiling_of(bh, wp, w.jmax, nr).count * nr;
+    const double positions = (double)bands * tiling_of(bh, wp, w.jmax, nr, h_use).cost;
     /* channel lanes: full blocks of mr, then the tail rounded up to the vector */
     const int64_t tail = g->cout_g % mr;
     const int64_t channels = g->cout_g / mr * mr + ceil_div(tail, vm) * vm;
-    const double fmas = (double)(positions / vn) * (double)(channels / vm);
+    const double fmas = positions / (double)vn * (double)(channels / vm);
     /* per input channel step: loads of A and B (vectors or broadcasts), and FMAs */
     const int64_t a_loads = ceil_div(min64(mr, g->cout_g), vm), b_loads = nr / vn;
     const int64_t accumulators = a_loads * b_loads;

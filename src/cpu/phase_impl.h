@@ -49,7 +49,7 @@ static void CVT_SCATTER(const cvt_geometry *g, const phase_dims *d, const phase_
         const int64_t oh = (t->jh0 + r) * sh + ch;
         if (oh >= oh_n) break;
         CVT_T *dst = y_slice + (cc0 + co) * d->y_channel + oh * ow_n;
-        const CVT_T *src = cbuf + ((co * hp + ch) * wph) * d->ldc + r * d->wp;
+        const CVT_T *src = cbuf + ((co * hp + ch) * wph) * d->ldc + r * d->cpitch;
         if (sw == 1) {
           memcpy(dst, src, (size_t)ow_n * sizeof *dst);
         } else if (sw == 2 && wph == 2) { /* interleave the two phases; vectorises */
@@ -125,29 +125,42 @@ static void CVT_FN(const cvt_exec *e, const CVT_T *x, CVT_T *y) {
                 const int64_t ntw =
                     phase_taps(cw, g->k[2], g->stride[2], g->pad[2], g->dil[2], tw);
                 for (int64_t i = 0; i < t.slices; i++) {
-                  const int64_t *q = t.pair_q + i * d.max_pairs;
-                  const int64_t *tap_d = t.pair_tap + i * d.max_pairs;
-                  size_t batch = 0;
-                  for (int64_t p = 0; p < t.npairs[i]; p++)
-                    for (int64_t a = 0; a < nth; a++)
-                      for (int64_t b = 0; b < ntw; b++) {
-                        const int64_t tap = tap_d[p] + th[a].k * g->k[2] + tw[b].k;
-                        a_ptrs[batch] = w_block + (tap * g->cin_g + ci0) * mr;
-                        b_ptrs[batch] = planes + q[p] * kc * plane +
-                                        (th[a].e - d.h.emin) * d.wp + (tw[b].e - d.w.emin);
-                        batch++;
-                      }
-                  if (batch == 0) continue; /* no tap reaches this phase: bias only */
                   CVT_T *c = cbuf + i * d.slice_elems + co0 * c_stride +
                              (ch * wph + cw) * d.ldc;
-                  int64_t at = 0; /* b_ptrs point at position `at` of the plane */
-                  for (int64_t tile = 0; tile < d.tiles; tile++) {
-                    const int64_t start = tile_start(&d, tile);
-                    if (t.jh0 + start / d.wp >= d.h.jmax) break; /* rows past the plane */
-                    for (size_t k = 0; k < batch; k++) b_ptrs[k] += start - at;
-                    at = start;
-                    e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)kc, a_ptrs, b_ptrs,
-                                             (size_t)plane, c + start, (size_t)c_stride);
+                  /* Flattened tiles take every height tap; row-by-row tiles only those
+                   * whose input row exists, row by row (rows = 1 band-wide "row"). */
+                  const int64_t rows = d.tiles_per_row ? d.bh : 1;
+                  for (int64_t r = 0; r < rows; r++) {
+                    const int64_t jh = t.jh0 + r;
+                    if (jh >= d.h.jmax) break; /* rows past the plane */
+                    size_t batch = 0;
+                    const int64_t *q = t.pair_q + i * d.max_pairs;
+                    const int64_t *tap_d = t.pair_tap + i * d.max_pairs;
+                    for (int64_t p = 0; p < t.npairs[i]; p++)
+                      for (int64_t a = 0; a < nth; a++) {
+                        const int64_t ih = jh + th[a].e;
+                        if (d.tiles_per_row && (ih < 0 || ih >= d.in_h)) continue;
+                        for (int64_t b = 0; b < ntw; b++) {
+                          const int64_t tap = tap_d[p] + th[a].k * g->k[2] + tw[b].k;
+                          a_ptrs[batch] = w_block + (tap * g->cin_g + ci0) * mr;
+                          b_ptrs[batch] = planes + q[p] * kc * plane +
+                                          (th[a].e - d.h.emin) * d.wp + (tw[b].e - d.w.emin);
+                          batch++;
+                        }
+                      }
+                    if (batch == 0) continue; /* no tap reaches: bias only */
+                    const int64_t first = d.tiles_per_row ? r * d.tiles_per_row : 0;
+                    const int64_t last = d.tiles_per_row ? first + d.tiles_per_row : d.tiles;
+                    int64_t at = 0; /* b_ptrs point at position `at` of the plane */
+                    for (int64_t tile = first; tile < last; tile++) {
+                      const int64_t start = tile_start(&d, tile);
+                      if (t.jh0 + start / d.wp >= d.h.jmax) break; /* rows past the plane */
+                      for (size_t k = 0; k < batch; k++) b_ptrs[k] += start - at;
+                      at = start;
+                      e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)kc, a_ptrs, b_ptrs,
+                                               (size_t)plane, c + tile_out(&d, tile),
+                                               (size_t)c_stride);
+                    }
                   }
                 }
               }
