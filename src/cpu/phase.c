@@ -310,6 +310,9 @@ const cvt_brgemm_config *cvt_phase_pick_kernel(const cvt_geometry *g,
   for (size_t i = 0; i < count; i++) {
     const int64_t mr = (int64_t)tiles[i].mr_max, nr = (int64_t)tiles[i].nr;
     const int64_t vm = (int64_t)tiles[i].vec_m, vn = (int64_t)tiles[i].vec_n;
+    /* Channel-vectorised tiles stream a whole weight panel per few positions; measured,
+     * they only pay where rows are too short to fill one position vector. */
+    if (vm > 1 && w.jmax >= 16) continue;
     const double positions = (double)bands * tiling_of(bh, wp, w.jmax, nr, h_use).cost;
     /* channel lanes: full blocks of mr, then the tail rounded up to the vector */
     const int64_t tail = g->cout_g % mr;
@@ -321,7 +324,7 @@ const cvt_brgemm_config *cvt_phase_pick_kernel(const cvt_geometry *g,
     const double loads_per_fma = (double)(a_loads + b_loads) / (double)accumulators;
     const double cost = fmas * (1.0 + loads_per_fma) *
                         (accumulators < 8 ? 8.0 / (double)accumulators : 1.0);
-    if (i == 0 || cost < best_cost) best = &tiles[i], best_cost = cost;
+    if (best_cost == 0 || cost < best_cost) best = &tiles[i], best_cost = cost;
   }
   return best;
 }
