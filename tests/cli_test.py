@@ -151,6 +151,14 @@ def main():
     expect(code == 0 and "(20, 33, 52, 12, 22)" in out and "GFLOP/s" in out, f"demo: {out}")
     code, out, _ = run("info")
     expect(code == 0 and "convt3d" in out and "threads" in out, f"info: {out}")
+    # CONVT3D_ISA caps the instruction set of new plans (the CPU may have less)
+    for isa in ("scalar", "avx2"):
+        r = subprocess.run([CLI, "info"], capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "CONVT3D_ISA": isa})
+        line = [l for l in r.stdout.splitlines() if l.startswith("isa in use:")]
+        expect(r.returncode == 0 and line and (line[0].endswith(isa) or
+                                               line[0].endswith("scalar")),
+               f"CONVT3D_ISA={isa}: {line}")
     print(f"cli_test: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
