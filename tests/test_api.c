@@ -319,6 +319,13 @@ static void test_paths_match_reference(void) {
   int64_t in2[3] = {2, 12, 40}, k2[3] = {2, 3, 3}, s2[3] = {1, 2, 2};
   pr = make(2, 5, 40, 1, in2, k2, s2, ONE, ZERO, ONE, 1);
   check_all_paths(&pr);
+  /* Planes whose rows are one or two position vectors (16, 32) wide: tiles stack rows. */
+  int64_t in4[3] = {3, 8, 16}, k4[3] = {4, 4, 4}, s4[3] = {2, 2, 2};
+  pr = make(2, 8, 13, 1, in4, k4, s4, ONE, ZERO, ONE, 1);
+  check_all_paths(&pr);
+  in4[2] = 32;
+  pr = make(1, 4, 7, 1, in4, k4, s4, ONE, ZERO, ONE, 0);
+  check_all_paths(&pr);
   /* Few positions, many channels: kernels that vectorise along channels, with a block
    * tail (70 = 64 + 6, 2 groups of 35). */
   int64_t in3[3] = {3, 3, 3}, k3[3] = {3, 3, 3}, s3[3] = {2, 2, 2};

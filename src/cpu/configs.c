@@ -5,15 +5,20 @@
 #include "configs.h"
 
 /* name, tile (mr_max x nr), lanes per FMA along channels and along positions */
-#define F32(name, mr, nr, vm, vn) {#name, mr, nr, vm, vn, {.f32 = cvt_##name}}
-#define F64(name, mr, nr, vm, vn) {#name, mr, nr, vm, vn, {.f64 = cvt_##name}}
+#define F32(name, mr, nr, vm, vn) {#name, mr, nr, vm, vn, {.f32 = cvt_##name}, NULL}
+#define F64(name, mr, nr, vm, vn) {#name, mr, nr, vm, vn, {.f64 = cvt_##name}, NULL}
+/* a tile that also has a stacked-rows entry */
+#define F32R(name, rows, mr, nr, vm, vn)                                                 \
+  {#name, mr, nr, vm, vn, {.f32 = cvt_##name}, cvt_##rows}
 
 static const cvt_brgemm_config f32_scalar[] = {F32(f32_brgemm_4x16_scalar, 4, 16, 1, 4)};
 static const cvt_brgemm_config f32_avx2[] = {F32(f32_brgemm_4x24_avx2, 4, 24, 1, 8)};
 static const cvt_brgemm_config f32_avx512[] = {
     /* positions in the lanes: wide planes */
-    F32(f32_brgemm_6x16_avx512, 6, 16, 1, 16), F32(f32_brgemm_6x32_avx512, 6, 32, 1, 16),
-    F32(f32_brgemm_6x48_avx512, 6, 48, 1, 16), F32(f32_brgemm_6x64_avx512, 6, 64, 1, 16),
+    F32R(f32_brgemm_6x16_avx512, f32_brgemm_6x16_rows_avx512, 6, 16, 1, 16),
+    F32R(f32_brgemm_6x32_avx512, f32_brgemm_6x32_rows_avx512, 6, 32, 1, 16),
+    F32R(f32_brgemm_6x48_avx512, f32_brgemm_6x48_rows_avx512, 6, 48, 1, 16),
+    F32R(f32_brgemm_6x64_avx512, f32_brgemm_6x64_rows_avx512, 6, 64, 1, 16),
     /* channels in the lanes: planes with few positions */
     F32(f32_brgemm_64x1_avx512, 64, 1, 16, 1), F32(f32_brgemm_64x2_avx512, 64, 2, 16, 1),
     F32(f32_brgemm_64x3_avx512, 64, 3, 16, 1), F32(f32_brgemm_64x4_avx512, 64, 4, 16, 1),

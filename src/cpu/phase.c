@@ -114,6 +114,7 @@ typedef struct phase_dims {
   int64_t bh, bands;      /* rows j of the height phases per task, and bands per plane */
   int64_t tiles;          /* tiles of nr positions per band (see phase_tiling) */
   int64_t tiles_per_row;  /* 0: tiles run across rows; else tiles per row */
+  int64_t rpt;            /* stacked rows: rows per tile (vpr = jw / 16), or 0 */
   int64_t prow;           /* packed plane rows: the band, the height spread, the overrun */
   int64_t slices;         /* (n, od) output slices of the problem: N * oD */
   int64_t bs, sbands;     /* slices per task (a divisor or multiple of oD), and bands */
@@ -161,7 +162,8 @@ static int64_t band_rows(const cvt_geometry *g, const phase_axis *h, int64_t pai
  * row (tiles stop at a row's last real column, and each row applies only the height taps
  * that reach the input: no multiply by a padding row). */
 typedef struct phase_tiling {
-  int64_t per_row; /* tiles per row, or 0 for flattened */
+  int64_t per_row; /* tiles per row, or 0 */
+  int64_t rpt;     /* stacked rows: rows per tile, or 0 */
   int64_t count;   /* tiles per band */
   double cost;     /* lanes computed per band, weighted by the height taps applied */
 } phase_tiling;
@@ -183,13 +185,22 @@ static double height_tap_use(const cvt_geometry *g) {
   return all > 0 ? valid / all : 1.0;
 }
 
-static phase_tiling tiling_of(int64_t bh, int64_t wp, int64_t jw, int64_t nr, double h_use) {
+/* A third way, for tiles with a stacked-rows entry (ukernel.h): rows of jw = a multiple
+ * of 16 positions shorter than the tile, several rows per tile, no padding column. */
+static phase_tiling tiling_of(int64_t bh, int64_t wp, int64_t jw, int64_t nr, double h_use,
+                              bool stackable) {
   const int64_t flat = ceil_div(bh * wp, nr), per_row = ceil_div(jw, nr);
   const double flat_cost = (double)(flat * nr), row_cost = (double)(bh * per_row * nr) * h_use;
-  /* The cheaper wins; flattened on a tie (fewer, fuller calls). */
-  if (flat_cost <= row_cost) return (phase_tiling){0, flat, flat_cost};
-  return (phase_tiling){per_row, bh * per_row, row_cost};
+  phase_tiling best = {0, 0, flat, flat_cost}; /* flattened wins ties: fewer calls */
+  if (row_cost < best.cost) best = (phase_tiling){per_row, 0, bh * per_row, row_cost};
+  if (stackable && jw % 16 == 0 && jw < nr && (nr / 16) % (jw / 16) == 0) {
+    const int64_t rpt = nr / jw, tiles = ceil_div(bh, rpt);
+    const double cost = (double)(tiles * nr);
+    if (cost < best.cost) best = (phase_tiling){0, rpt, tiles, cost};
+  }
+  return best;
 }
+
 
 /* Input planes (n, id) that slices [s0, s0 + bs) of one band can read: whole samples
  * when a band holds whole samples, else the depth range its output depths reach. */
@@ -223,15 +234,18 @@ static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
   d.max_batch = d.max_pairs * taps_hw;
   d.bh = band_rows(g, &d.h, d.max_pairs, d.wp);
   d.bands = ceil_div(d.h.jmax, d.bh);
-  const phase_tiling tl = tiling_of(d.bh, d.wp, d.w.jmax, d.nr, height_tap_use(g));
+  const phase_tiling tl = tiling_of(d.bh, d.wp, d.w.jmax, d.nr, height_tap_use(g),
+                                    cfg->f32_rows != NULL);
   d.tiles_per_row = tl.per_row;
+  d.rpt = tl.rpt;
   d.tiles = tl.count;
   /* Accumulated positions: flattened tiles keep the plane's layout (row r at r*wp);
    * row-by-row tiles give each row its whole tiles (row r at r*cpitch), since a row's
    * last tile may run past wp. */
-  d.cpitch = tl.per_row ? tl.per_row * d.nr : d.wp;
-  d.ldc = tl.per_row ? d.bh * d.cpitch : d.tiles * d.nr;
-  d.prow = plane_rows(&d.h, d.bh);
+  d.cpitch = tl.per_row ? tl.per_row * d.nr : tl.rpt ? d.w.jmax : d.wp;
+  d.ldc = tl.per_row ? d.bh * d.cpitch : tl.rpt ? d.tiles * tl.rpt * d.cpitch : d.tiles * d.nr;
+  /* stacked tiles may run up to rpt - 1 rows past the band */
+  d.prow = plane_rows(&d.h, d.bh) + (tl.rpt ? tl.rpt - 1 : 0);
 
   /* Slices per task: enough that each weight loaded feeds PHASE_TASK_POSITIONS outputs
    * (deep layers on small volumes are otherwise bound by streaming their weights), as
@@ -284,10 +298,12 @@ static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
 /* Position of the first lane of tile t in the band's packed plane, and among the
  * accumulated positions. */
 static int64_t tile_start(const phase_dims *d, int64_t t) {
+  if (d->rpt) return t * d->rpt * d->wp;
   if (!d->tiles_per_row) return t * d->nr;
   return t / d->tiles_per_row * d->wp + t % d->tiles_per_row * d->nr;
 }
 static int64_t tile_out(const phase_dims *d, int64_t t) {
+  if (d->rpt) return t * d->rpt * d->cpitch;
   if (!d->tiles_per_row) return t * d->nr;
   return t / d->tiles_per_row * d->cpitch + t % d->tiles_per_row * d->nr;
 }
@@ -313,7 +329,8 @@ const cvt_brgemm_config *cvt_phase_pick_kernel(const cvt_geometry *g,
     /* Channel-vectorised tiles stream a whole weight panel per few positions; measured,
      * they only pay where rows are too short to fill one position vector. */
     if (vm > 1 && w.jmax >= 16) continue;
-    const double positions = (double)bands * tiling_of(bh, wp, w.jmax, nr, h_use).cost;
+    const double positions =
+        (double)bands * tiling_of(bh, wp, w.jmax, nr, h_use, tiles[i].f32_rows != NULL).cost;
     /* channel lanes: full blocks of mr, then the tail rounded up to the vector */
     const int64_t tail = g->cout_g % mr;
     const int64_t channels = g->cout_g / mr * mr + ceil_div(tail, vm) * vm;
@@ -526,7 +543,9 @@ static int64_t slice_y(const cvt_geometry *g, const phase_task *t, int64_t i) {
 #define CVT_PACK pack_planes_f32
 #define CVT_SCATTER scatter_f32
 #define CVT_BRGEMM f32
+#define CVT_ROWS 1
 #include "phase_impl.h"
+#undef CVT_ROWS
 #undef CVT_T
 #undef CVT_FN
 #undef CVT_PACK
@@ -538,7 +557,9 @@ static int64_t slice_y(const cvt_geometry *g, const phase_task *t, int64_t i) {
 #define CVT_PACK pack_planes_f64
 #define CVT_SCATTER scatter_f64
 #define CVT_BRGEMM f64
+#define CVT_ROWS 0
 #include "phase_impl.h"
+#undef CVT_ROWS
 #undef CVT_T
 #undef CVT_FN
 #undef CVT_PACK

@@ -157,6 +157,15 @@ static void CVT_FN(const cvt_exec *e, const CVT_T *x, CVT_T *y) {
                       if (t.jh0 + start / d.wp >= d.h.jmax) break; /* rows past the plane */
                       for (size_t k = 0; k < batch; k++) b_ptrs[k] += start - at;
                       at = start;
+#if CVT_ROWS
+                      if (d.rpt) {
+                        e->brgemm->f32_rows((size_t)mr, batch, (size_t)kc, a_ptrs, b_ptrs,
+                                            (size_t)plane, c + tile_out(&d, tile),
+                                            (size_t)c_stride, (size_t)(d.w.jmax / 16),
+                                            (size_t)d.wp, (size_t)d.cpitch);
+                        continue;
+                      }
+#endif
                       e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)kc, a_ptrs, b_ptrs,
                                                (size_t)plane, c + tile_out(&d, tile),
                                                (size_t)c_stride);

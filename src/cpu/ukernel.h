@@ -39,6 +39,14 @@ typedef void (*cvt_f64_brgemm_fn)(size_t mr, size_t batch, size_t kc,
                                   const double *const *a, const double *const *b,
                                   size_t ldb, double *c, size_t ldc);
 
+/* The same tile over stacked rows: vector v of the NR positions reads B at
+ * (v / vpr)*brow + (v % vpr)*16 and C at (v / vpr)*crow + (v % vpr)*16, so a plane whose
+ * rows hold vpr vectors fills the tile with several rows and no padding columns. */
+typedef void (*cvt_f32_brgemm_rows_fn)(size_t mr, size_t batch, size_t kc,
+                                       const float *const *a, const float *const *b,
+                                       size_t ldb, float *c, size_t ldc, size_t vpr,
+                                       size_t brow, size_t crow);
+
 /* A micro-kernel and its tile: the plan packs weights in blocks of mr_max channels and
  * the driver packs inputs in strips of nr positions. An instruction set may offer several
  * tiles; the plan picks the one that computes the fewest vector multiply-adds. */
@@ -50,17 +58,34 @@ typedef struct cvt_brgemm_config {
     cvt_f32_brgemm_fn f32;
     cvt_f64_brgemm_fn f64;
   } fn;
+  cvt_f32_brgemm_rows_fn f32_rows; /* the stacked-rows entry, or NULL */
 } cvt_brgemm_config;
 
 /* One per dtype and ISA; the file that defines each is named after it. */
 void cvt_f32_brgemm_6x16_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
                                 const float *const *b, size_t ldb, float *c, size_t ldc);
+void cvt_f32_brgemm_6x16_rows_avx512(size_t mr, size_t batch, size_t kc,
+                                     const float *const *a, const float *const *b, size_t ldb,
+                                     float *c, size_t ldc, size_t vpr, size_t brow,
+                                     size_t crow);
 void cvt_f32_brgemm_6x32_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
                                 const float *const *b, size_t ldb, float *c, size_t ldc);
+void cvt_f32_brgemm_6x32_rows_avx512(size_t mr, size_t batch, size_t kc,
+                                     const float *const *a, const float *const *b, size_t ldb,
+                                     float *c, size_t ldc, size_t vpr, size_t brow,
+                                     size_t crow);
 void cvt_f32_brgemm_6x48_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
                                 const float *const *b, size_t ldb, float *c, size_t ldc);
+void cvt_f32_brgemm_6x48_rows_avx512(size_t mr, size_t batch, size_t kc,
+                                     const float *const *a, const float *const *b, size_t ldb,
+                                     float *c, size_t ldc, size_t vpr, size_t brow,
+                                     size_t crow);
 void cvt_f32_brgemm_6x64_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
                                 const float *const *b, size_t ldb, float *c, size_t ldc);
+void cvt_f32_brgemm_6x64_rows_avx512(size_t mr, size_t batch, size_t kc,
+                                     const float *const *a, const float *const *b, size_t ldb,
+                                     float *c, size_t ldc, size_t vpr, size_t brow,
+                                     size_t crow);
 void cvt_f32_brgemm_64x1_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
                                 const float *const *b, size_t ldb, float *c, size_t ldc);
 void cvt_f32_brgemm_64x2_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
