@@ -233,7 +233,9 @@ CONVT3D_API const char *convt3d_algorithm_name(convt3d_algorithm algorithm);
  * environment variable CONVT3D_ISA=avx512|avx2|scalar (read at each plan creation) and by
  * options.isa; a request above what the CPU supports is lowered to what it supports
  * (convt3d_plan_get_info says what was used). The choice applies to the algorithms with
- * micro-kernels (CONVT3D_ALGO_PHASE); the others are portable C.
+ * micro-kernels (CONVT3D_ALGO_PHASE); the others are portable C. For tuning, the
+ * environment variable CONVT3D_KERNEL may name one of the chosen instruction set's
+ * micro-kernels (convt3d_plan_info.kernel) to use instead of the plan's pick.
  */
 typedef struct convt3d_plan_options {
   convt3d_algorithm algorithm; /**< CONVT3D_ALGO_AUTO unless testing */

@@ -163,6 +163,10 @@ convt3d_status convt3d_plan_create(const convt3d_problem *problem, const void *w
     size_t count;
     const cvt_brgemm_config *tiles = cvt_brgemm_configs(geo.dtype, isa, &count);
     brgemm = cvt_phase_pick_kernel(&geo, tiles, count);
+    /* For tuning and tests: CONVT3D_KERNEL names one of the ISA's tiles to use instead. */
+    const char *forced = getenv("CONVT3D_KERNEL");
+    for (size_t i = 0; forced && i < count; i++)
+      if (!strcmp(forced, tiles[i].name)) brgemm = &tiles[i];
   }
   const size_t weight_bytes =
       brgemm ? cvt_phase_packed_weight_bytes(&geo, brgemm) : plain_weight_bytes;
