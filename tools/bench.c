@@ -23,6 +23,7 @@
 #endif
 
 #include "bench.h"
+#include "random.h"
 
 enum { EXIT_REJECTED = 2, EXIT_FAILED = 1 };
 
@@ -140,14 +141,8 @@ static double nominal_flops(const geom *g) {
   return f;
 }
 
-/* splitmix64: tiny and well mixed; uniform data in [-1, 1) keeps sums of any length
- * far from overflow and gives no implementation an easy case (no zeros, no integers). */
-static uint64_t next_u64(uint64_t *state) {
-  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+/* Uniform data in [-1, 1) (tools/random.h) keeps sums of any length far from overflow
+ * and gives no implementation an easy case (no zeros, no integers). */
 
 static void fill_uniform(float *v, size_t n, uint64_t seed) {
   for (size_t i = 0; i < n; i++)

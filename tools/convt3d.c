@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "bench.h"
+#include "random.h"
 #include "convt3d.h"
 
 enum { EXIT_REJECTED = 2, EXIT_FAILED = 1 };
@@ -254,14 +255,6 @@ done:
 }
 
 /* --------------------------------------------------------------------- demo */
-
-/* splitmix64: a tiny, well-mixed generator, so the demo's data is the same everywhere. */
-static uint64_t next_u64(uint64_t *state) {
-  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 /* Standard normal samples (Box-Muller), like torch.randn's distribution. */
 static void fill_randn(float *v, size_t n, uint64_t *state) {

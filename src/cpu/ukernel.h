@@ -61,52 +61,37 @@ typedef struct cvt_brgemm_config {
   cvt_f32_brgemm_rows_fn f32_rows; /* the stacked-rows entry, or NULL */
 } cvt_brgemm_config;
 
-/* One per dtype and ISA; the file that defines each is named after it. */
-void cvt_f32_brgemm_6x16_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
-                                const float *const *b, size_t ldb, float *c, size_t ldc);
-void cvt_f32_brgemm_6x16_rows_avx512(size_t mr, size_t batch, size_t kc,
-                                     const float *const *a, const float *const *b, size_t ldb,
-                                     float *c, size_t ldc, size_t vpr, size_t brow,
-                                     size_t crow);
-void cvt_f32_brgemm_6x32_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
-                                const float *const *b, size_t ldb, float *c, size_t ldc);
-void cvt_f32_brgemm_6x32_rows_avx512(size_t mr, size_t batch, size_t kc,
-                                     const float *const *a, const float *const *b, size_t ldb,
-                                     float *c, size_t ldc, size_t vpr, size_t brow,
-                                     size_t crow);
-void cvt_f32_brgemm_6x48_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
-                                const float *const *b, size_t ldb, float *c, size_t ldc);
-void cvt_f32_brgemm_6x48_rows_avx512(size_t mr, size_t batch, size_t kc,
-                                     const float *const *a, const float *const *b, size_t ldb,
-                                     float *c, size_t ldc, size_t vpr, size_t brow,
-                                     size_t crow);
-void cvt_f32_brgemm_6x64_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
-                                const float *const *b, size_t ldb, float *c, size_t ldc);
-void cvt_f32_brgemm_6x64_rows_avx512(size_t mr, size_t batch, size_t kc,
-                                     const float *const *a, const float *const *b, size_t ldb,
-                                     float *c, size_t ldc, size_t vpr, size_t brow,
-                                     size_t crow);
-void cvt_f32_brgemm_64x1_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
-                                const float *const *b, size_t ldb, float *c, size_t ldc);
-void cvt_f32_brgemm_64x2_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
-                                const float *const *b, size_t ldb, float *c, size_t ldc);
-void cvt_f32_brgemm_64x3_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
-                                const float *const *b, size_t ldb, float *c, size_t ldc);
-void cvt_f32_brgemm_64x4_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
-                                const float *const *b, size_t ldb, float *c, size_t ldc);
-void cvt_f32_brgemm_64x5_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
-                                const float *const *b, size_t ldb, float *c, size_t ldc);
-void cvt_f32_brgemm_64x6_avx512(size_t mr, size_t batch, size_t kc, const float *const *a,
-                                const float *const *b, size_t ldb, float *c, size_t ldc);
-void cvt_f64_brgemm_6x32_avx512(size_t mr, size_t batch, size_t kc, const double *const *a,
-                                const double *const *b, size_t ldb, double *c, size_t ldc);
-void cvt_f32_brgemm_4x24_avx2(size_t mr, size_t batch, size_t kc, const float *const *a,
-                              const float *const *b, size_t ldb, float *c, size_t ldc);
-void cvt_f64_brgemm_4x12_avx2(size_t mr, size_t batch, size_t kc, const double *const *a,
-                              const double *const *b, size_t ldb, double *c, size_t ldc);
-void cvt_f32_brgemm_4x16_scalar(size_t mr, size_t batch, size_t kc, const float *const *a,
-                                const float *const *b, size_t ldb, float *c, size_t ldc);
-void cvt_f64_brgemm_4x8_scalar(size_t mr, size_t batch, size_t kc, const double *const *a,
-                               const double *const *b, size_t ldb, double *c, size_t ldc);
+/* The kernels, one declaration macro per signature (the signature is written once, in
+ * the typedefs above). The file that defines each is named after its family. */
+#define CVT_F32_BRGEMM(name)                                                             \
+  void name(size_t mr, size_t batch, size_t kc, const float *const *a,                 \
+            const float *const *b, size_t ldb, float *c, size_t ldc)
+#define CVT_F32_BRGEMM_ROWS(name)                                                        \
+  void name(size_t mr, size_t batch, size_t kc, const float *const *a,                 \
+            const float *const *b, size_t ldb, float *c, size_t ldc, size_t vpr,       \
+            size_t brow, size_t crow)
+#define CVT_F64_BRGEMM(name)                                                             \
+  void name(size_t mr, size_t batch, size_t kc, const double *const *a,                \
+            const double *const *b, size_t ldb, double *c, size_t ldc)
+
+CVT_F32_BRGEMM(cvt_f32_brgemm_6x16_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_6x32_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_6x48_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_6x64_avx512);
+CVT_F32_BRGEMM_ROWS(cvt_f32_brgemm_6x16_rows_avx512);
+CVT_F32_BRGEMM_ROWS(cvt_f32_brgemm_6x32_rows_avx512);
+CVT_F32_BRGEMM_ROWS(cvt_f32_brgemm_6x48_rows_avx512);
+CVT_F32_BRGEMM_ROWS(cvt_f32_brgemm_6x64_rows_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_64x1_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_64x2_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_64x3_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_64x4_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_64x5_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_64x6_avx512);
+CVT_F64_BRGEMM(cvt_f64_brgemm_6x32_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_4x24_avx2);
+CVT_F64_BRGEMM(cvt_f64_brgemm_4x12_avx2);
+CVT_F32_BRGEMM(cvt_f32_brgemm_4x16_scalar);
+CVT_F64_BRGEMM(cvt_f64_brgemm_4x8_scalar);
 
 #endif
