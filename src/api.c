@@ -66,16 +66,20 @@ static __int128 exact_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int6
   return ((__int128)in - 1) * s - 2 * (__int128)p + (__int128)dl * ((__int128)k - 1) + op + 1;
 }
 
-convt3d_status cvt_validate(const convt3d_problem *pr, unsigned flags, const char *fn,
-                            cvt_geometry *geo) {
-  char a[96], b[96], c[96];
-  if (!pr) return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: problem is NULL", fn);
+/* cvt_validate runs these stages in PyTorch's order. PyTorch checks the ranks, groups,
+ * padding, output_padding and stride, then the channels and bias, and only then (in the
+ * kernel's own shape check) the input extent, dilation, output_padding against
+ * stride/dilation, the kernel, and the output size: keeping its order gives a problem
+ * with several faults the message PyTorch would give. Each stage fills in what it
+ * established of the geometry. */
+
+/* dtype, ranks and signs of the dimensions: nothing else can be read before these. */
+static convt3d_status check_ranks(const convt3d_problem *pr, const char *fn) {
+  char a[96];
   if (pr->dtype != CONVT3D_F32 && pr->dtype != CONVT3D_F64)
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
                     "%s: dtype = %d is not CONVT3D_F32 (1) or CONVT3D_F64 (2)", fn,
                     (int)pr->dtype);
-
-  /* Ranks first: nothing else can be read before they are known. */
   if (pr->input.ndim != 4 && pr->input.ndim != 5)
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
                     "%s: expected 4-D (unbatched) or 5-D (batched) input, but got a %d-D "
@@ -96,11 +100,13 @@ convt3d_status cvt_validate(const convt3d_problem *pr, unsigned flags, const cha
       return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
                       "%s: weight size %s has a negative dimension", fn,
                       shape_str(&pr->weight, a, sizeof a));
+  return CONVT3D_OK;
+}
 
-  /* PyTorch checks groups, then padding, output_padding and stride, then the channels,
-   * and only then (in the kernel's own shape check) the input extent, dilation,
-   * output_padding against stride/dilation, the kernel, and the output size. We keep its
-   * order so that a problem with several faults gets the message PyTorch would give. */
+/* groups, padding, output_padding, stride. */
+static convt3d_status check_parameters(const convt3d_problem *pr, unsigned flags,
+                                       const char *fn) {
+  char a[96];
   if (pr->groups < 1)
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
                     "%s: groups = %" PRId64 " is not positive; groups must be >= 1", fn,
@@ -122,38 +128,52 @@ convt3d_status cvt_validate(const convt3d_problem *pr, unsigned flags, const cha
       return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
                       "%s: stride %s is not positive in %s; stride must be >= 1", fn,
                       triple_str(pr->stride, a, sizeof a), axis_name[ax]);
+  return CONVT3D_OK;
+}
 
-  /* Channels and groups. */
-  const bool batched = pr->input.ndim == 5;
-  const int64_t *in_dims = batched ? pr->input.dims + 2 : pr->input.dims + 1;
-  const int64_t in_channels = batched ? pr->input.dims[1] : pr->input.dims[0];
+/* Channels against groups and the weight, and the bias; fills the channel counts. */
+static convt3d_status check_channels(const convt3d_problem *pr, const char *fn,
+                                     cvt_geometry *g) {
+  char a[96], b[96];
   const int64_t *w = pr->weight.dims;
+  g->batched = pr->input.ndim == 5;
+  g->n = g->batched ? pr->input.dims[0] : 1;
+  g->cin = g->batched ? pr->input.dims[1] : pr->input.dims[0];
+  g->groups = pr->groups;
   if (w[0] < pr->groups || w[0] % pr->groups != 0)
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
                     "%s: groups = %" PRId64 " does not divide the weight's %" PRId64
                     " input channels (weight of size %s); weight.size(0) must be a positive "
                     "multiple of groups",
                     fn, pr->groups, w[0], shape_str(&pr->weight, a, sizeof a));
-  if (in_channels != w[0])
+  if (g->cin != w[0])
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
                     "%s: input of size %s has %" PRId64 " channels, but the weight of size "
                     "%s expects %" PRId64 " (weight.size(0))",
-                    fn, shape_str(&pr->input, a, sizeof a), in_channels,
+                    fn, shape_str(&pr->input, a, sizeof a), g->cin,
                     shape_str(&pr->weight, b, sizeof b), w[0]);
-  int64_t cout;
-  if (!cvt_mul(w[1], pr->groups, &cout))
+  if (!cvt_mul(w[1], pr->groups, &g->cout))
     return cvt_fail(CONVT3D_ERR_TOO_LARGE,
                     "%s: Cout = weight.size(1) * groups = %" PRId64 " * %" PRId64
                     " overflows int64",
                     fn, w[1], pr->groups);
-  if (pr->has_bias && (pr->bias.ndim != 1 || pr->bias.dims[0] != cout))
+  if (pr->has_bias && (pr->bias.ndim != 1 || pr->bias.dims[0] != g->cout))
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
                     "%s: expected a 1-D bias of %" PRId64 " elements (Cout = weight.size(1) "
                     "* groups), but got a bias of size %s",
-                    fn, cout, shape_str(&pr->bias, a, sizeof a));
+                    fn, g->cout, shape_str(&pr->bias, a, sizeof a));
+  g->has_bias = pr->has_bias != 0;
+  g->cin_g = g->cin / pr->groups;
+  g->cout_g = w[1];
+  return CONVT3D_OK;
+}
 
-  /* The kernel's own checks: input extent, dilation, then (below) output_padding, the
-   * weight's extent and the output size. */
+/* The kernel's own checks: input extent, dilation, output_padding against stride and
+ * dilation, the weight's extent. Fills the per-axis parameters. */
+static convt3d_status check_kernel_shape(const convt3d_problem *pr, unsigned flags,
+                                         const char *fn, cvt_geometry *g) {
+  char a[96], b[96];
+  const int64_t *in_dims = pr->input.dims + (g->batched ? 2 : 1), *w = pr->weight.dims;
   for (int ax = 0; ax < 3; ax++)
     if (in_dims[ax] < 1)
       return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
@@ -164,8 +184,7 @@ convt3d_status cvt_validate(const convt3d_problem *pr, unsigned flags, const cha
       return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
                       "%s: dilation %s is not positive in %s; dilation must be >= 1", fn,
                       triple_str(pr->dilation, a, sizeof a), axis_name[ax]);
-  int64_t out[3] = {0, 0, 0};
-  if (!(flags & CVT_VALIDATE_NO_OUTPUT_SIZE)) {
+  if (!(flags & CVT_VALIDATE_NO_OUTPUT_SIZE))
     for (int ax = 0; ax < 3; ax++)
       if (pr->output_padding[ax] >= pr->stride[ax] &&
           pr->output_padding[ax] >= pr->dilation[ax])
@@ -175,90 +194,100 @@ convt3d_status cvt_validate(const convt3d_problem *pr, unsigned flags, const cha
                         fn, triple_str(pr->output_padding, a, sizeof a),
                         triple_str(pr->stride, b, sizeof b), pr->dilation[0],
                         pr->dilation[1], pr->dilation[2], axis_name[ax]);
-  }
   for (int i = 1; i < 5; i++)
     if (w[i] < 1)
       return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
                       "%s: weight of size %s is empty in dimension %d; Cout/groups and "
                       "every kernel size must be >= 1",
                       fn, shape_str(&pr->weight, a, sizeof a), i);
-  if (!(flags & CVT_VALIDATE_NO_OUTPUT_SIZE)) {
-    __int128 exact[3];
-    for (int ax = 0; ax < 3; ax++)
-      exact[ax] = exact_out_size(in_dims[ax], w[2 + ax], pr->stride[ax], pr->padding[ax],
-                                 pr->output_padding[ax], pr->dilation[ax]);
-    for (int ax = 0; ax < 3; ax++)
-      if (exact[ax] < 1) {
-        char o[96], k[96];
-        if (exact[ax] < INT64_MIN) snprintf(o, sizeof o, "below -2^63 in %s", axis_name[ax]);
-        else snprintf(o, sizeof o, "%" PRId64 " in %s", (int64_t)exact[ax], axis_name[ax]);
-        return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
-                        "%s: input size %s per channel gives an output size of %s; it must "
-                        "be >= 1 (out = (in - 1)*stride - 2*padding + dilation*(k - 1) + "
-                        "output_padding + 1, with stride %s, padding %s, kernel %s)",
-                        fn, triple_str(in_dims, a, sizeof a), o,
-                        triple_str(pr->stride, b, sizeof b),
-                        triple_str(pr->padding, c, sizeof c),
-                        triple_str(w + 2, k, sizeof k));
-      }
-    for (int ax = 0; ax < 3; ax++) {
-      /* Kernels form input and output coordinates on the uncropped output line, whose
-       * length is out + 2*padding; requiring it to fit in int64 keeps every index
-       * expression they evaluate (i*stride, k*dilation, o + padding) exact. */
-      if (exact[ax] + 2 * (__int128)pr->padding[ax] > INT64_MAX)
-        return cvt_fail(CONVT3D_ERR_TOO_LARGE,
-                        "%s: the output size plus twice the padding in %s exceeds 2^63 - 1 "
-                        "(stride %s, dilation "
-                        "(%" PRId64 ", %" PRId64 ", %" PRId64 "))",
-                        fn, axis_name[ax], triple_str(pr->stride, a, sizeof a),
-                        pr->dilation[0], pr->dilation[1], pr->dilation[2]);
-      out[ax] = (int64_t)exact[ax];
-    }
+  for (int ax = 0; ax < 3; ax++) {
+    g->in[ax] = in_dims[ax];
+    g->k[ax] = w[2 + ax];
+    g->stride[ax] = pr->stride[ax];
+    g->pad[ax] = pr->padding[ax];
+    g->out_pad[ax] = pr->output_padding[ax];
+    g->dil[ax] = pr->dilation[ax];
   }
+  return CONVT3D_OK;
+}
 
-  /* Element counts of every tensor, and their byte sizes, must be addressable. */
-  const int64_t n = batched ? pr->input.dims[0] : 1;
-  const size_t esize = convt3d_dtype_size(pr->dtype);
-  int64_t in_numel = n, w_numel = 1, out_numel = n, bytes;
-  bool ok = cvt_mul(in_numel, in_channels, &in_numel) && cvt_mul(out_numel, cout, &out_numel);
-  for (int i = 0; i < 5; i++) ok = ok && cvt_mul(w_numel, w[i], &w_numel);
+/* The output size of each axis: at least 1 (PyTorch), and with its padding addressable
+ * (ours: kernels form coordinates on the uncropped output line, out + 2*padding long;
+ * requiring it to fit in int64 keeps every index they evaluate, i*stride, k*dilation,
+ * o + padding, exact). */
+static convt3d_status output_sizes(const char *fn, cvt_geometry *g) {
+  char a[96], b[96], c[96], k[96], o[96];
+  __int128 exact[3];
   for (int ax = 0; ax < 3; ax++)
-    ok = ok && cvt_mul(in_numel, in_dims[ax], &in_numel) &&
-         cvt_mul(out_numel, (flags & CVT_VALIDATE_NO_OUTPUT_SIZE) ? 1 : out[ax], &out_numel);
-  ok = ok && cvt_mul(in_numel, (int64_t)esize, &bytes) && (uint64_t)bytes <= SIZE_MAX &&
-       cvt_mul(w_numel, (int64_t)esize, &bytes) && (uint64_t)bytes <= SIZE_MAX &&
-       cvt_mul(out_numel, (int64_t)esize, &bytes) && (uint64_t)bytes <= SIZE_MAX;
+    exact[ax] = exact_out_size(g->in[ax], g->k[ax], g->stride[ax], g->pad[ax],
+                               g->out_pad[ax], g->dil[ax]);
+  for (int ax = 0; ax < 3; ax++)
+    if (exact[ax] < 1) {
+      if (exact[ax] < INT64_MIN) snprintf(o, sizeof o, "below -2^63 in %s", axis_name[ax]);
+      else snprintf(o, sizeof o, "%" PRId64 " in %s", (int64_t)exact[ax], axis_name[ax]);
+      return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                      "%s: input size %s per channel gives an output size of %s; it must "
+                      "be >= 1 (out = (in - 1)*stride - 2*padding + dilation*(k - 1) + "
+                      "output_padding + 1, with stride %s, padding %s, kernel %s)",
+                      fn, triple_str(g->in, a, sizeof a), o, triple_str(g->stride, b, sizeof b),
+                      triple_str(g->pad, c, sizeof c), triple_str(g->k, k, sizeof k));
+    }
+  for (int ax = 0; ax < 3; ax++) {
+    if (exact[ax] + 2 * (__int128)g->pad[ax] > INT64_MAX)
+      return cvt_fail(CONVT3D_ERR_TOO_LARGE,
+                      "%s: the output size plus twice the padding in %s exceeds 2^63 - 1 "
+                      "(stride %s, dilation %s)",
+                      fn, axis_name[ax], triple_str(g->stride, a, sizeof a),
+                      triple_str(g->dil, b, sizeof b));
+    g->out[ax] = (int64_t)exact[ax];
+  }
+  return CONVT3D_OK;
+}
+
+/* Element counts of every tensor, and their byte sizes, must be addressable. */
+static convt3d_status check_sizes(const convt3d_problem *pr, const char *fn,
+                                  cvt_geometry *g) {
+  char a[96], b[96], c[96];
+  g->esize = convt3d_dtype_size(pr->dtype);
+  const int64_t es = (int64_t)g->esize;
+  int64_t in = g->n, w = 1, out = g->n, bytes;
+  bool ok = cvt_mul(in, g->cin, &in) && cvt_mul(out, g->cout, &out);
+  for (int i = 0; i < 5; i++) ok = ok && cvt_mul(w, pr->weight.dims[i], &w);
+  for (int ax = 0; ax < 3; ax++)
+    ok = ok && cvt_mul(in, g->in[ax], &in) && cvt_mul(out, g->out[ax], &out);
+  ok = ok && cvt_mul(in, es, &bytes) && (uint64_t)bytes <= SIZE_MAX &&
+       cvt_mul(w, es, &bytes) && (uint64_t)bytes <= SIZE_MAX && cvt_mul(out, es, &bytes) &&
+       (uint64_t)bytes <= SIZE_MAX;
   if (!ok)
     return cvt_fail(CONVT3D_ERR_TOO_LARGE,
                     "%s: a tensor of this problem (input %s, weight %s, output size %s) has "
                     "more bytes than size_t or int64 can count",
                     fn, shape_str(&pr->input, a, sizeof a), shape_str(&pr->weight, b, sizeof b),
-                    triple_str(out, c, sizeof c));
+                    triple_str(g->out, c, sizeof c));
+  g->input_numel = in;
+  g->weight_numel = w;
+  g->output_numel = out;
+  return CONVT3D_OK;
+}
 
-  if (geo) {
-    memset(geo, 0, sizeof *geo);
-    geo->dtype = pr->dtype;
-    geo->batched = batched;
-    geo->has_bias = pr->has_bias != 0;
-    geo->n = n;
-    geo->groups = pr->groups;
-    geo->cin = in_channels;
-    geo->cout = cout;
-    geo->cin_g = in_channels / pr->groups;
-    geo->cout_g = w[1];
-    for (int ax = 0; ax < 3; ax++) {
-      geo->in[ax] = in_dims[ax];
-      geo->k[ax] = w[2 + ax];
-      geo->stride[ax] = pr->stride[ax];
-      geo->pad[ax] = pr->padding[ax];
-      geo->out_pad[ax] = pr->output_padding[ax];
-      geo->dil[ax] = pr->dilation[ax];
-      geo->out[ax] = out[ax];
-    }
-    geo->input_numel = in_numel;
-    geo->weight_numel = w_numel;
-    geo->output_numel = out_numel;
-  }
+convt3d_status cvt_validate(const convt3d_problem *pr, unsigned flags, const char *fn,
+                            cvt_geometry *geo) {
+  if (!pr) return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: problem is NULL", fn);
+  cvt_geometry g;
+  memset(&g, 0, sizeof g);
+  g.dtype = pr->dtype;
+  /* Without an output size (choosing output_padding from one), the output stays 1 per
+   * axis for the size checks. */
+  for (int ax = 0; ax < 3; ax++) g.out[ax] = 1;
+  convt3d_status s;
+  if ((s = check_ranks(pr, fn)) != CONVT3D_OK ||
+      (s = check_parameters(pr, flags, fn)) != CONVT3D_OK ||
+      (s = check_channels(pr, fn, &g)) != CONVT3D_OK ||
+      (s = check_kernel_shape(pr, flags, fn, &g)) != CONVT3D_OK ||
+      (!(flags & CVT_VALIDATE_NO_OUTPUT_SIZE) && (s = output_sizes(fn, &g)) != CONVT3D_OK) ||
+      (s = check_sizes(pr, fn, &g)) != CONVT3D_OK)
+    return s;
+  if (geo) *geo = g;
   return CONVT3D_OK;
 }
 

@@ -43,6 +43,7 @@ static inline bool cvt_sub(int64_t a, int64_t b, int64_t *r) {
  * guarantees it, so kernels index with plain int64 arithmetic. */
 typedef struct cvt_geometry {
   convt3d_dtype dtype;
+  size_t esize;          /* bytes per element */
   bool batched;          /* input was (N, Cin, D, H, W) rather than (Cin, D, H, W) */
   bool has_bias;
   int64_t n;             /* batch, may be 0 */
@@ -52,7 +53,7 @@ typedef struct cvt_geometry {
   int64_t in[3];         /* D, H, W of the input */
   int64_t k[3];          /* kD, kH, kW */
   int64_t stride[3], pad[3], out_pad[3], dil[3];
-  int64_t out[3];        /* oD, oH, oW */
+  int64_t out[3];        /* oD, oH, oW (1 each while output_padding is being chosen) */
   int64_t input_numel, weight_numel, output_numel;
 } cvt_geometry;
 

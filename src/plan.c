@@ -145,7 +145,7 @@ convt3d_status convt3d_plan_create(const convt3d_problem *problem, const void *w
                     "convt3d_algorithm", fn, (int)opt->algorithm);
 
   /* cvt_validate proved these byte counts fit in size_t. */
-  const size_t esize = convt3d_dtype_size(geo.dtype);
+  const size_t esize = geo.esize;
   const size_t plain_weight_bytes = (size_t)geo.weight_numel * esize;
   const size_t bias_bytes = geo.has_bias ? (size_t)geo.cout * esize : 0;
   if (!weight && plain_weight_bytes)
@@ -230,7 +230,7 @@ convt3d_status convt3d_plan_execute(const convt3d_plan *plan, const void *input,
   /* Output elements are written while input elements are still to be read, so shared
    * bytes would make the result depend on the schedule. Compare as integers: relational
    * operators on pointers into different objects are undefined. */
-  const size_t esize = convt3d_dtype_size(g->dtype);
+  const size_t esize = g->esize;
   const uintptr_t in0 = (uintptr_t)input, in1 = in0 + (uintptr_t)g->input_numel * esize;
   const uintptr_t out0 = (uintptr_t)output, out1 = out0 + (uintptr_t)g->output_numel * esize;
   if (in0 < out1 && out0 < in1)

@@ -148,7 +148,7 @@ static int64_t plane_rows(const phase_axis *h, int64_t bh) { return bh + (h->ema
  * instead). Balanced so that the plane's bands are equal but for rounding. */
 static int64_t band_rows(const cvt_geometry *g, const phase_axis *h, int64_t pairs,
                          int64_t wp) {
-  const int64_t row_bytes = pairs * g->cin_g * wp * (int64_t)convt3d_dtype_size(g->dtype);
+  const int64_t row_bytes = pairs * g->cin_g * wp * (int64_t)g->esize;
   int64_t bh = PHASE_PACK_BUDGET / row_bytes - (h->emax - h->emin) - 1;
   const int64_t reuse_rows = ceil_div(PHASE_MIN_POSITIONS, wp);
   if (bh < reuse_rows) bh = reuse_rows;
@@ -220,7 +220,7 @@ static int64_t planes_for_band(const cvt_geometry *g, const phase_axis *dax, int
 static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg,
                                 int threads) {
   phase_dims d;
-  const int64_t esize = (int64_t)convt3d_dtype_size(g->dtype);
+  const int64_t esize = (int64_t)g->esize;
   d.esize = (size_t)esize;
   d.mr = (int64_t)cfg->mr_max;
   d.nr = (int64_t)cfg->nr;
@@ -407,7 +407,7 @@ size_t cvt_phase_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_config 
 size_t cvt_phase_packed_weight_bytes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
   /* Blocks of mr channels tile Cout_g exactly; kernels that vectorise along channels may
    * read one vector (at most mr_max values) past the last block's last row. */
-  return ((size_t)g->weight_numel + cfg->mr_max) * convt3d_dtype_size(g->dtype);
+  return ((size_t)g->weight_numel + cfg->mr_max) * g->esize;
 }
 
 /* Element offset of the packed block of channels [co0, co0 + mr) of group grp: every
@@ -435,7 +435,7 @@ void cvt_phase_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
                             const void *weight, void *packed, int num_threads) {
   const int64_t taps = g->k[0] * g->k[1] * g->k[2], mr_max = (int64_t)cfg->mr_max;
   const int64_t blocks = ceil_div(g->cout_g, mr_max);
-  const size_t esize = convt3d_dtype_size(g->dtype);
+  const size_t esize = g->esize;
   memset((char *)packed + (size_t)g->weight_numel * esize, 0, cfg->mr_max * esize);
   (void)num_threads; /* unused without OpenMP */
 #pragma omp parallel for schedule(static) num_threads(num_threads) if (num_threads > 1)
