@@ -239,7 +239,8 @@ CONVT3D_API const char *convt3d_algorithm_name(convt3d_algorithm algorithm);
  */
 typedef struct convt3d_plan_options {
   convt3d_algorithm algorithm; /**< CONVT3D_ALGO_AUTO unless testing */
-  int num_threads;             /**< <= 0: convt3d_get_num_threads(), fewer for tiny problems */
+  int num_threads;             /**< <= 0: convt3d_get_num_threads(), fewer for tiny problems;
+                                    at most 4096 */
   convt3d_isa isa;             /**< CONVT3D_ISA_AUTO unless testing: an upper bound */
 } convt3d_plan_options;
 

@@ -2,7 +2,8 @@
  *
  * A plan is immutable after convt3d_plan_create returns, which is what makes
  * convt3d_plan_execute safe to call from many threads at once: execute reads the plan,
- * reads the input, writes only the caller's output, and allocates nothing. */
+ * reads the input and writes only the caller's output. The one mutable part is the
+ * workspace, lent to one execute at a time; a concurrent execute allocates its own. */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +35,8 @@ struct convt3d_plan {
 
 /* ------------------------------------------------------------------ threads */
 
-/* 0 means "OpenMP's default". Relaxed atomics suffice: the value is a preference read once
- * per plan, and no other memory is published through it. */
+/* 0 means "OpenMP's default". Atomic because any thread may set it; it is a preference
+ * read once per plan, and no other memory is published through it. */
 static _Atomic int requested_threads;
 
 void convt3d_set_num_threads(int n) { requested_threads = n > 0 ? n : 0; }
@@ -55,10 +56,18 @@ int convt3d_get_num_threads(void) { return cvt_default_threads(); }
  * Applies only when the caller did not ask for a thread count. */
 #define MIN_MACS_PER_THREAD 200000.0
 
+/* More threads than this is a caller's mistake, not a machine. */
+#define MAX_THREADS 4096
+
+/* Nominal multiply-adds of one execute: every tap of every input (benchdnn's count). */
+static double nominal_macs(const cvt_geometry *g) {
+  return (double)g->n * (double)g->cin * (double)g->cout_g * (double)g->k[0] *
+         (double)g->k[1] * (double)g->k[2] * (double)g->in[0] * (double)g->in[1] *
+         (double)g->in[2];
+}
+
 static int default_threads(const cvt_geometry *g) {
-  const double macs = (double)g->n * (double)g->cin * (double)g->cout_g * (double)g->k[0] *
-                      (double)g->k[1] * (double)g->k[2] * (double)g->in[0] *
-                      (double)g->in[1] * (double)g->in[2];
+  const double macs = nominal_macs(g);
   int n = cvt_default_threads();
   while (n > 1 && macs < MIN_MACS_PER_THREAD * n) n--;
   return n;
@@ -87,7 +96,6 @@ static cvt_forward_fn algorithm_fn(convt3d_algorithm algorithm) {
 }
 
 /* ----------------------------------------------------------------- the plan */
-
 
 void convt3d_plan_destroy(convt3d_plan *plan) {
   if (!plan) return;
@@ -132,6 +140,10 @@ convt3d_status convt3d_plan_create(const convt3d_problem *problem, const void *w
   if ((unsigned)opt->isa > CONVT3D_ISA_AVX512)
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: options->isa = %d is not a "
                     "convt3d_isa", fn, (int)opt->isa);
+  if (opt->num_threads > MAX_THREADS)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                    "%s: options->num_threads = %d is more than %d threads", fn,
+                    opt->num_threads, MAX_THREADS);
   convt3d_algorithm algorithm = opt->algorithm;
   if (algorithm == CONVT3D_ALGO_AUTO)
     algorithm = cvt_phase_supports(&geo) ? CONVT3D_ALGO_PHASE : CONVT3D_ALGO_DIRECT;
@@ -171,9 +183,9 @@ convt3d_status convt3d_plan_create(const convt3d_problem *problem, const void *w
   const size_t weight_bytes =
       brgemm ? cvt_phase_packed_weight_bytes(&geo, brgemm) : plain_weight_bytes;
   const int num_threads = opt->num_threads > 0 ? opt->num_threads : default_threads(&geo);
-  const size_t ws_per_thread = brgemm ? (cvt_phase_workspace_bytes(&geo, brgemm, num_threads) + 63) &
-                                            ~(size_t)63
-                                      : 0;
+  size_t ws_per_thread = 0; /* rounded up to keep every thread's slice 64-byte aligned */
+  if (brgemm)
+    ws_per_thread = (cvt_phase_workspace_bytes(&geo, brgemm, num_threads) + 63) & ~(size_t)63;
 
   convt3d_plan *plan = calloc(1, sizeof *plan);
   if (!plan) goto oom;
@@ -273,9 +285,7 @@ convt3d_status convt3d_plan_get_info(const convt3d_plan *plan, convt3d_plan_info
   info->num_threads = plan->num_threads;
   info->packed_weight_bytes = plan->weight_bytes + plan->bias_bytes;
   info->workspace_bytes = plan->workspace_per_thread * (size_t)plan->num_threads;
-  info->flops = 2.0 * (double)g->n * (double)g->cin * (double)g->cout_g * (double)g->k[0] *
-                (double)g->k[1] * (double)g->k[2] * (double)g->in[0] * (double)g->in[1] *
-                (double)g->in[2];
+  info->flops = 2.0 * nominal_macs(g);
   return CONVT3D_OK;
 }
 

@@ -362,6 +362,11 @@ static void test_plan_contract(void) {
   CHECK(strstr(convt3d_last_error(), "bias"));
   convt3d_plan_options bad = {(convt3d_algorithm)99, 0, CONVT3D_ISA_AUTO};
   CHECK(convt3d_plan_create(&p, w, b, &bad, &plan) == CONVT3D_ERR_INVALID_ARGUMENT);
+  bad = (convt3d_plan_options){CONVT3D_ALGO_AUTO, 1 << 20, CONVT3D_ISA_AUTO};
+  CHECK(convt3d_plan_create(&p, w, b, &bad, &plan) == CONVT3D_ERR_INVALID_ARGUMENT &&
+        strstr(convt3d_last_error(), "1048576"));
+  bad = (convt3d_plan_options){CONVT3D_ALGO_AUTO, 0, (convt3d_isa)9};
+  CHECK(convt3d_plan_create(&p, w, b, &bad, &plan) == CONVT3D_ERR_INVALID_ARGUMENT);
   CHECK(convt3d_plan_create(&p, w, b, NULL, &plan) == CONVT3D_OK && plan);
 
   /* the plan owns copies: changing the caller's weights afterwards changes nothing */

@@ -5,14 +5,14 @@
  * k*dilation = c + padding (mod s), from input i = j + e(k), e(k) = (c + padding -
  * k*dilation) / s. No multiplication by a stride-inserted zero or a cropped tap is issued.
  *
- * Work unit (a "task"): one output depth od of one (n, group), and a band of bh rows j of
- * the height phases. Depth is gathered: only the taps kd whose input plane id exists are
- * visited (the task's "pairs"). Height and width are handled as one flattened plane: the
- * input planes of the pairs are packed, zero-padded, as rows of wp = (positions per width
- * phase) + (spread of width offsets) columns, so that for every (phase, tap) the B operand
- * of the micro-kernel is the packed plane shifted by (e_h - e_h,min)*wp + (e_w - e_w,min),
- * and NR consecutive plane positions form one tile, across row boundaries. Columns past a
- * phase's width are computed and dropped (the only waste; none when kernel == stride).
+ * Work unit (a "task"): one group, a chunk of its output channels, a band of output
+ * slices (n, od) and a band of bh rows j of the height phases. Depth is gathered: per
+ * slice, only the taps kd whose input plane id exists are visited (its "pairs"). Height
+ * and width are handled as one flattened plane: the input planes are packed, zero-padded,
+ * as rows of wp = (positions per width phase) + (spread of width offsets) columns, so that
+ * for every (phase, tap) the B operand of the micro-kernel is the packed plane shifted by
+ * (e_h - e_h,min)*wp + (e_w - e_w,min). Tiles of NR positions are cut flattened, row by
+ * row or as stacked rows, whichever wastes least (phase_tiling).
  *
  * Weights are packed at plan time per group and block of mr channels as [tap][ci][mr],
  * tap = (kd*kH + kh)*kW + kw, so the A operand of every (tap, channel range) is
@@ -134,12 +134,13 @@ typedef struct phase_dims {
   size_t esize;
 } phase_dims;
 
-
 /* Packed plane rows for a band of bh rows: the band and the height spread of the taps,
  * plus one row that the width spread can reach into. Tiles of nr positions may run up
  * to nr - 1 positions past the band: those lanes read the next plane (or the zeroed
  * slack after the last one) and are dropped by the scatter. */
-static int64_t plane_rows(const phase_axis *h, int64_t bh) { return bh + (h->emax - h->emin) + 1; }
+static int64_t plane_rows(const phase_axis *h, int64_t bh) {
+  return bh + (h->emax - h->emin) + 1;
+}
 
 /* The band height: as many rows of the height phases as fit the packing budget with all
  * input channels, but never so few that a task has under PHASE_MIN_POSITIONS positions
