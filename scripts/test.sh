@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs the test prerequisites where missing
-# (Debian packages), then builds and tests twice: a Release build, and a Debug build under
-# AddressSanitizer + UndefinedBehaviorSanitizer.
+# (Debian packages), then builds and tests three times: a Release build, a Debug build
+# under AddressSanitizer + UndefinedBehaviorSanitizer, and the C unit tests (concurrent
+# executes of one plan included) under ThreadSanitizer, built with clang and without
+# OpenMP (an uninstrumented OpenMP runtime would only produce false reports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake gcc make pkg-config python3-numpy python3-torch)
+packages=(cmake gcc clang make pkg-config python3-numpy python3-torch)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
@@ -27,3 +29,8 @@ ctest --test-dir build --output-on-failure
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCONVT3D_SANITIZE=address,undefined
 cmake --build build-asan -j"$jobs"
 ctest --test-dir build-asan --output-on-failure
+
+CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCONVT3D_SANITIZE=thread \
+  -DCONVT3D_OPENMP=OFF -DCONVT3D_BUILD_TOOLS=OFF -DCONVT3D_BUILD_EXAMPLES=OFF
+cmake --build build-tsan -j"$jobs" --target test_api test_npy
+ctest --test-dir build-tsan --output-on-failure -R "test_api|test_npy"

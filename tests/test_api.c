@@ -410,6 +410,55 @@ static void test_plan_contract(void) {
              0 && len == (int)strlen(desc), "%s", desc);
 }
 
+/* One plan executed from 8 threads at once: every call must give the serial result bit
+ * for bit (the plan lends its workspace to one call; the others allocate their own). */
+typedef struct concurrent_job {
+  const convt3d_plan *plan;
+  const float *x;
+  float *y;
+  convt3d_status status;
+} concurrent_job;
+
+static void *execute_job(void *arg) {
+  concurrent_job *job = arg;
+  for (int r = 0; r < 5 && job->status == CONVT3D_OK; r++)
+    job->status = convt3d_plan_execute(job->plan, job->x, job->y);
+  return NULL;
+}
+
+static void test_concurrent_execute(void) {
+  enum { THREADS = 8 };
+  int64_t in[3] = {6, 7, 20}, k[3] = {3, 3, 3}, s[3] = {2, 2, 2};
+  convt3d_problem p = make(2, 12, 10, 2, in, k, s, ONE, ONE, ONE, 1);
+  convt3d_shape out;
+  CHECK(convt3d_output_shape(&p, &out) == CONVT3D_OK);
+  size_t nx = 2 * 12 * 6 * 7 * 20, nw = 12 * 10 * 27, ny = 1;
+  for (int i = 0; i < out.ndim; i++) ny *= (size_t)out.dims[i];
+  float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), b[20];
+  float *serial = malloc(ny * sizeof *serial), *ys = malloc(THREADS * ny * sizeof *ys);
+  for (size_t i = 0; i < nx; i++) x[i] = (float)rnd(-100, 100) / 37.0f;
+  for (size_t i = 0; i < nw; i++) w[i] = (float)rnd(-100, 100) / 41.0f;
+  for (int i = 0; i < 20; i++) b[i] = (float)i / 3.0f;
+  convt3d_plan *plan;
+  convt3d_plan_options opt = {CONVT3D_ALGO_AUTO, 2, CONVT3D_ISA_AUTO};
+  CHECK(convt3d_plan_create(&p, w, b, &opt, &plan) == CONVT3D_OK);
+  CHECK(convt3d_plan_execute(plan, x, serial) == CONVT3D_OK);
+  pthread_t th[THREADS];
+  concurrent_job jobs[THREADS];
+  for (int i = 0; i < THREADS; i++) {
+    jobs[i] = (concurrent_job){plan, x, ys + (size_t)i * ny, CONVT3D_OK};
+    CHECK(pthread_create(&th[i], NULL, execute_job, &jobs[i]) == 0);
+  }
+  for (int i = 0; i < THREADS; i++) {
+    pthread_join(th[i], NULL);
+    CHECKF(jobs[i].status == CONVT3D_OK &&
+               memcmp(ys + (size_t)i * ny, serial, ny * sizeof *serial) == 0,
+           "concurrent execute %d differs from the serial result", i);
+  }
+  convt3d_plan_destroy(plan);
+  free(x), free(w), free(serial), free(ys);
+}
+
 /* The failure message is per thread: another thread's failure does not replace ours. */
 static void *fail_in_thread(void *arg) {
   (void)arg;
@@ -437,6 +486,7 @@ int main(void) {
   test_hand_computed();
   test_paths_match_reference();
   test_plan_contract();
+  test_concurrent_execute();
   test_error_is_thread_local();
   return check_summary("test_api");
 }
