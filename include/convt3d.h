@@ -188,12 +188,23 @@ CONVT3D_API convt3d_status convt3d_output_padding_for_size(const convt3d_problem
 
 /**
  * Writes a one-line descriptor of the problem to buf (always NUL-terminated when
- * size > 0), e.g. "f32 mb2 ic16 oc33 g1 id8ih8iw8 kd3kh3kw3 sd2sh2sw2 pd1ph1pw1 opd0..."
- * The same descriptor is used by the CLI, the benchmark and failure messages.
+ * size > 0), e.g. "f32_mb2_ic16_oc33_g1_i8x8x8_k3x3x3_s2x2x2_p1x1x1_op1x1x1_d1x1x1_bias"
+ * (dtype, batch or "nb" for unbatched input, input and output channels, groups, input
+ * D x H x W, kernel, stride, padding, output_padding, dilation, bias or "nobias").
+ * Failure messages of the tests print it; `convt3d demo --problem DESC` replays it.
  * Returns the length it needed (excluding the NUL), like snprintf.
  */
 CONVT3D_API int convt3d_problem_describe(const convt3d_problem *problem, char *buf,
                                          size_t size);
+
+/**
+ * Reads a descriptor written by convt3d_problem_describe back into *problem (written
+ * only on success). The problem itself is not checked: call convt3d_problem_check.
+ * Returns CONVT3D_OK, or CONVT3D_ERR_INVALID_ARGUMENT for a malformed descriptor (the
+ * message says which field), or output channels that groups does not divide.
+ */
+CONVT3D_API convt3d_status convt3d_problem_parse(const char *descriptor,
+                                                 convt3d_problem *problem);
 
 /* ---------------------------------------------------------------- threads */
 

@@ -4,7 +4,9 @@
  * cvt_validate(); the implementations behind a plan trust what it established. The rules,
  * their order and the PyTorch quirks we deliberately do not reproduce are listed in
  * docs/semantics.md. */
+#include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -367,4 +369,83 @@ int convt3d_problem_describe(const convt3d_problem *p, char *buf, size_t size) {
                   dt, mb, p->input.dims[batched ? 1 : 0], oc, p->groups, x[0],
                   x[1], x[2], w[2], w[3], w[4], s[0], s[1], s[2], pd[0], pd[1], pd[2], op[0],
                   op[1], op[2], d[0], d[1], d[2], p->has_bias ? "bias" : "nobias");
+}
+
+/* Reads one "<prefix><int>" field; *s advances past it and the following '_' or NUL. */
+static bool parse_int_field(const char **s, const char *prefix, int64_t *v) {
+  const size_t n = strlen(prefix);
+  if (strncmp(*s, prefix, n)) return false;
+  const char *p = *s + n;
+  char *end;
+  errno = 0;
+  const long long r = strtoll(p, &end, 10);
+  if (end == p || errno || (*end != '_' && *end != '\0')) return false;
+  *v = (int64_t)r;
+  *s = *end ? end + 1 : end;
+  return true;
+}
+
+/* Reads one "<prefix><a>x<b>x<c>" field. */
+static bool parse_triple_field(const char **s, const char *prefix, int64_t v[3]) {
+  const size_t n = strlen(prefix);
+  if (strncmp(*s, prefix, n)) return false;
+  const char *p = *s + n;
+  for (int i = 0; i < 3; i++) {
+    char *end;
+    errno = 0;
+    const long long r = strtoll(p, &end, 10);
+    const char want = i < 2 ? 'x' : '_';
+    if (end == p || errno || (*end != want && !(i == 2 && *end == '\0'))) return false;
+    v[i] = (int64_t)r;
+    p = *end ? end + 1 : end;
+  }
+  *s = p;
+  return true;
+}
+
+convt3d_status convt3d_problem_parse(const char *descriptor, convt3d_problem *problem) {
+  static const char fn[] = "convt3d_problem_parse";
+  if (!descriptor || !problem)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: descriptor or problem is NULL", fn);
+  convt3d_problem p;
+  const char *s = descriptor;
+  const char *field = "dtype (f32_ or f64_)";
+  int64_t mb = 0, ic = 0, oc = 0, g = 0, in[3], k[3];
+  bool batched = true;
+#define EXPECT(ok, what)                                                                  \
+  do {                                                                                    \
+    field = (what);                                                                       \
+    if (!(ok)) goto bad;                                                                  \
+  } while (0)
+  EXPECT(!strncmp(s, "f32_", 4) || !strncmp(s, "f64_", 4), "dtype (f32_ or f64_)");
+  convt3d_problem_init(&p, s[1] == '3' ? CONVT3D_F32 : CONVT3D_F64);
+  s += 4;
+  if (!strncmp(s, "nb_", 3)) batched = false, s += 3;
+  else EXPECT(parse_int_field(&s, "mb", &mb), "batch (mb<N>_ or nb_)");
+  EXPECT(parse_int_field(&s, "ic", &ic), "ic<Cin>_");
+  EXPECT(parse_int_field(&s, "oc", &oc), "oc<Cout>_");
+  EXPECT(parse_int_field(&s, "g", &g), "g<groups>_");
+  EXPECT(parse_triple_field(&s, "i", in), "i<D>x<H>x<W>_");
+  EXPECT(parse_triple_field(&s, "k", k), "k<kD>x<kH>x<kW>_");
+  EXPECT(parse_triple_field(&s, "s", p.stride), "s<stride>_");
+  EXPECT(parse_triple_field(&s, "p", p.padding), "p<padding>_");
+  EXPECT(parse_triple_field(&s, "op", p.output_padding), "op<output_padding>_");
+  EXPECT(parse_triple_field(&s, "d", p.dilation), "d<dilation>_");
+  EXPECT(!strcmp(s, "bias") || !strcmp(s, "nobias"), "bias or nobias, at the end");
+#undef EXPECT
+  p.has_bias = !strcmp(s, "bias");
+  if (g < 1 || oc % g != 0)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                    "%s: output channels oc%" PRId64 " are not a multiple of groups g%" PRId64
+                    " in '%s'", fn, oc, g, descriptor);
+  if (batched) p.input = (convt3d_shape){5, {mb, ic, in[0], in[1], in[2]}};
+  else p.input = (convt3d_shape){4, {ic, in[0], in[1], in[2]}};
+  p.weight = (convt3d_shape){5, {ic, oc / g, k[0], k[1], k[2]}};
+  p.bias = (convt3d_shape){1, {oc}};
+  p.groups = g;
+  *problem = p;
+  return CONVT3D_OK;
+bad:
+  return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                  "%s: cannot read '%s': expected %s at '%.40s'", fn, descriptor, field, s);
 }

@@ -149,6 +149,16 @@ def main():
 
     code, out, _ = run("demo")
     expect(code == 0 and "(20, 33, 52, 12, 22)" in out and "GFLOP/s" in out, f"demo: {out}")
+    # a descriptor from a failure message replays that problem, checked on every element
+    code, out, err = run("demo", "--problem",
+                         "f32_nb_ic6_oc4_g2_i3x4x5_k1x2x3_s3x2x1_p0x1x2_op2x1x0_d1x2x3_bias",
+                         "--check")
+    expect(code == 0 and "(4, 9, 8, 7)" in out and "check:" in out, f"demo --problem: {out}{err}")
+    code, _, err = run("demo", "--problem", "f32_mb1_ic2")
+    expect(code == 2 and "expected" in err, f"demo with a malformed descriptor: {code} {err}")
+    code, _, err = run("demo", "--problem",
+                       "f32_mb1_ic2_oc3_g1_i2x2x2_k1x1x1_s1x1x1_p0x0x0_op1x1x1_d1x1x1_bias")
+    expect(code == 2 and "output_padding" in err, f"demo with a rejected problem: {code} {err}")
     code, out, _ = run("info")
     expect(code == 0 and "convt3d" in out and "threads" in out, f"info: {out}")
     # CONVT3D_ISA caps the instruction set of new plans (the CPU may have less)

@@ -408,6 +408,43 @@ static void test_plan_contract(void) {
   int len = convt3d_problem_describe(&p, desc, sizeof desc);
   CHECKF(strcmp(desc, "f32_mb1_ic2_oc3_g1_i2x3x4_k2x2x2_s2x2x2_p0x0x0_op0x0x0_d1x1x1_bias") ==
              0 && len == (int)strlen(desc), "%s", desc);
+  /* descriptors read back to the same problem, and malformed ones are refused */
+  int64_t in5[3] = {3, 4, 5}, k5[3] = {1, 2, 3}, s5[3] = {3, 2, 1}, p5[3] = {0, 1, 2},
+          op5[3] = {2, 1, 0}, d5[3] = {1, 2, 3};
+  convt3d_problem probs[3] = {p, make(-1, 6, 4, 3, in5, k5, s5, p5, op5, d5, 0),
+                              make(0, 4, 1, 4, in5, k5, s5, p5, op5, d5, 1)};
+  probs[1].dtype = CONVT3D_F64;
+  for (int i = 0; i < 3; i++) {
+    convt3d_problem q;
+    memset(&q, 0, sizeof q);
+    convt3d_problem_describe(&probs[i], desc, sizeof desc);
+    CHECKF(convt3d_problem_parse(desc, &q) == CONVT3D_OK, "%s: %s", desc,
+           convt3d_last_error());
+    char again[256];
+    convt3d_problem_describe(&q, again, sizeof again);
+    CHECKF(strcmp(desc, again) == 0 && q.dtype == probs[i].dtype &&
+               q.input.ndim == probs[i].input.ndim && q.has_bias == probs[i].has_bias &&
+               memcmp(q.weight.dims, probs[i].weight.dims, sizeof q.weight.dims) == 0,
+           "%s read back as %s", desc, again);
+  }
+  static const char *const malformed[] = {
+      "", "f16_mb1_ic2_oc3_g1_i2x3x4_k2x2x2_s2x2x2_p0x0x0_op0x0x0_d1x1x1_bias",
+      "f32_mb1_ic2_oc3_g1_i2x3_k2x2x2_s2x2x2_p0x0x0_op0x0x0_d1x1x1_bias",
+      "f32_mb1_ic2_oc3_g2_i2x3x4_k2x2x2_s2x2x2_p0x0x0_op0x0x0_d1x1x1_bias",
+      "f32_mb1_ic2_oc3_g1_i2x3x4_k2x2x2_s2x2x2_p0x0x0_op0x0x0_d1x1x1_biasx",
+      "f32_mbx_ic2_oc3_g1_i2x3x4_k2x2x2_s2x2x2_p0x0x0_op0x0x0_d1x1x1_bias",
+      "f32_mb1_ic2_oc99999999999999999999_g1_i2x3x4_k2x2x2_s2x2x2_p0x0x0_op0x0x0_d1x1x1_bias"};
+  convt3d_problem_describe(&p, desc, sizeof desc);
+  for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+    convt3d_problem q = p;
+    char after[256];
+    const int s = convt3d_problem_parse(malformed[i], &q);
+    convt3d_problem_describe(&q, after, sizeof after); /* q untouched on failure */
+    CHECKF(s == CONVT3D_ERR_INVALID_ARGUMENT && convt3d_last_error()[0] &&
+               strcmp(desc, after) == 0,
+           "'%s' was not refused cleanly", malformed[i]);
+  }
+  CHECK(convt3d_problem_parse(NULL, &p) == CONVT3D_ERR_INVALID_ARGUMENT);
 }
 
 /* One plan executed from 8 threads at once: every call must give the serial result bit

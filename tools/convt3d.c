@@ -256,16 +256,22 @@ done:
 
 /* --------------------------------------------------------------------- demo */
 
-/* Standard normal samples (Box-Muller), like torch.randn's distribution. */
-static void fill_randn(float *v, size_t n, uint64_t *state) {
+/* Fills n elements of dtype with standard normal samples (Box-Muller), like torch.randn. */
+static void fill_randn(convt3d_dtype dt, void *v, size_t n, uint64_t *state) {
   const double two_pi = 6.283185307179586;
   for (size_t i = 0; i < n; i += 2) {
     double u1 = ((double)(next_u64(state) >> 11) + 1.0) * 0x1.0p-53; /* (0, 1] */
     double u2 = (double)(next_u64(state) >> 11) * 0x1.0p-53;
-    double r = sqrt(-2.0 * log(u1));
-    v[i] = (float)(r * cos(two_pi * u2));
-    if (i + 1 < n) v[i + 1] = (float)(r * sin(two_pi * u2));
+    double r = sqrt(-2.0 * log(u1)), z[2] = {r * cos(two_pi * u2), r * sin(two_pi * u2)};
+    for (size_t k = 0; k < 2 && i + k < n; k++) {
+      if (dt == CONVT3D_F32) ((float *)v)[i + k] = (float)z[k];
+      else ((double *)v)[i + k] = z[k];
+    }
   }
+}
+
+static double element(convt3d_dtype dt, const void *v, size_t i) {
+  return dt == CONVT3D_F32 ? (double)((const float *)v)[i] : ((const double *)v)[i];
 }
 
 static int compare_double(const void *a, const void *b) {
@@ -273,44 +279,137 @@ static int compare_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+static size_t shape_numel(const convt3d_shape *s) {
+  size_t n = 1;
+  for (int i = 0; i < s->ndim; i++) n *= (size_t)s->dims[i];
+  return n;
+}
+
+static void print_shape(const char *label, const convt3d_shape *s) {
+  printf("%s(", label);
+  for (int i = 0; i < s->ndim; i++) printf("%s%" PRId64, i ? ", " : "", s->dims[i]);
+  printf(s->ndim == 1 ? ",)" : ")");
+}
+
+/* Runs problem p with `algorithm` on x, w, b into y (all of p's dtype). */
+static convt3d_status run_with(const convt3d_problem *p, convt3d_algorithm algorithm,
+                               const void *x, const void *w, const void *b, void *y) {
+  convt3d_plan *plan = NULL;
+  convt3d_plan_options opt = {algorithm, 0, CONVT3D_ISA_AUTO};
+  convt3d_status s = convt3d_plan_create(p, w, b, &opt, &plan);
+  if (s == CONVT3D_OK) s = convt3d_plan_execute(plan, x, y);
+  convt3d_plan_destroy(plan);
+  return s;
+}
+
+/* The largest |y - reference| over the tolerance docs/testing.md derives: gamma(K+1)*M for
+ * float32 (u = 2^-24), 1e-10*M for float64, M = conv_transpose3d(|x|, |w|, |b|). */
+static int check_against_reference(const convt3d_problem *p, const void *x, const void *w,
+                                   const void *b, const void *y, size_t nx, size_t nw,
+                                   size_t nb, size_t ny) {
+  const size_t es = convt3d_dtype_size(p->dtype);
+  void *ref = malloc(ny * es), *mag = malloc(ny * es);
+  void *ax = malloc(nx * es), *aw = malloc(nw * es), *ab = malloc(nb * es + 1);
+  int rc = EXIT_FAILED;
+  if (!ref || !mag || !ax || !aw || !ab) {
+    rc = fail(EXIT_FAILED, "out of memory for the check");
+    goto done;
+  }
+  for (size_t i = 0; i < nx; i++) memcpy((char *)ax + i * es, (const char *)x + i * es, es);
+  for (size_t i = 0; i < nw; i++) memcpy((char *)aw + i * es, (const char *)w + i * es, es);
+  for (size_t i = 0; i < nb; i++) memcpy((char *)ab + i * es, (const char *)b + i * es, es);
+  /* Clearing the sign bit makes |v| in both dtypes (IEEE 754, little-endian). */
+  for (size_t i = 0; i < nx; i++) ((unsigned char *)ax)[i * es + es - 1] &= 0x7F;
+  for (size_t i = 0; i < nw; i++) ((unsigned char *)aw)[i * es + es - 1] &= 0x7F;
+  for (size_t i = 0; i < nb; i++) ((unsigned char *)ab)[i * es + es - 1] &= 0x7F;
+  convt3d_status s;
+  if ((s = run_with(p, CONVT3D_ALGO_REFERENCE, x, w, p->has_bias ? b : NULL, ref)) !=
+          CONVT3D_OK ||
+      (s = run_with(p, CONVT3D_ALGO_REFERENCE, ax, aw, p->has_bias ? ab : NULL, mag)) !=
+          CONVT3D_OK) {
+    rc = fail(status_exit(s), "%s", convt3d_last_error());
+    goto done;
+  }
+  const double terms = (double)p->weight.dims[0] / (double)p->groups *
+                       (double)(p->weight.dims[2] * p->weight.dims[3] * p->weight.dims[4]) + 1;
+  const double u = 0x1.0p-24, scale = p->dtype == CONVT3D_F32 ? terms * u / (1 - terms * u)
+                                                              : 1e-10;
+  double worst = 0;
+  size_t at = 0;
+  for (size_t i = 0; i < ny; i++) {
+    const double err = fabs(element(p->dtype, y, i) - element(p->dtype, ref, i));
+    const double bound = scale * element(p->dtype, mag, i);
+    const double ratio = err == 0 ? 0 : bound > 0 ? err / bound : INFINITY;
+    if (!(ratio <= worst)) worst = ratio, at = i;
+  }
+  printf("check: %zu elements against the reference, worst error %.3g of the bound (element "
+         "%zu)\n", ny, worst, at);
+  rc = worst <= 1 ? 0 : fail(EXIT_FAILED, "element %zu is off the reference by %.3g times "
+                                          "the bound", at, worst);
+done:
+  free(ref), free(mag), free(ax), free(aw), free(ab);
+  return rc;
+}
+
+static const char demo_usage[] =
+    "usage: convt3d demo [--problem DESC] [--check]\n"
+    "\n"
+    "Runs a problem on built-in random data (standard normal, fixed seed) and prints the\n"
+    "output shape, a checksum, the time and GFLOP/s. Without --problem: the seed example,\n"
+    "x (20, 16, 50, 10, 20), w (16, 33, 3, 3, 3), stride 1, no bias, float32.\n"
+    "--problem DESC  a descriptor as the tests print it, e.g.\n"
+    "                f32_mb2_ic16_oc33_g1_i8x8x8_k3x3x3_s2x2x2_p1x1x1_op1x1x1_d1x1x1_bias\n"
+    "--check         also compare every output element with the reference implementation\n"
+    "                (slow: plain loops); exit 1 if one is off by more than the bound.\n";
+
 static int cmd_demo(int argc, char **argv) {
   prog_cmd = "convt3d demo";
-  if (argc > 0) {
-    if (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
-      puts("usage: convt3d demo\n\n"
-           "Runs the seed example on built-in random data (standard normal, fixed seed):\n"
-           "x (20, 16, 50, 10, 20), w (16, 33, 3, 3, 3), stride 1, no bias, float32, and\n"
-           "prints the output shape, a checksum, the time and GFLOP/s.");
-      return 0;
-    }
-    return fail(EXIT_REJECTED, "unknown argument '%s' (try 'convt3d demo --help')", argv[0]);
-  }
   convt3d_problem p;
   convt3d_problem_init(&p, CONVT3D_F32);
   p.input = (convt3d_shape){5, {20, 16, 50, 10, 20}};
   p.weight = (convt3d_shape){5, {16, 33, 3, 3, 3}};
+  bool check = false;
+  for (int i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      fputs(demo_usage, stdout);
+      return 0;
+    } else if (!strcmp(argv[i], "--check")) {
+      check = true;
+    } else if (!strcmp(argv[i], "--problem") && i + 1 < argc) {
+      if (convt3d_problem_parse(argv[++i], &p) != CONVT3D_OK)
+        return fail(EXIT_REJECTED, "%s", convt3d_last_error());
+    } else {
+      return fail(EXIT_REJECTED, "unknown argument '%s' (try 'convt3d demo --help')",
+                  argv[i]);
+    }
+  }
   convt3d_shape out;
+  convt3d_status s;
+  if ((s = convt3d_output_shape(&p, &out)) != CONVT3D_OK)
+    return fail(status_exit(s), "%s", convt3d_last_error());
+  const size_t es = convt3d_dtype_size(p.dtype), nx = shape_numel(&p.input);
+  const size_t nw = shape_numel(&p.weight), nb = p.has_bias ? (size_t)p.bias.dims[0] : 0;
+  const size_t ny = shape_numel(&out);
   convt3d_plan *plan = NULL;
   convt3d_plan_info info;
-  const size_t nx = 20 * 16 * 50 * 10 * 20, nw = 16 * 33 * 27;
-  float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *y = NULL;
+  void *x = malloc(nx * es + 1), *w = malloc(nw * es + 1), *b = malloc(nb * es + 1);
+  void *y = malloc(ny * es + 1);
   int rc = EXIT_FAILED;
-  convt3d_status s;
-  if (!x || !w) goto oom;
+  if (!x || !w || !b || !y) {
+    rc = fail(EXIT_FAILED, "out of memory");
+    goto done;
+  }
   uint64_t seed = 20240229;
-  fill_randn(x, nx, &seed);
-  fill_randn(w, nw, &seed);
+  fill_randn(p.dtype, x, nx, &seed);
+  fill_randn(p.dtype, w, nw, &seed);
+  fill_randn(p.dtype, b, nb, &seed);
   double t0 = now_seconds();
-  if ((s = convt3d_output_shape(&p, &out)) != CONVT3D_OK ||
-      (s = convt3d_plan_create(&p, w, NULL, NULL, &plan)) != CONVT3D_OK) {
+  if ((s = convt3d_plan_create(&p, w, p.has_bias ? b : NULL, NULL, &plan)) != CONVT3D_OK) {
     rc = fail(status_exit(s), "%s", convt3d_last_error());
     goto done;
   }
-  double t_plan = now_seconds() - t0;
+  const double t_plan = now_seconds() - t0;
   convt3d_plan_get_info(plan, &info);
-  size_t ny = 1;
-  for (int i = 0; i < out.ndim; i++) ny *= (size_t)out.dims[i];
-  if (!(y = malloc(ny * sizeof *y))) goto oom;
   /* Up to 5 timed runs, fewer when they are slow (a sanitizer build), at least one. */
   enum { MAX_RUNS = 5 };
   double times[MAX_RUNS], spent = 0;
@@ -324,28 +423,27 @@ static int cmd_demo(int argc, char **argv) {
   qsort(times, (size_t)runs, sizeof times[0], compare_double);
   double sum = 0, sum_abs = 0;
   for (size_t i = 0; i < ny; i++) {
-    sum += y[i];
-    sum_abs += fabs(y[i]);
+    sum += element(p.dtype, y, i);
+    sum_abs += fabs(element(p.dtype, y, i));
   }
-  printf("conv_transpose3d(x (20, 16, 50, 10, 20), w (16, 33, 3, 3, 3)), float32, "
-         "random normal data\n");
-  printf("output shape: (%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 ")\n",
-         out.dims[0], out.dims[1], out.dims[2], out.dims[3], out.dims[4]);
-  printf("checksum: sum %.6e, sum of |y| %.6e\n", sum, sum_abs);
+  char desc[256];
+  convt3d_problem_describe(&p, desc, sizeof desc);
+  print_shape("conv_transpose3d(x ", &p.input);
+  print_shape(", w ", &p.weight);
+  printf("), %s, random normal data\nproblem: %s\n",
+         p.dtype == CONVT3D_F32 ? "float32" : "float64", desc);
+  print_shape("output shape: ", &out);
+  printf("\nchecksum: sum %.6e, sum of |y| %.6e\n", sum, sum_abs);
   printf("time: %.2f ms median of %d runs (plan %.3f ms), %.1f GFLOP/s, %d thread%s, "
-         "algorithm %s, isa %s\n",
+         "algorithm %s, isa %s, kernel %s\n",
          times[runs / 2] * 1e3, runs, t_plan * 1e3, info.flops / times[runs / 2] * 1e-9,
          info.num_threads, info.num_threads == 1 ? "" : "s",
-         convt3d_algorithm_name(info.algorithm), info.isa);
-  rc = 0;
-  goto done;
-oom:
-  rc = fail(EXIT_FAILED, "out of memory");
+         convt3d_algorithm_name(info.algorithm), info.isa,
+         info.kernel[0] ? info.kernel : "-");
+  rc = check ? check_against_reference(&p, x, w, b, y, nx, nw, nb, ny) : 0;
 done:
   convt3d_plan_destroy(plan);
-  free(x);
-  free(w);
-  free(y);
+  free(x), free(w), free(b), free(y);
   return rc;
 }
 
@@ -408,7 +506,7 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  run    compute conv_transpose3d on .npy files (convt3d run --help)\n"
-    "  demo   run the seed example on random data and time it\n"
+    "  demo   run the seed example (or any problem) on random data and time it\n"
     "  info   version, build, CPU features, instruction set and threads\n"
     "  bench  time convt3d beside oneDNN on a suite of layer shapes (convt3d bench --help)\n"
     "\n"
