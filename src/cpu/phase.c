@@ -132,6 +132,7 @@ typedef struct phase_dims {
   int64_t x_channel;      /* D*H*W: distance between input channels */
   int64_t y_channel;      /* oD*oH*oW: distance between output channels */
   size_t esize;
+  bool fused_w2;          /* kernel = stride = 2 along the width: fused tiles (ukernel.h) */
 } phase_dims;
 
 /* Packed plane rows for a band of bh rows: the band and the height spread of the taps,
@@ -288,6 +289,12 @@ static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
   d.ct = per_task * d.mr;
   d.cchunks = ceil_div(blocks, per_task);
   d.slice_elems = d.cc * per_slice;
+  /* Kernel = stride = 2 along the width, no padding or dilation there, rows of whole
+   * 16-vectors and no input-channel blocking (tiles go straight to the output): the
+   * fused tiles apply. */
+  d.fused_w2 = cfg->f32_w2[0] && g->k[2] == 2 && g->stride[2] == 2 && g->pad[2] == 0 &&
+               g->dil[2] == 1 && g->out_pad[2] == 0 && d.w.jmax % 16 == 0 &&
+               d.kc == g->cin_g;
   d.in_d = g->in[0];
   d.in_h = g->in[1];
   d.in_w = g->in[2];
@@ -364,7 +371,7 @@ bool cvt_phase_supports(const cvt_geometry *g) {
 typedef struct phase_workspace {
   void *planes;                  /* max_planes * kc * prow * wp + nr: packed input */
   void *cbuf;                    /* bs * slice_elems: the task's tiles being summed */
-  const void **a_ptrs, **b_ptrs; /* max_batch each: one brgemm batch */
+  const void **a_ptrs, **b_ptrs; /* 2 * max_batch and max_batch: one brgemm batch */
   int64_t *x_plane;              /* max_planes: input offsets of the packed planes */
   int64_t *npairs;               /* bs: depth taps of each slice whose plane exists */
   int64_t *pair_q, *pair_tap;    /* bs * max_pairs: their packed plane and kd*kH*kW */
@@ -377,7 +384,7 @@ static size_t workspace_layout(const phase_dims *d, char *base, phase_workspace 
   const size_t sizes[] = {
       (size_t)(d->max_planes * d->kc * d->prow * d->wp + d->nr) * d->esize,
       (size_t)(d->bs * d->slice_elems) * d->esize,
-      (size_t)d->max_batch * sizeof(void *),
+      (size_t)(2 * d->max_batch) * sizeof(void *), /* two halves for the fused tiles */
       (size_t)d->max_batch * sizeof(void *),
       (size_t)d->max_planes * sizeof(int64_t),
       (size_t)d->bs * sizeof(int64_t),
@@ -543,6 +550,7 @@ static int64_t slice_y(const cvt_geometry *g, const phase_task *t, int64_t i) {
 #define CVT_FN phase_f32
 #define CVT_PACK pack_planes_f32
 #define CVT_SCATTER scatter_f32
+#define CVT_FUSED_W2 fused_w2_f32
 #define CVT_BRGEMM f32
 #define CVT_ROWS 1
 #include "phase_impl.h"
@@ -550,6 +558,7 @@ static int64_t slice_y(const cvt_geometry *g, const phase_task *t, int64_t i) {
 #undef CVT_T
 #undef CVT_FN
 #undef CVT_PACK
+#undef CVT_FUSED_W2
 #undef CVT_SCATTER
 #undef CVT_BRGEMM
 

@@ -67,6 +67,63 @@ static void CVT_SCATTER(const cvt_geometry *g, const phase_dims *d, const phase_
       }
 }
 
+#if CVT_ROWS
+/* The task for kernel = stride = 2 along the width (d->fused_w2): for each block of
+ * channels, height phase, slice and row, the fused tiles compute both width phases from
+ * one B and write the output row directly, from the bias: no tile buffer, no scatter.
+ * a_ptrs holds the even phase's weights in its first half and the odd's in its second. */
+static void CVT_FUSED_W2(const cvt_exec *e, const CVT_T *x, CVT_T *y, const phase_dims *d,
+                         const phase_task *t, CVT_T *planes, const CVT_T **a_ptrs,
+                         const CVT_T **b_ptrs) {
+  const cvt_geometry *g = e->geo;
+  const cvt_brgemm_config *cfg = e->brgemm;
+  const CVT_T *bias = e->bias;
+  const int64_t plane = d->prow * d->wp, jw = d->w.jmax, ow_n = g->out[2];
+  const int64_t half = d->max_batch; /* a_ptrs has room for 2 * max_batch: see layout */
+  if (t->nplanes > 0) CVT_PACK(x, t, d, 0, g->cin_g, planes);
+  for (int64_t co0 = 0; co0 < t->con; co0 += d->mr) {
+    const int64_t mr = min64(d->mr, t->con - co0);
+    const CVT_T *w_block = (const CVT_T *)e->weight +
+                           phase_weight_block_offset(g, t->group, t->co0 + co0);
+    const CVT_T *b_block = bias ? bias + t->group * g->cout_g + t->co0 + co0 : NULL;
+    for (int64_t ch = 0; ch < d->h.phases; ch++) {
+      phase_tap th[PHASE_MAX_TAPS];
+      const int64_t nth = phase_taps(ch, g->k[1], g->stride[1], g->pad[1], g->dil[1], th);
+      for (int64_t i = 0; i < t->slices; i++) {
+        CVT_T *y_block = y + slice_y(g, t, i) + co0 * d->y_channel;
+        const int64_t *q = t->pair_q + i * d->max_pairs;
+        const int64_t *tap_d = t->pair_tap + i * d->max_pairs;
+        for (int64_t r = 0; r < d->bh; r++) {
+          const int64_t jh = t->jh0 + r, oh = jh * g->stride[1] + ch;
+          if (jh >= d->h.jmax || oh >= g->out[1]) break;
+          size_t batch = 0;
+          for (int64_t p = 0; p < t->npairs[i]; p++)
+            for (int64_t a = 0; a < nth; a++) {
+              const int64_t ih = jh + th[a].e;
+              if (ih < 0 || ih >= d->in_h) continue;
+              const int64_t tap = tap_d[p] + th[a].k * g->k[2]; /* kw = 0; kw = 1 next */
+              a_ptrs[batch] = w_block + tap * g->cin_g * mr;
+              a_ptrs[half + (int64_t)batch] = w_block + (tap + 1) * g->cin_g * mr;
+              /* plane position of row r, column 0: r*wp, shifted for the tap */
+              b_ptrs[batch] = planes + q[p] * g->cin_g * plane +
+                              (r + th[a].e - d->h.emin) * d->wp + (0 - d->w.emin);
+              batch++;
+            }
+          CVT_T *y_row = y_block + oh * ow_n;
+          for (int64_t j0 = 0; j0 < jw; j0 += 32) {
+            const int64_t wide = jw - j0 >= 32; /* else one vector of 16 is left */
+            cfg->f32_w2[wide]((size_t)mr, batch, (size_t)g->cin_g, a_ptrs, a_ptrs + half,
+                              b_ptrs, (size_t)plane, b_block, y_row + 2 * j0,
+                              (size_t)d->y_channel);
+            for (size_t k = 0; k < batch; k++) b_ptrs[k] += 32;
+          }
+        }
+      }
+    }
+  }
+}
+#endif
+
 static void CVT_FN(const cvt_exec *e, const CVT_T *x, CVT_T *y) {
   const cvt_geometry *g = e->geo;
   const phase_dims d = phase_dims_of(g, e->brgemm, e->num_threads);
@@ -97,6 +154,12 @@ static void CVT_FN(const cvt_exec *e, const CVT_T *x, CVT_T *y) {
     for (int64_t task = 0; task < tasks; task++) {
       phase_task_setup(g, &d, task, &t);
 
+#if CVT_ROWS
+      if (d.fused_w2) {
+        CVT_FUSED_W2(e, x, y, &d, &t, planes, a_ptrs, b_ptrs);
+        continue;
+      }
+#endif
       const bool blocked = d.kc < g->cin_g; /* then each chunk repacks per block */
       if (!blocked && t.nplanes > 0) CVT_PACK(x, &t, &d, 0, g->cin_g, planes);
       for (int64_t cc0 = 0; cc0 < t.con; cc0 += d.cc) {

@@ -47,6 +47,14 @@ typedef void (*cvt_f32_brgemm_rows_fn)(size_t mr, size_t batch, size_t kc,
                                        size_t ldb, float *c, size_t ldc, size_t vpr,
                                        size_t brow, size_t crow);
 
+/* Fused tiles for kernel = stride = 2 along the width: both width phases of NR positions
+ * from one B, started from the bias (or 0), written interleaved to the output row y (row m
+ * of the block at y + m*ych). See avx512/f32_brgemm_w2_avx512.c. */
+typedef void (*cvt_f32_brgemm_w2_fn)(size_t mr, size_t batch, size_t kc,
+                                     const float *const *a0, const float *const *a1,
+                                     const float *const *b, size_t ldb, const float *bias,
+                                     float *y, size_t ych);
+
 /* A micro-kernel and its tile: the plan packs weights in blocks of mr_max channels and
  * the driver packs inputs in strips of nr positions. An instruction set may offer several
  * tiles; the plan picks the one that computes the fewest vector multiply-adds. */
@@ -59,6 +67,7 @@ typedef struct cvt_brgemm_config {
     cvt_f64_brgemm_fn f64;
   } fn;
   cvt_f32_brgemm_rows_fn f32_rows; /* the stacked-rows entry, or NULL */
+  cvt_f32_brgemm_w2_fn f32_w2[2];  /* fused k = s = 2 width tiles of 16 and 32, or NULL */
 } cvt_brgemm_config;
 
 /* The kernels, one declaration macro per signature (the signature is written once, in
@@ -70,6 +79,10 @@ typedef struct cvt_brgemm_config {
   void name(size_t mr, size_t batch, size_t kc, const float *const *a,                 \
             const float *const *b, size_t ldb, float *c, size_t ldc, size_t vpr,       \
             size_t brow, size_t crow)
+#define CVT_F32_BRGEMM_W2(name)                                                          \
+  void name(size_t mr, size_t batch, size_t kc, const float *const *a0,                \
+            const float *const *a1, const float *const *b, size_t ldb, const float *bias, \
+            float *y, size_t ych)
 #define CVT_F64_BRGEMM(name)                                                             \
   void name(size_t mr, size_t batch, size_t kc, const double *const *a,                \
             const double *const *b, size_t ldb, double *c, size_t ldc)
@@ -82,6 +95,8 @@ CVT_F32_BRGEMM_ROWS(cvt_f32_brgemm_6x16_rows_avx512);
 CVT_F32_BRGEMM_ROWS(cvt_f32_brgemm_6x32_rows_avx512);
 CVT_F32_BRGEMM_ROWS(cvt_f32_brgemm_6x48_rows_avx512);
 CVT_F32_BRGEMM_ROWS(cvt_f32_brgemm_6x64_rows_avx512);
+CVT_F32_BRGEMM_W2(cvt_f32_brgemm_w2_6x16_avx512);
+CVT_F32_BRGEMM_W2(cvt_f32_brgemm_w2_6x32_avx512);
 CVT_F32_BRGEMM(cvt_f32_brgemm_64x1_avx512);
 CVT_F32_BRGEMM(cvt_f32_brgemm_64x2_avx512);
 CVT_F32_BRGEMM(cvt_f32_brgemm_64x3_avx512);
