@@ -326,13 +326,20 @@ static void test_paths_match_reference(void) {
   in4[2] = 32;
   pr = make(1, 4, 7, 1, in4, k4, s4, ONE, ZERO, ONE, 0);
   check_all_paths(&pr);
-  /* Kernel = stride = 2 along the width on rows of 16 and 48 positions: fused tiles that
-   * write both width phases straight to the output (with a channel-block tail). */
+  /* Kernel = stride = 2 along the width on rows of 16, 48, 21 and 3 positions: fused
+   * tiles that write both width phases straight to the output (with a channel-block
+   * tail and partial tiles). */
   int64_t in6[3] = {3, 4, 16}, k6[3] = {2, 3, 2}, s6[3] = {2, 1, 2}, p6[3] = {0, 1, 0};
   pr = make(2, 6, 13, 2, in6, k6, s6, p6, ZERO, ONE, 1);
   check_all_paths(&pr);
   in6[2] = 48;
   pr = make(1, 8, 7, 1, in6, k6, s6, p6, ZERO, ONE, 0);
+  check_all_paths(&pr);
+  in6[2] = 21; /* a partial last tile of 5 positions (10 outputs) per row */
+  pr = make(2, 5, 9, 1, in6, k6, s6, p6, ZERO, ONE, 1);
+  check_all_paths(&pr);
+  in6[2] = 3;
+  pr = make(1, 4, 6, 2, in6, k6, s6, p6, ZERO, ONE, 1);
   check_all_paths(&pr);
   /* Few positions, many channels: kernels that vectorise along channels, with a block
    * tail (70 = 64 + 6, 2 groups of 35). */

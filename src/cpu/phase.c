@@ -44,6 +44,10 @@
  * from L2 then feeds at least this many multiply-adds. */
 #define PHASE_MIN_POSITIONS 256
 
+/* Elements after the last packed plane, zeroed: tiles (up to 64 positions, or 32 for the
+ * fused width-2 tiles) that start in the last plane may read that far past it. */
+#define PHASE_SLACK 64
+
 /* Output positions (all phases) a task should cover: slices of several depths, or of
  * several samples, are grouped until each weight loaded feeds this many. */
 #define PHASE_TASK_POSITIONS 2048
@@ -289,12 +293,12 @@ static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
   d.ct = per_task * d.mr;
   d.cchunks = ceil_div(blocks, per_task);
   d.slice_elems = d.cc * per_slice;
-  /* Kernel = stride = 2 along the width, no padding or dilation there, rows of whole
-   * 16-vectors and no input-channel blocking (tiles go straight to the output): the
-   * fused tiles apply. */
+  /* Kernel = stride = 2 along the width, no padding or dilation there, and no
+   * input-channel blocking (tiles go straight to the output): the fused tiles apply.
+   * Their last tile of a row may be partial; it reads up to 31 positions past the row,
+   * into the next rows of the plane, or the next plane, or the slack (PHASE_SLACK). */
   d.fused_w2 = cfg->f32_w2[0] && g->k[2] == 2 && g->stride[2] == 2 && g->pad[2] == 0 &&
-               g->dil[2] == 1 && g->out_pad[2] == 0 && d.w.jmax % 16 == 0 &&
-               d.kc == g->cin_g;
+               g->dil[2] == 1 && g->out_pad[2] == 0 && d.kc == g->cin_g;
   d.in_d = g->in[0];
   d.in_h = g->in[1];
   d.in_w = g->in[2];
@@ -369,7 +373,7 @@ bool cvt_phase_supports(const cvt_geometry *g) {
 
 /* One thread's scratch, carved from its slice of the plan's workspace. */
 typedef struct phase_workspace {
-  void *planes;                  /* max_planes * kc * prow * wp + nr: packed input */
+  void *planes;                  /* max_planes * kc * prow * wp + slack: packed input */
   void *cbuf;                    /* bs * slice_elems: the task's tiles being summed */
   const void **a_ptrs, **b_ptrs; /* 2 * max_batch and max_batch: one brgemm batch */
   int64_t *x_plane;              /* max_planes: input offsets of the packed planes */
@@ -382,7 +386,7 @@ static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 static size_t workspace_layout(const phase_dims *d, char *base, phase_workspace *ws) {
   const size_t sizes[] = {
-      (size_t)(d->max_planes * d->kc * d->prow * d->wp + d->nr) * d->esize,
+      (size_t)(d->max_planes * d->kc * d->prow * d->wp + PHASE_SLACK) * d->esize,
       (size_t)(d->bs * d->slice_elems) * d->esize,
       (size_t)(2 * d->max_batch) * sizeof(void *), /* two halves for the fused tiles */
       (size_t)d->max_batch * sizeof(void *),

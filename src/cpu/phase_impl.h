@@ -31,9 +31,9 @@ static void CVT_PACK(const CVT_T *x, const phase_task *t, const phase_dims *d, i
         if (b < d->wp) memset(dst + b, 0, (size_t)(d->wp - b) * sizeof *dst);
       }
     }
-  /* The last tile of the last plane runs up to nr - 1 positions past it: keep those
+  /* The last tiles of the last plane run up to PHASE_SLACK positions past it: keep those
    * (dropped) lanes reading defined values. */
-  memset(planes + t->nplanes * kc * plane, 0, (size_t)d->nr * sizeof *planes);
+  memset(planes + t->nplanes * kc * plane, 0, PHASE_SLACK * sizeof *planes);
 }
 
 /* Writes one slice's accumulated tiles, channels cc0 .. cc0 + ccn - 1 of the task, to
@@ -111,10 +111,10 @@ static void CVT_FUSED_W2(const cvt_exec *e, const CVT_T *x, CVT_T *y, const phas
             }
           CVT_T *y_row = y_block + oh * ow_n;
           for (int64_t j0 = 0; j0 < jw; j0 += 32) {
-            const int64_t wide = jw - j0 >= 32; /* else one vector of 16 is left */
-            cfg->f32_w2[wide]((size_t)mr, batch, (size_t)g->cin_g, a_ptrs, a_ptrs + half,
-                              b_ptrs, (size_t)plane, b_block, y_row + 2 * j0,
-                              (size_t)d->y_channel);
+            const int64_t n = min64(32, jw - j0); /* the row's last tile may be partial */
+            cfg->f32_w2[n > 16]((size_t)mr, batch, (size_t)g->cin_g, a_ptrs, a_ptrs + half,
+                                b_ptrs, (size_t)plane, b_block, y_row + 2 * j0,
+                                (size_t)d->y_channel, (size_t)n);
             for (size_t k = 0; k < batch; k++) b_ptrs[k] += 32;
           }
         }

@@ -12,7 +12,8 @@
  *   y[m*ych + 2*j]     = bias[m] + sum_b sum_k a0[b][k*mr + m] * B_b[k*ldb + j]
  *   y[m*ych + 2*j + 1] = bias[m] + sum_b sum_k a1[b][k*mr + m] * B_b[k*ldb + j]
  *
- * for m < mr, j < 16*nv. batch may be 0 (the output gets the bias). */
+ * for m < mr, j < n <= 16*nv (outputs past 2*n are not written; their input lanes may hold
+ * anything). batch may be 0 (the output gets the bias). */
 #include <immintrin.h>
 
 #include "../ukernel.h"
@@ -23,7 +24,7 @@ static inline __attribute__((always_inline)) void tile(const size_t mr, const si
                                                        const float *const *a1,
                                                        const float *const *b, size_t ldb,
                                                        const float *bias, float *y,
-                                                       size_t ych) {
+                                                       size_t ych, size_t n) {
   __m512 acc0[6][2], acc1[6][2];
   for (size_t m = 0; m < mr; m++) {
     const __m512 v = bias ? _mm512_set1_ps(bias[m]) : _mm512_setzero_ps();
@@ -47,22 +48,31 @@ static inline __attribute__((always_inline)) void tile(const size_t mr, const si
   const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i hi =
       _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  /* outputs 32*j .. 32*j + 31 of the row: the first 2*n are real */
+  __mmask16 keep[2][2];
+  for (size_t j = 0; j < nv; j++)
+    for (size_t h = 0; h < 2; h++) {
+      const size_t first = 32 * j + 16 * h, real = 2 * n > first ? 2 * n - first : 0;
+      keep[j][h] = real >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << real) - 1);
+    }
   for (size_t m = 0; m < mr; m++)
     for (size_t j = 0; j < nv; j++) {
       float *dst = y + m * ych + 32 * j;
-      _mm512_storeu_ps(dst, _mm512_permutex2var_ps(acc0[m][j], lo, acc1[m][j]));
-      _mm512_storeu_ps(dst + 16, _mm512_permutex2var_ps(acc0[m][j], hi, acc1[m][j]));
+      _mm512_mask_storeu_ps(dst, keep[j][0],
+                            _mm512_permutex2var_ps(acc0[m][j], lo, acc1[m][j]));
+      _mm512_mask_storeu_ps(dst + 16, keep[j][1],
+                            _mm512_permutex2var_ps(acc0[m][j], hi, acc1[m][j]));
     }
 }
 
 #define CVT_W2_SWITCH(nv)                                                                \
   switch (mr) {                                                                          \
-  case 6: tile(6, nv, batch, kc, a0, a1, b, ldb, bias, y, ych); break;                   \
-  case 5: tile(5, nv, batch, kc, a0, a1, b, ldb, bias, y, ych); break;                   \
-  case 4: tile(4, nv, batch, kc, a0, a1, b, ldb, bias, y, ych); break;                   \
-  case 3: tile(3, nv, batch, kc, a0, a1, b, ldb, bias, y, ych); break;                   \
-  case 2: tile(2, nv, batch, kc, a0, a1, b, ldb, bias, y, ych); break;                   \
-  default: tile(1, nv, batch, kc, a0, a1, b, ldb, bias, y, ych); break;                  \
+  case 6: tile(6, nv, batch, kc, a0, a1, b, ldb, bias, y, ych, n); break;                   \
+  case 5: tile(5, nv, batch, kc, a0, a1, b, ldb, bias, y, ych, n); break;                   \
+  case 4: tile(4, nv, batch, kc, a0, a1, b, ldb, bias, y, ych, n); break;                   \
+  case 3: tile(3, nv, batch, kc, a0, a1, b, ldb, bias, y, ych, n); break;                   \
+  case 2: tile(2, nv, batch, kc, a0, a1, b, ldb, bias, y, ych, n); break;                   \
+  default: tile(1, nv, batch, kc, a0, a1, b, ldb, bias, y, ych, n); break;                  \
   }
 
 CVT_F32_BRGEMM_W2(cvt_f32_brgemm_w2_6x16_avx512) { CVT_W2_SWITCH(1) }
