@@ -208,7 +208,8 @@ static int64_t rnd(int64_t lo, int64_t hi) { /* uniform in [lo, hi] */
 }
 
 /* Runs `algo` on `isa` with `threads` into y pre-filled with NaN. Returns the status, or
- * -1 when the plan did not get the requested instruction set (the CPU lacks it). */
+ * -1 when the plan did not get the requested instruction set (the CPU lacks it) or the
+ * algorithm declines the problem. */
 static int run_algo(const convt3d_problem *p, convt3d_algorithm algo, convt3d_isa isa,
                     int threads, const void *x, const void *w, const void *b, void *y,
                     size_t ny) {
@@ -221,6 +222,9 @@ static int run_algo(const convt3d_problem *p, convt3d_algorithm algo, convt3d_is
     for (size_t i = 0; i < ny; i++) ((double *)y)[i] = NAN;
   int s = convt3d_plan_create(p, w, b, &opt, &plan);
   convt3d_plan_info info;
+  if (s == CONVT3D_ERR_INVALID_ARGUMENT && algo == CONVT3D_ALGO_PHASE &&
+      strstr(convt3d_last_error(), "does not support"))
+    return -1; /* beyond the phase algorithm's limits: AUTO takes the direct one */
   if (s == CONVT3D_OK && algo == CONVT3D_ALGO_PHASE &&
       (convt3d_plan_get_info(plan, &info) != CONVT3D_OK ||
        strcmp(info.isa, isa_names[isa]) != 0))
@@ -341,6 +345,26 @@ static void test_paths_match_reference(void) {
   in6[2] = 3;
   pr = make(1, 4, 6, 2, in6, k6, s6, p6, ZERO, ONE, 1);
   check_all_paths(&pr);
+  /* Beyond the phase algorithm's limits (1025 taps along the width; a dilation far beyond
+   * the stride): the plan falls back to the direct algorithm, with the same results. */
+  int64_t in7[3] = {1, 1, 3}, k7[3] = {1, 1, 1025};
+  pr = make(1, 2, 2, 1, in7, k7, ONE, ZERO, ZERO, ONE, 1);
+  check_all_paths(&pr);
+  int64_t k8[3] = {1, 1, 3}, d8[3] = {1, 1, 3000};
+  pr = make(1, 2, 2, 1, in7, k8, ONE, ZERO, ZERO, d8, 0);
+  check_all_paths(&pr);
+  for (int i = 0; i < 2; i++) {
+    float *w0 = calloc(2 * 2 * 1025, sizeof *w0), b0[2] = {0, 0};
+    pr = i == 0 ? make(1, 2, 2, 1, in7, k7, ONE, ZERO, ZERO, ONE, 1)
+                : make(1, 2, 2, 1, in7, k8, ONE, ZERO, ZERO, d8, 1);
+    convt3d_plan *fallback;
+    convt3d_plan_info fi;
+    CHECK(convt3d_plan_create(&pr, w0, b0, NULL, &fallback) == CONVT3D_OK &&
+          convt3d_plan_get_info(fallback, &fi) == CONVT3D_OK &&
+          fi.algorithm == CONVT3D_ALGO_DIRECT);
+    convt3d_plan_destroy(fallback);
+    free(w0);
+  }
   /* Few positions, many channels: kernels that vectorise along channels, with a block
    * tail (70 = 64 + 6, 2 groups of 35). */
   int64_t in3[3] = {3, 3, 3}, k3[3] = {3, 3, 3}, s3[3] = {2, 2, 2};
@@ -360,7 +384,8 @@ static void test_paths_match_reference(void) {
   convt3d_plan_destroy(plan);
   free(w);
   if (skipped_isa_runs)
-    printf("test_api: %d runs skipped: ISA not on this CPU\n", skipped_isa_runs);
+    printf("test_api: %d runs skipped: ISA not on this CPU, or phase declines\n",
+           skipped_isa_runs);
 }
 
 /* ------------------------------------------------------------ plan contract */
