@@ -303,12 +303,16 @@ convt3d_status convt3d_output_shape(const convt3d_problem *problem, convt3d_shap
   if (s != CONVT3D_OK) return s;
   if (!out)
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "convt3d_output_shape: out is NULL");
-  convt3d_shape r = {0, {0}};
-  if (geo.batched) r.dims[r.ndim++] = geo.n;
-  r.dims[r.ndim++] = geo.cout;
-  for (int ax = 0; ax < 3; ax++) r.dims[r.ndim++] = geo.out[ax];
-  *out = r;
+  *out = cvt_output_shape(&geo);
   return CONVT3D_OK;
+}
+
+convt3d_shape cvt_output_shape(const cvt_geometry *geo) {
+  convt3d_shape r = {0, {0}};
+  if (geo->batched) r.dims[r.ndim++] = geo->n;
+  r.dims[r.ndim++] = geo->cout;
+  for (int ax = 0; ax < 3; ax++) r.dims[r.ndim++] = geo->out[ax];
+  return r;
 }
 
 convt3d_status convt3d_output_padding_for_size(const convt3d_problem *problem,

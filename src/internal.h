@@ -70,6 +70,10 @@ enum {
 convt3d_status cvt_validate(const convt3d_problem *problem, unsigned flags, const char *fn,
                             cvt_geometry *geo);
 
+/* The output shape of a validated problem: (N, Cout, oD, oH, oW), or without N when the
+ * input was unbatched. */
+convt3d_shape cvt_output_shape(const cvt_geometry *geo);
+
 /* The thread count for a new plan when the caller does not give one. */
 int cvt_default_threads(void);
 

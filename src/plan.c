@@ -214,11 +214,7 @@ convt3d_status convt3d_plan_create(const convt3d_problem *problem, const void *w
     plan->workspace = alloc64(ws_per_thread * (size_t)num_threads);
     if (!plan->workspace) goto oom;
   }
-  s = convt3d_output_shape(problem, &plan->output);
-  if (s != CONVT3D_OK) { /* cannot happen: the problem was validated above */
-    convt3d_plan_destroy(plan);
-    return s;
-  }
+  plan->output = cvt_output_shape(&geo);
   *out = plan;
   return CONVT3D_OK;
 

@@ -222,9 +222,16 @@ static int run_algo(const convt3d_problem *p, convt3d_algorithm algo, convt3d_is
     for (size_t i = 0; i < ny; i++) ((double *)y)[i] = NAN;
   int s = convt3d_plan_create(p, w, b, &opt, &plan);
   convt3d_plan_info info;
-  if (s == CONVT3D_ERR_INVALID_ARGUMENT && algo == CONVT3D_ALGO_PHASE &&
-      strstr(convt3d_last_error(), "does not support"))
-    return -1; /* beyond the phase algorithm's limits: AUTO takes the direct one */
+  if (s == CONVT3D_ERR_INVALID_ARGUMENT && algo == CONVT3D_ALGO_PHASE) {
+    /* beyond the phase algorithm's limits, AUTO takes the direct one; else a real fault */
+    convt3d_plan_options auto_opt = {CONVT3D_ALGO_AUTO, 1, CONVT3D_ISA_AUTO};
+    convt3d_plan *auto_plan = NULL;
+    const int declined = convt3d_plan_create(p, w, b, &auto_opt, &auto_plan) == CONVT3D_OK &&
+                          convt3d_plan_get_info(auto_plan, &info) == CONVT3D_OK &&
+                          info.algorithm == CONVT3D_ALGO_DIRECT;
+    convt3d_plan_destroy(auto_plan);
+    if (declined) return -1;
+  }
   if (s == CONVT3D_OK && algo == CONVT3D_ALGO_PHASE &&
       (convt3d_plan_get_info(plan, &info) != CONVT3D_OK ||
        strcmp(info.isa, isa_names[isa]) != 0))

@@ -120,7 +120,6 @@ typedef struct phase_dims {
   int64_t tiles_per_row;  /* 0: tiles run across rows; else tiles per row */
   int64_t rpt;            /* stacked rows: rows per tile (vpr = jw / 16), or 0 */
   int64_t prow;           /* packed plane rows: the band, the height spread, the overrun */
-  int64_t slices;         /* (n, od) output slices of the problem: N * oD */
   int64_t bs, sbands;     /* slices per task (a divisor or multiple of oD), and bands */
   int64_t max_planes;     /* bound on the input planes (n, id) a task packs */
   int64_t max_range;      /* bound on the input depths a band within a sample reaches */
@@ -132,7 +131,7 @@ typedef struct phase_dims {
   int64_t ldc;            /* positions accumulated per channel and phase */
   int64_t cpitch;         /* distance between rows among the accumulated positions */
   int64_t slice_elems;    /* cbuf elements per slice: cc * h.phases * w.phases * ldc */
-  int64_t in_d, in_h, in_w;
+  int64_t in_h, in_w;
   int64_t x_channel;      /* D*H*W: distance between input channels */
   int64_t y_channel;      /* oD*oH*oW: distance between output channels */
   size_t esize;
@@ -258,10 +257,10 @@ static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
    * far as one block of mr channels' tiles fits the tile budget. A band never splits a
    * sample unless it is within one. */
   const int64_t per_slice = d.h.phases * d.w.phases * d.ldc; /* positions, all phases */
-  d.slices = g->n * g->out[0];
+  const int64_t slices = g->n * g->out[0]; /* (n, od) output slices of the problem */
   d.bs = ceil_div(PHASE_TASK_POSITIONS, per_slice);
   d.bs = min64(d.bs, PHASE_TILE_BUDGET / (d.mr * per_slice * esize));
-  d.bs = min64(d.bs, d.slices); /* no slices at all with an empty batch */
+  d.bs = min64(d.bs, slices); /* no slices at all with an empty batch */
   if (d.bs < 1) d.bs = 1;
   if (d.bs > g->out[0]) d.bs = d.bs / g->out[0] * g->out[0];
   d.sbands = d.bs >= g->out[0] ? ceil_div(g->n, d.bs / g->out[0])
@@ -299,7 +298,6 @@ static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
    * into the next rows of the plane, or the next plane, or the slack (PHASE_SLACK). */
   d.fused_w2 = cfg->f32_w2[0] && g->k[2] == 2 && g->stride[2] == 2 && g->pad[2] == 0 &&
                g->dil[2] == 1 && g->out_pad[2] == 0 && d.kc == g->cin_g;
-  d.in_d = g->in[0];
   d.in_h = g->in[1];
   d.in_w = g->in[2];
   d.x_channel = g->in[0] * g->in[1] * g->in[2];
