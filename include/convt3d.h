@@ -297,15 +297,26 @@ CONVT3D_API convt3d_status convt3d_plan_execute(const convt3d_plan *plan, const 
 CONVT3D_API void convt3d_plan_destroy(convt3d_plan *plan);
 
 /** What a plan is: filled by convt3d_plan_get_info. */
+/** What a plan's execute computes. */
+typedef enum convt3d_pass {
+  CONVT3D_PASS_FORWARD = 0,         /**< output = conv_transpose3d(input, weight) + bias */
+  CONVT3D_PASS_BACKWARD_DATA = 1,   /**< grad_input from grad_output (and the weight) */
+  CONVT3D_PASS_BACKWARD_WEIGHT = 2, /**< grad_weight, grad_bias from input, grad_output */
+  CONVT3D_PASS_CONV3D = 3,          /**< output = conv3d(input, weight) + bias */
+} convt3d_pass;
+
 typedef struct convt3d_plan_info {
-  convt3d_shape output;        /**< output shape */
+  convt3d_shape output;        /**< shape of what execute writes (grad_weight's for
+                                    CONVT3D_PASS_BACKWARD_WEIGHT) */
   convt3d_algorithm algorithm; /**< the implementation chosen */
   const char *isa;             /**< instruction set of its kernels: "avx512", "avx2", "scalar" */
   const char *kernel;          /**< its micro-kernel, e.g. "f32_brgemm_6x64_avx512", or "" */
   int num_threads;             /**< threads each execute uses */
   size_t packed_weight_bytes;  /**< bytes of weights (and bias) owned by the plan */
   size_t workspace_bytes;      /**< scratch bytes the plan holds for execute (all threads) */
-  double flops;                /**< nominal FLOPs of one execute: 2*N*Cin*Cout_g*K*DHW */
+  double flops;                /**< nominal FLOPs of one execute: 2*N*Cin*Cout_g*K*DHW
+                                    (of the transposed problem, whichever the pass) */
+  convt3d_pass pass;           /**< what execute computes */
 } convt3d_plan_info;
 
 /** Describes a plan. Returns CONVT3D_ERR_INVALID_ARGUMENT if plan or info is NULL. */
@@ -318,6 +329,97 @@ CONVT3D_API convt3d_status convt3d_plan_get_info(const convt3d_plan *plan,
 CONVT3D_API convt3d_status convt3d_forward(const convt3d_problem *problem, const void *input,
                                            const void *weight, const void *bias,
                                            void *output);
+
+/* --------------------------------------------------------- backward passes */
+
+/*
+ * Training needs the gradients of a loss L through y = conv_transpose3d(x, w) + b. With
+ * grad_output = dL/dy (the output's shape), for the same problem:
+ *     grad_input  = dL/dx: the input's shape; an ordinary 3D convolution of grad_output
+ *                   with w (what F.conv3d computes with the same stride, padding,
+ *                   dilation and groups);
+ *     grad_weight = dL/dw: the weight's shape, summed over the batch and every position;
+ *     grad_bias   = dL/db: (Cout), grad_output summed over the batch and every position.
+ * As for the forward pass, each element is summed in an order fixed by the problem (never
+ * by the thread count), so results are bit-identical for any number of threads.
+ * problem->has_bias and problem->bias are checked as for the forward pass (the forward
+ * call must have been valid); the bias values play no part in any gradient.
+ */
+
+/**
+ * A plan for grad_input: convt3d_plan_execute(plan, grad_output, grad_input) reads
+ * grad_output (the problem's output shape) and writes every element of grad_input (its
+ * input shape). weight: as for convt3d_plan_create, packed into the plan.
+ * Same statuses as convt3d_plan_create.
+ */
+CONVT3D_API convt3d_status convt3d_plan_create_backward_data(const convt3d_problem *problem,
+                                                             const void *weight,
+                                                             const convt3d_plan_options *options,
+                                                             convt3d_plan **plan);
+
+/**
+ * A plan for grad_weight and grad_bias, executed with
+ * convt3d_plan_execute_backward_weight. The plan holds no weights; its workspace is sized
+ * by the problem's weight (about one more copy of it) and a bounded slab of packed input
+ * and grad_output. Same statuses as convt3d_plan_create.
+ */
+CONVT3D_API convt3d_status convt3d_plan_create_backward_weight(
+    const convt3d_problem *problem, const convt3d_plan_options *options, convt3d_plan **plan);
+
+/**
+ * Computes grad_weight (the weight's shape, every element written) and, when grad_bias is
+ * not NULL, grad_bias (Cout elements; allowed whether or not the problem has a bias) from
+ * input and grad_output (the problem's input and output shapes). None of the four buffers
+ * may overlap another. Safe to call concurrently on one plan, like convt3d_plan_execute.
+ * Returns CONVT3D_OK, CONVT3D_ERR_INVALID_ARGUMENT (NULL plan, a NULL buffer of non-zero
+ * size, overlapping buffers, a plan of another pass) or CONVT3D_ERR_OUT_OF_MEMORY.
+ */
+CONVT3D_API convt3d_status convt3d_plan_execute_backward_weight(const convt3d_plan *plan,
+                                                                const void *input,
+                                                                const void *grad_output,
+                                                                void *grad_weight,
+                                                                void *grad_bias);
+
+/** One-shot grad_input: plan create + execute + destroy. */
+CONVT3D_API convt3d_status convt3d_backward_data(const convt3d_problem *problem,
+                                                 const void *grad_output, const void *weight,
+                                                 void *grad_input);
+
+/** One-shot grad_weight (and grad_bias unless NULL): plan create + execute + destroy. */
+CONVT3D_API convt3d_status convt3d_backward_weight(const convt3d_problem *problem,
+                                                   const void *input, const void *grad_output,
+                                                   void *grad_weight, void *grad_bias);
+
+/* ------------------------------------------------------------------ conv3d */
+
+/*
+ * torch.nn.functional.conv3d, which is the transposed convolution's backward-data pass
+ * with a bias, offered on its own because users need both. Here the convt3d_problem
+ * fields keep their conv3d meanings:
+ *     input  (N, Cin, D, H, W) or unbatched (Cin, D, H, W);
+ *     weight (Cout, Cin/groups, kD, kH, kW); bias (Cout) or none;
+ *     out = floor((in + 2*padding - dilation*(k - 1) - 1) / stride) + 1 per axis;
+ *     y[n, g*Cout_g + co, o] = bias + sum over ci < Cin_g, kd, kh, kw of
+ *         x[n, g*Cin_g + ci, o*stride - padding + k*dilation] * w[g*Cout_g + co, ci, k]
+ *     (terms outside the input are zero);
+ * output_padding must be 0 (conv3d has none). What F.conv3d rejects, these reject.
+ */
+
+/** The output shape of conv3d: (N, Cout, oD, oH, oW), or (Cout, ...) for unbatched. */
+CONVT3D_API convt3d_status convt3d_conv3d_output_shape(const convt3d_problem *problem,
+                                                       convt3d_shape *out);
+
+/** A conv3d plan: convt3d_plan_execute(plan, input, output). Arguments and statuses as
+ * for convt3d_plan_create. */
+CONVT3D_API convt3d_status convt3d_conv3d_plan_create(const convt3d_problem *problem,
+                                                      const void *weight, const void *bias,
+                                                      const convt3d_plan_options *options,
+                                                      convt3d_plan **plan);
+
+/** One-shot conv3d: plan create + execute + destroy. */
+CONVT3D_API convt3d_status convt3d_conv3d(const convt3d_problem *problem, const void *input,
+                                          const void *weight, const void *bias,
+                                          void *output);
 
 /* ------------------------------------------------------------------- .npy */
 

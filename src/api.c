@@ -293,6 +293,192 @@ convt3d_status cvt_validate(const convt3d_problem *pr, unsigned flags, const cha
   return CONVT3D_OK;
 }
 
+/* ------------------------------------------------------------------- conv3d */
+
+/* F.conv3d's rules (PyTorch 1.13, checked with the installed torch): ranks, then groups,
+ * stride, padding and dilation, then the weight against groups and the input's channels,
+ * the bias, and the kernel against the padded input. Unlike conv_transpose3d, torch
+ * applies all of them to an empty batch too. Torch answers an input with zero channels
+ * (weight.size(1) == 0) with an output of zero channels, whatever the weight says; that
+ * shape is not conv3d's, so it is rejected here (docs/semantics.md). The problem is then
+ * restated as the transposed convolution whose backward-data pass it is. */
+static convt3d_status check_conv3d(const convt3d_problem *pr, const char *fn,
+                                   cvt_geometry *g) {
+  char a[96], b[96], c[96];
+  if (pr->dtype != CONVT3D_F32 && pr->dtype != CONVT3D_F64)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                    "%s: dtype = %d is not CONVT3D_F32 (1) or CONVT3D_F64 (2)", fn,
+                    (int)pr->dtype);
+  if (pr->input.ndim != 4 && pr->input.ndim != 5)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                    "%s: expected 4-D (unbatched) or 5-D (batched) input to conv3d, but got "
+                    "a %d-D input of size %s",
+                    fn, pr->input.ndim, shape_str(&pr->input, a, sizeof a));
+  if (pr->weight.ndim != 5)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                    "%s: expected a 5-D weight (Cout, Cin/groups, kD, kH, kW), but got a "
+                    "%d-D weight of size %s",
+                    fn, pr->weight.ndim, shape_str(&pr->weight, a, sizeof a));
+  for (int i = 0; i < pr->input.ndim; i++)
+    if (pr->input.dims[i] < 0)
+      return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: input size %s has a negative "
+                      "dimension", fn, shape_str(&pr->input, a, sizeof a));
+  for (int i = 0; i < 5; i++)
+    if (pr->weight.dims[i] < 0)
+      return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: weight size %s has a negative "
+                      "dimension", fn, shape_str(&pr->weight, a, sizeof a));
+  if (pr->groups < 1)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                    "%s: groups = %" PRId64 " is not positive; groups must be >= 1", fn,
+                    pr->groups);
+  for (int ax = 0; ax < 3; ax++) {
+    if (pr->stride[ax] < 1)
+      return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                      "%s: stride %s is not positive in %s; stride must be >= 1", fn,
+                      triple_str(pr->stride, a, sizeof a), axis_name[ax]);
+    if (pr->padding[ax] < 0)
+      return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                      "%s: padding %s is negative in %s; padding must be >= 0", fn,
+                      triple_str(pr->padding, a, sizeof a), axis_name[ax]);
+    if (pr->dilation[ax] < 1)
+      return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                      "%s: dilation %s is not positive in %s; dilation must be >= 1", fn,
+                      triple_str(pr->dilation, a, sizeof a), axis_name[ax]);
+    if (pr->output_padding[ax] != 0)
+      return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                      "%s: output_padding %s is not zero in %s; conv3d has no "
+                      "output_padding", fn, triple_str(pr->output_padding, a, sizeof a),
+                      axis_name[ax]);
+  }
+  const int64_t *w = pr->weight.dims;
+  const bool batched = pr->input.ndim == 5;
+  const int64_t cin = pr->input.dims[batched ? 1 : 0];
+  const int64_t *in_dims = pr->input.dims + (batched ? 2 : 1);
+  if (w[0] < pr->groups || w[0] % pr->groups != 0)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                    "%s: groups = %" PRId64 " does not divide the weight's %" PRId64
+                    " output channels (weight of size %s); weight.size(0) must be a positive "
+                    "multiple of groups",
+                    fn, pr->groups, w[0], shape_str(&pr->weight, a, sizeof a));
+  int64_t cin_w;
+  if (!cvt_mul(w[1], pr->groups, &cin_w) || cin_w != cin)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                    "%s: input of size %s has %" PRId64 " channels, but the weight of size "
+                    "%s with groups = %" PRId64 " expects weight.size(1) * groups",
+                    fn, shape_str(&pr->input, a, sizeof a), cin,
+                    shape_str(&pr->weight, b, sizeof b), pr->groups);
+  if (w[1] == 0)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                    "%s: input of size %s has no channels (torch returns an output of zero "
+                    "channels for it; convt3d does not)",
+                    fn, shape_str(&pr->input, a, sizeof a));
+  for (int i = 2; i < 5; i++)
+    if (w[i] < 1)
+      return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                      "%s: weight of size %s has an empty kernel; every kernel size must be "
+                      ">= 1", fn, shape_str(&pr->weight, a, sizeof a));
+  if (pr->has_bias && (pr->bias.ndim != 1 || pr->bias.dims[0] != w[0]))
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                    "%s: expected a 1-D bias of %" PRId64 " elements (Cout = weight.size(0)), "
+                    "but got a bias of size %s",
+                    fn, w[0], shape_str(&pr->bias, a, sizeof a));
+  for (int ax = 0; ax < 3; ax++)
+    if (in_dims[ax] < 1)
+      return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                      "%s: input of size %s is empty in %s; only the batch may be empty", fn,
+                      shape_str(&pr->input, a, sizeof a), axis_name[ax]);
+  /* The padded input must hold the dilated kernel; 128-bit, so nothing can wrap. */
+  __int128 span[3], padded[3];
+  for (int ax = 0; ax < 3; ax++) {
+    padded[ax] = (__int128)in_dims[ax] + 2 * (__int128)pr->padding[ax];
+    span[ax] = (__int128)pr->dilation[ax] * (w[2 + ax] - 1) + 1;
+  }
+  for (int ax = 0; ax < 3; ax++)
+    if (padded[ax] < span[ax]) {
+      int64_t k[3] = {w[2], w[3], w[4]};
+      return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                      "%s: the padded input (size %s plus twice the padding %s) is smaller "
+                      "than the dilated kernel (kernel %s, dilation %s) in %s",
+                      fn, shape_str(&pr->input, a, sizeof a),
+                      triple_str(pr->padding, b, sizeof b), triple_str(k, c, sizeof c),
+                      triple_str(pr->dilation, a, sizeof a), axis_name[ax]);
+    }
+  /* The same layer as a transposed convolution: its input is conv3d's output, its
+   * output conv3d's input, its weight conv3d's weight read as (Cin_T, Cout_T/groups). */
+  memset(g, 0, sizeof *g);
+  g->dtype = pr->dtype;
+  g->esize = convt3d_dtype_size(pr->dtype);
+  g->batched = batched;
+  g->has_bias = false; /* conv3d's bias, if any, is added by the backward-data pass */
+  g->n = batched ? pr->input.dims[0] : 1;
+  g->groups = pr->groups;
+  g->cin = w[0];
+  g->cin_g = w[0] / pr->groups;
+  g->cout = cin;
+  g->cout_g = w[1];
+  for (int ax = 0; ax < 3; ax++) {
+    if (padded[ax] > INT64_MAX)
+      return cvt_fail(CONVT3D_ERR_TOO_LARGE,
+                      "%s: the input size plus twice the padding in %s exceeds 2^63 - 1 "
+                      "(padding %s)", fn, axis_name[ax], triple_str(pr->padding, a, sizeof a));
+    const int64_t out = (int64_t)((padded[ax] - span[ax]) / pr->stride[ax]) + 1;
+    g->in[ax] = out;
+    g->out[ax] = in_dims[ax];
+    g->k[ax] = w[2 + ax];
+    g->stride[ax] = pr->stride[ax];
+    g->pad[ax] = pr->padding[ax];
+    g->dil[ax] = pr->dilation[ax];
+    g->out_pad[ax] = (int64_t)(padded[ax] - span[ax] - (__int128)(out - 1) * pr->stride[ax]);
+  }
+  /* Element counts: input_numel is conv3d's output, output_numel conv3d's input. */
+  const int64_t es = (int64_t)g->esize;
+  int64_t y = g->n, x = g->n, wn = 1, bytes;
+  bool ok = cvt_mul(y, g->cin, &y) && cvt_mul(x, g->cout, &x);
+  for (int i = 0; i < 5; i++) ok = ok && cvt_mul(wn, w[i], &wn);
+  for (int ax = 0; ax < 3; ax++)
+    ok = ok && cvt_mul(y, g->in[ax], &y) && cvt_mul(x, g->out[ax], &x);
+  ok = ok && cvt_mul(y, es, &bytes) && (uint64_t)bytes <= SIZE_MAX && cvt_mul(wn, es, &bytes) &&
+       (uint64_t)bytes <= SIZE_MAX && cvt_mul(x, es, &bytes) && (uint64_t)bytes <= SIZE_MAX;
+  if (!ok)
+    return cvt_fail(CONVT3D_ERR_TOO_LARGE,
+                    "%s: a tensor of this problem (input %s, weight %s, output size %s) has "
+                    "more bytes than size_t or int64 can count",
+                    fn, shape_str(&pr->input, a, sizeof a), shape_str(&pr->weight, b, sizeof b),
+                    triple_str(g->in, c, sizeof c));
+  g->input_numel = y;
+  g->weight_numel = wn;
+  g->output_numel = x;
+  return CONVT3D_OK;
+}
+
+convt3d_status cvt_validate_conv3d(const convt3d_problem *problem, const char *fn,
+                                   cvt_geometry *geo) {
+  if (!problem) return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: problem is NULL", fn);
+  cvt_geometry g = {0};
+  convt3d_status s = check_conv3d(problem, fn, &g);
+  if (s == CONVT3D_OK && geo) *geo = g;
+  return s;
+}
+
+convt3d_shape cvt_conv3d_output_shape(const cvt_geometry *geo) {
+  convt3d_shape r = {0, {0}};
+  if (geo->batched) r.dims[r.ndim++] = geo->n;
+  r.dims[r.ndim++] = geo->cin;
+  for (int ax = 0; ax < 3; ax++) r.dims[r.ndim++] = geo->in[ax];
+  return r;
+}
+
+convt3d_status convt3d_conv3d_output_shape(const convt3d_problem *problem,
+                                           convt3d_shape *out) {
+  static const char fn[] = "convt3d_conv3d_output_shape";
+  cvt_geometry geo = {0};
+  convt3d_status s = cvt_validate_conv3d(problem, fn, &geo);
+  if (s != CONVT3D_OK) return s;
+  if (!out) return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
+  *out = cvt_conv3d_output_shape(&geo);
+  return CONVT3D_OK;
+}
+
 convt3d_status convt3d_problem_check(const convt3d_problem *problem) {
   return cvt_validate(problem, 0, "convt3d_problem_check", NULL);
 }

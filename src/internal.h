@@ -74,6 +74,16 @@ convt3d_status cvt_validate(const convt3d_problem *problem, unsigned flags, cons
  * input was unbatched. */
 convt3d_shape cvt_output_shape(const cvt_geometry *geo);
 
+/* Checks a conv3d problem (convt3d_conv3d's meanings of the fields) exactly as
+ * F.conv3d would and fills *geo with the transposed convolution whose backward-data
+ * pass it is: geo->in is conv3d's output size, geo->out its input size, geo->cin its
+ * output channels, geo->cout its input channels; geo->has_bias is false (conv3d's bias
+ * is the backward-data pass's, of geo->cin elements). */
+convt3d_status cvt_validate_conv3d(const convt3d_problem *problem, const char *fn,
+                                   cvt_geometry *geo);
+/* conv3d's output shape from that geometry: (N, geo->cin, geo->in...). */
+convt3d_shape cvt_conv3d_output_shape(const cvt_geometry *geo);
+
 /* The thread count for a new plan when the caller does not give one. */
 int cvt_default_threads(void);
 
@@ -86,7 +96,8 @@ struct cvt_brgemm_config; /* src/cpu/ukernel.h */
 typedef struct cvt_exec {
   const cvt_geometry *geo;
   const void *weight; /* in the layout the algorithm packed it (PyTorch's if it did not) */
-  const void *bias;   /* geo->cout elements, or NULL */
+  const void *bias;   /* forward: geo->cout elements; backward data: geo->cin (conv3d's
+                         bias); or NULL */
   const struct cvt_brgemm_config *brgemm; /* the micro-kernel, for algorithms that use one */
   void *workspace;    /* num_threads slices of workspace_per_thread bytes, 64-byte aligned */
   size_t workspace_per_thread;
@@ -98,8 +109,22 @@ typedef struct cvt_exec {
  * Implementations never fail and allocate nothing. */
 typedef void (*cvt_forward_fn)(const cvt_exec *e, const void *input, void *output);
 
+/* The backward passes (see convt3d.h): grad_input from grad_output, into which a
+ * conv3d plan also adds its bias (e->bias, geo->cin elements, or NULL); and grad_weight
+ * with grad_bias (NULL: not wanted) from input and grad_output. Same preconditions. */
+typedef void (*cvt_backward_data_fn)(const cvt_exec *e, const void *grad_output,
+                                     void *grad_input);
+typedef void (*cvt_backward_weight_fn)(const cvt_exec *e, const void *input,
+                                       const void *grad_output, void *grad_weight,
+                                       void *grad_bias);
+
 /* src/reference/: naive gather loops with double accumulation; the oracle. */
 void cvt_reference_forward(const cvt_exec *e, const void *input, void *output);
+void cvt_reference_backward_data(const cvt_exec *e, const void *grad_output,
+                                 void *grad_input);
+void cvt_reference_backward_weight(const cvt_exec *e, const void *input,
+                                   const void *grad_output, void *grad_weight,
+                                   void *grad_bias);
 
 /* src/cpu/direct.c: stride-aware direct loops over output planes, OpenMP threads. */
 void cvt_direct_forward(const cvt_exec *e, const void *input, void *output);
@@ -119,5 +144,29 @@ void cvt_phase_pack_weights(const cvt_geometry *geo, const struct cvt_brgemm_con
 size_t cvt_phase_workspace_bytes(const cvt_geometry *geo,
                                  const struct cvt_brgemm_config *cfg, int num_threads);
 void cvt_phase_forward(const cvt_exec *e, const void *input, void *output);
+
+/* src/cpu/backward_data.c: grad_input (and conv3d) as a batch-reduce GEMM per input
+ * row over the taps, on grad_output rows packed per width phase (docs/algorithm.md).
+ * The workspace is per thread. */
+const struct cvt_brgemm_config *cvt_bwd_data_pick_kernel(const cvt_geometry *geo,
+                                                         const struct cvt_brgemm_config *tiles,
+                                                         size_t count);
+size_t cvt_bwd_data_packed_weight_bytes(const cvt_geometry *geo,
+                                        const struct cvt_brgemm_config *cfg);
+void cvt_bwd_data_pack_weights(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg,
+                               const void *weight, void *packed, int num_threads);
+size_t cvt_bwd_data_workspace_bytes(const cvt_geometry *geo,
+                                    const struct cvt_brgemm_config *cfg);
+void cvt_bwd_data_run(const cvt_exec *e, const void *grad_output, void *grad_input);
+
+/* src/cpu/backward_weight.c: grad_weight as GEMMs over positions, on slabs of input and
+ * grad_output packed channels-last, accumulated tap by tap in a fixed order. The
+ * workspace is one block shared by the threads. */
+const struct cvt_brgemm_config *cvt_bwd_weight_pick_kernel(
+    const cvt_geometry *geo, const struct cvt_brgemm_config *tiles, size_t count);
+size_t cvt_bwd_weight_workspace_bytes(const cvt_geometry *geo,
+                                      const struct cvt_brgemm_config *cfg, int num_threads);
+void cvt_bwd_weight_run(const cvt_exec *e, const void *input, const void *grad_output,
+                        void *grad_weight, void *grad_bias);
 
 #endif /* CONVT3D_INTERNAL_H */

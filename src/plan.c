@@ -16,20 +16,25 @@
 #include "internal.h"
 
 struct convt3d_plan {
-  cvt_geometry geo;
-  convt3d_shape output;
+  cvt_geometry geo;       /* of the transposed convolution, whichever the pass */
+  convt3d_pass pass;
+  convt3d_shape output;   /* what execute writes */
+  int64_t in_numel, out_numel; /* elements execute reads (input or grad_output) and writes */
   convt3d_algorithm algorithm;
-  cvt_forward_fn forward;
+  cvt_forward_fn forward;                 /* CONVT3D_PASS_FORWARD */
+  cvt_backward_data_fn backward_data;     /* CONVT3D_PASS_BACKWARD_DATA and _CONV3D */
+  cvt_backward_weight_fn backward_weight; /* CONVT3D_PASS_BACKWARD_WEIGHT */
   cvt_isa isa;
   const cvt_brgemm_config *brgemm; /* NULL for algorithms without micro-kernels */
   int num_threads;
-  void *weight; /* packed by the algorithm, or PyTorch's layout */
-  void *bias;   /* geo.cout elements, or NULL without bias */
+  void *weight; /* packed by the algorithm, PyTorch's layout, or NULL (backward weight) */
+  void *bias;   /* the forward's (geo.cout) or conv3d's (geo.cin) elements, or NULL */
   size_t weight_bytes, bias_bytes;
-  /* Scratch for execute: num_threads slices of workspace_per_thread bytes. One execute
-   * at a time owns it (workspace_busy); a concurrent one allocates its own. */
+  /* Scratch for execute: workspace_bytes in all, which the algorithm may use as
+   * num_threads slices of workspace_per_thread bytes. One execute at a time owns it
+   * (workspace_busy); a concurrent one allocates its own. */
   void *workspace;
-  size_t workspace_per_thread;
+  size_t workspace_bytes, workspace_per_thread;
   atomic_flag workspace_busy;
 };
 
@@ -85,14 +90,14 @@ const char *convt3d_algorithm_name(convt3d_algorithm algorithm) {
   return "unknown";
 }
 
-static cvt_forward_fn algorithm_fn(convt3d_algorithm algorithm) {
-  switch (algorithm) {
-  case CONVT3D_ALGO_REFERENCE: return cvt_reference_forward;
-  case CONVT3D_ALGO_DIRECT: return cvt_direct_forward;
-  case CONVT3D_ALGO_PHASE: return cvt_phase_forward;
-  case CONVT3D_ALGO_AUTO: break;
+static const char *pass_name(convt3d_pass pass) {
+  switch (pass) {
+  case CONVT3D_PASS_FORWARD: return "forward";
+  case CONVT3D_PASS_BACKWARD_DATA: return "backward-data";
+  case CONVT3D_PASS_BACKWARD_WEIGHT: return "backward-weight";
+  case CONVT3D_PASS_CONV3D: return "conv3d";
   }
-  return NULL;
+  return "unknown";
 }
 
 /* ----------------------------------------------------------------- the plan */
@@ -125,16 +130,27 @@ static void *alloc64(size_t n) {
   return aligned_alloc(64, n ? n : 64);
 }
 
-convt3d_status convt3d_plan_create(const convt3d_problem *problem, const void *weight,
-                                   const void *bias, const convt3d_plan_options *options,
-                                   convt3d_plan **out) {
-  static const char fn[] = "convt3d_plan_create";
-  if (!out) return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: plan is NULL", fn);
-  *out = NULL;
-  cvt_geometry geo;
-  convt3d_status s = cvt_validate(problem, 0, fn, &geo);
-  if (s != CONVT3D_OK) return s;
+/* The micro-kernel among the ISA's tiles that `pick` prefers, or the one CONVT3D_KERNEL
+ * names (for tuning and tests). */
+static const cvt_brgemm_config *
+choose_kernel(const cvt_geometry *geo, cvt_isa isa,
+              const cvt_brgemm_config *(*pick)(const cvt_geometry *,
+                                               const cvt_brgemm_config *, size_t)) {
+  size_t count;
+  const cvt_brgemm_config *tiles = cvt_brgemm_configs(geo->dtype, isa, &count);
+  const cvt_brgemm_config *chosen = pick(geo, tiles, count);
+  const char *forced = getenv("CONVT3D_KERNEL");
+  for (size_t i = 0; forced && i < count; i++)
+    if (!strcmp(forced, tiles[i].name)) chosen = &tiles[i];
+  return chosen;
+}
 
+/* Creates a plan of any pass for a validated geometry. bias has bias_n elements (0: no
+ * bias). */
+static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
+                               const void *weight, const void *bias, int64_t bias_n,
+                               const convt3d_plan_options *options, const char *fn,
+                               convt3d_plan **out) {
   const convt3d_plan_options defaults = {CONVT3D_ALGO_AUTO, 0, CONVT3D_ISA_AUTO};
   const convt3d_plan_options *opt = options ? options : &defaults;
   if ((unsigned)opt->isa > CONVT3D_ISA_AVX512)
@@ -144,77 +160,122 @@ convt3d_status convt3d_plan_create(const convt3d_problem *problem, const void *w
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
                     "%s: options->num_threads = %d is more than %d threads", fn,
                     opt->num_threads, MAX_THREADS);
+  if ((unsigned)opt->algorithm > CONVT3D_ALGO_PHASE)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: options->algorithm = %d is not a "
+                    "convt3d_algorithm", fn, (int)opt->algorithm);
+  const bool forward = pass == CONVT3D_PASS_FORWARD;
   convt3d_algorithm algorithm = opt->algorithm;
   if (algorithm == CONVT3D_ALGO_AUTO)
-    algorithm = cvt_phase_supports(&geo) ? CONVT3D_ALGO_PHASE : CONVT3D_ALGO_DIRECT;
-  if (algorithm == CONVT3D_ALGO_PHASE && !cvt_phase_supports(&geo))
+    algorithm = !forward || cvt_phase_supports(geo) ? CONVT3D_ALGO_PHASE : CONVT3D_ALGO_DIRECT;
+  if (forward && algorithm == CONVT3D_ALGO_PHASE && !cvt_phase_supports(geo))
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: the phase algorithm does not support "
                     "this problem (more than 1024 kernel taps, or a dilation far beyond the "
                     "stride); use CONVT3D_ALGO_AUTO", fn);
-  cvt_forward_fn forward = algorithm_fn(algorithm);
-  if (!forward)
-    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: options->algorithm = %d is not a "
-                    "convt3d_algorithm", fn, (int)opt->algorithm);
+  if (!forward && algorithm == CONVT3D_ALGO_DIRECT)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: the direct algorithm computes the "
+                    "forward pass only, not %s; use CONVT3D_ALGO_AUTO", fn, pass_name(pass));
 
   /* cvt_validate proved these byte counts fit in size_t. */
-  const size_t esize = geo.esize;
-  const size_t plain_weight_bytes = (size_t)geo.weight_numel * esize;
-  const size_t bias_bytes = geo.has_bias ? (size_t)geo.cout * esize : 0;
-  if (!weight && plain_weight_bytes)
+  const size_t esize = geo->esize;
+  const bool needs_weight = pass != CONVT3D_PASS_BACKWARD_WEIGHT;
+  const size_t plain_weight_bytes = needs_weight ? (size_t)geo->weight_numel * esize : 0;
+  const size_t bias_bytes = (size_t)bias_n * esize;
+  if (needs_weight && !weight && plain_weight_bytes)
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: weight is NULL", fn);
-  if (geo.has_bias && !bias && bias_bytes)
+  if (bias_n && !bias)
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
                     "%s: bias is NULL but problem->has_bias is set", fn);
-  if (!geo.has_bias && bias)
-    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
-                    "%s: bias is given but problem->has_bias is 0", fn);
 
   const cvt_isa isa = plan_isa(opt->isa);
+  const bool fast = algorithm == CONVT3D_ALGO_PHASE;
   const cvt_brgemm_config *brgemm = NULL;
-  if (algorithm == CONVT3D_ALGO_PHASE) {
-    size_t count;
-    const cvt_brgemm_config *tiles = cvt_brgemm_configs(geo.dtype, isa, &count);
-    brgemm = cvt_phase_pick_kernel(&geo, tiles, count);
-    /* For tuning and tests: CONVT3D_KERNEL names one of the ISA's tiles to use instead. */
-    const char *forced = getenv("CONVT3D_KERNEL");
-    for (size_t i = 0; forced && i < count; i++)
-      if (!strcmp(forced, tiles[i].name)) brgemm = &tiles[i];
+  size_t weight_bytes = plain_weight_bytes;
+  const int num_threads = opt->num_threads > 0 ? opt->num_threads : default_threads(geo);
+  size_t ws_per_thread = 0, ws_bytes = 0;
+  if (fast) {
+    switch (pass) {
+    case CONVT3D_PASS_FORWARD:
+      brgemm = choose_kernel(geo, isa, cvt_phase_pick_kernel);
+      weight_bytes = cvt_phase_packed_weight_bytes(geo, brgemm);
+      ws_per_thread = cvt_phase_workspace_bytes(geo, brgemm, num_threads);
+      break;
+    case CONVT3D_PASS_BACKWARD_DATA:
+    case CONVT3D_PASS_CONV3D:
+      brgemm = choose_kernel(geo, isa, cvt_bwd_data_pick_kernel);
+      weight_bytes = cvt_bwd_data_packed_weight_bytes(geo, brgemm);
+      ws_per_thread = cvt_bwd_data_workspace_bytes(geo, brgemm);
+      break;
+    case CONVT3D_PASS_BACKWARD_WEIGHT:
+      brgemm = choose_kernel(geo, isa, cvt_bwd_weight_pick_kernel);
+      ws_bytes = cvt_bwd_weight_workspace_bytes(geo, brgemm, num_threads);
+      break;
+    }
+    /* Slices rounded up to keep every thread's 64-byte aligned. */
+    ws_per_thread = (ws_per_thread + 63) & ~(size_t)63;
+    if (ws_per_thread) ws_bytes = ws_per_thread * (size_t)num_threads;
   }
-  const size_t weight_bytes =
-      brgemm ? cvt_phase_packed_weight_bytes(&geo, brgemm) : plain_weight_bytes;
-  const int num_threads = opt->num_threads > 0 ? opt->num_threads : default_threads(&geo);
-  size_t ws_per_thread = 0; /* rounded up to keep every thread's slice 64-byte aligned */
-  if (brgemm)
-    ws_per_thread = (cvt_phase_workspace_bytes(&geo, brgemm, num_threads) + 63) & ~(size_t)63;
 
   convt3d_plan *plan = calloc(1, sizeof *plan);
   if (!plan) goto oom;
-  plan->geo = geo;
+  plan->geo = *geo;
+  plan->pass = pass;
   plan->algorithm = algorithm;
-  plan->forward = forward;
   plan->isa = brgemm ? isa : CVT_ISA_SCALAR;
   plan->brgemm = brgemm;
   plan->num_threads = num_threads;
   plan->weight_bytes = weight_bytes;
   plan->bias_bytes = bias_bytes;
+  plan->workspace_bytes = ws_bytes;
   plan->workspace_per_thread = ws_per_thread;
   atomic_flag_clear(&plan->workspace_busy);
-  plan->weight = alloc64(weight_bytes);
-  if (!plan->weight) goto oom;
-  if (brgemm)
-    cvt_phase_pack_weights(&geo, brgemm, weight, plan->weight, num_threads);
-  else if (weight_bytes)
-    memcpy(plan->weight, weight, weight_bytes);
-  if (geo.has_bias) {
+  switch (pass) {
+  case CONVT3D_PASS_FORWARD:
+    plan->forward = algorithm == CONVT3D_ALGO_REFERENCE ? cvt_reference_forward
+                    : algorithm == CONVT3D_ALGO_DIRECT  ? cvt_direct_forward
+                                                        : cvt_phase_forward;
+    plan->output = cvt_output_shape(geo);
+    plan->in_numel = geo->input_numel;
+    plan->out_numel = geo->output_numel;
+    break;
+  case CONVT3D_PASS_BACKWARD_DATA:
+  case CONVT3D_PASS_CONV3D:
+    plan->backward_data = fast ? cvt_bwd_data_run : cvt_reference_backward_data;
+    if (pass == CONVT3D_PASS_CONV3D) {
+      plan->output = cvt_conv3d_output_shape(geo);
+    } else {
+      plan->output = cvt_output_shape(geo); /* the input's shape, from the output's */
+      plan->output.dims[geo->batched ? 1 : 0] = geo->cin;
+      for (int ax = 0; ax < 3; ax++) plan->output.dims[plan->output.ndim - 3 + ax] = geo->in[ax];
+    }
+    plan->in_numel = geo->output_numel;
+    plan->out_numel = geo->input_numel;
+    break;
+  case CONVT3D_PASS_BACKWARD_WEIGHT:
+    plan->backward_weight = fast ? cvt_bwd_weight_run : cvt_reference_backward_weight;
+    plan->output = (convt3d_shape){5, {geo->cin, geo->cout_g, geo->k[0], geo->k[1], geo->k[2]}};
+    plan->in_numel = geo->input_numel;
+    plan->out_numel = geo->weight_numel;
+    break;
+  }
+  if (needs_weight) {
+    plan->weight = alloc64(weight_bytes);
+    if (!plan->weight) goto oom;
+    if (brgemm && forward)
+      cvt_phase_pack_weights(geo, brgemm, weight, plan->weight, num_threads);
+    else if (brgemm)
+      cvt_bwd_data_pack_weights(geo, brgemm, weight, plan->weight, num_threads);
+    else if (weight_bytes)
+      memcpy(plan->weight, weight, weight_bytes);
+  }
+  if (bias_n) {
     plan->bias = alloc64(bias_bytes);
     if (!plan->bias) goto oom;
     memcpy(plan->bias, bias, bias_bytes);
   }
-  if (ws_per_thread) {
-    plan->workspace = alloc64(ws_per_thread * (size_t)num_threads);
+  if (ws_bytes) {
+    plan->workspace = alloc64(ws_bytes);
     if (!plan->workspace) goto oom;
   }
-  plan->output = cvt_output_shape(&geo);
   *out = plan;
   return CONVT3D_OK;
 
@@ -222,50 +283,159 @@ oom:
   convt3d_plan_destroy(plan);
   return cvt_fail(CONVT3D_ERR_OUT_OF_MEMORY,
                   "%s: cannot allocate %zu bytes for the plan's weights, bias and workspace",
-                  fn, weight_bytes + bias_bytes + ws_per_thread * (size_t)num_threads);
+                  fn, weight_bytes + bias_bytes + ws_bytes);
 }
 
-convt3d_status convt3d_plan_execute(const convt3d_plan *plan, const void *input,
-                                    void *output) {
-  static const char fn[] = "convt3d_plan_execute";
-  if (!plan) return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: plan is NULL", fn);
-  const cvt_geometry *g = &plan->geo;
-  if (!input && g->input_numel)
-    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: input is NULL", fn);
-  if (!output && g->output_numel)
-    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: output is NULL", fn);
-  if (g->output_numel == 0) return CONVT3D_OK;
-  /* Output elements are written while input elements are still to be read, so shared
-   * bytes would make the result depend on the schedule. Compare as integers: relational
-   * operators on pointers into different objects are undefined. */
-  const size_t esize = g->esize;
-  const uintptr_t in0 = (uintptr_t)input, in1 = in0 + (uintptr_t)g->input_numel * esize;
-  const uintptr_t out0 = (uintptr_t)output, out1 = out0 + (uintptr_t)g->output_numel * esize;
-  if (in0 < out1 && out0 < in1)
+convt3d_status convt3d_plan_create(const convt3d_problem *problem, const void *weight,
+                                   const void *bias, const convt3d_plan_options *options,
+                                   convt3d_plan **out) {
+  static const char fn[] = "convt3d_plan_create";
+  if (!out) return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: plan is NULL", fn);
+  *out = NULL;
+  cvt_geometry geo;
+  convt3d_status s = cvt_validate(problem, 0, fn, &geo);
+  if (s != CONVT3D_OK) return s;
+  if (!geo.has_bias && bias)
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
-                    "%s: output [%p, +%zu bytes) overlaps input [%p, +%zu bytes); they must "
-                    "be disjoint", fn, output, (size_t)(out1 - out0), input,
-                    (size_t)(in1 - in0));
-  cvt_exec e = {g, plan->weight, plan->bias, plan->brgemm, plan->workspace,
+                    "%s: bias is given but problem->has_bias is 0", fn);
+  return plan_new(&geo, CONVT3D_PASS_FORWARD, weight, bias, geo.has_bias ? geo.cout : 0,
+                  options, fn, out);
+}
+
+convt3d_status convt3d_plan_create_backward_data(const convt3d_problem *problem,
+                                                 const void *weight,
+                                                 const convt3d_plan_options *options,
+                                                 convt3d_plan **out) {
+  static const char fn[] = "convt3d_plan_create_backward_data";
+  if (!out) return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: plan is NULL", fn);
+  *out = NULL;
+  cvt_geometry geo;
+  convt3d_status s = cvt_validate(problem, 0, fn, &geo);
+  if (s != CONVT3D_OK) return s;
+  return plan_new(&geo, CONVT3D_PASS_BACKWARD_DATA, weight, NULL, 0, options, fn, out);
+}
+
+convt3d_status convt3d_plan_create_backward_weight(const convt3d_problem *problem,
+                                                   const convt3d_plan_options *options,
+                                                   convt3d_plan **out) {
+  static const char fn[] = "convt3d_plan_create_backward_weight";
+  if (!out) return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: plan is NULL", fn);
+  *out = NULL;
+  cvt_geometry geo;
+  convt3d_status s = cvt_validate(problem, 0, fn, &geo);
+  if (s != CONVT3D_OK) return s;
+  return plan_new(&geo, CONVT3D_PASS_BACKWARD_WEIGHT, NULL, NULL, 0, options, fn, out);
+}
+
+convt3d_status convt3d_conv3d_plan_create(const convt3d_problem *problem, const void *weight,
+                                          const void *bias,
+                                          const convt3d_plan_options *options,
+                                          convt3d_plan **out) {
+  static const char fn[] = "convt3d_conv3d_plan_create";
+  if (!out) return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: plan is NULL", fn);
+  *out = NULL;
+  cvt_geometry geo;
+  convt3d_status s = cvt_validate_conv3d(problem, fn, &geo);
+  if (s != CONVT3D_OK) return s;
+  if (!problem->has_bias && bias)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                    "%s: bias is given but problem->has_bias is 0", fn);
+  return plan_new(&geo, CONVT3D_PASS_CONV3D, weight, bias, problem->has_bias ? geo.cin : 0,
+                  options, fn, out);
+}
+
+/* Byte ranges [p, p + n) of two buffers share a byte. Compared as integers: relational
+ * operators on pointers into different objects are undefined. */
+static bool overlap(const void *a, size_t an, const void *b, size_t bn) {
+  const uintptr_t a0 = (uintptr_t)a, b0 = (uintptr_t)b;
+  return an && bn && a0 < b0 + bn && b0 < a0 + an;
+}
+
+/* Runs one execute with the plan's workspace, or with one of its own when another
+ * thread holds the plan's. */
+static convt3d_status run(const convt3d_plan *plan, const char *fn, const void *a,
+                          const void *b, void *c, void *d) {
+  cvt_exec e = {&plan->geo, plan->weight, plan->bias, plan->brgemm, plan->workspace,
                 plan->workspace_per_thread, plan->num_threads};
   /* The plan is logically const; its workspace is lent to one execute at a time. */
   atomic_flag *busy = (atomic_flag *)&plan->workspace_busy;
   void *own = NULL;
   const bool borrowed = !plan->workspace || !atomic_flag_test_and_set(busy);
   if (!borrowed) {
-    own = alloc64(plan->workspace_per_thread * (size_t)plan->num_threads);
+    own = alloc64(plan->workspace_bytes);
     if (!own)
       return cvt_fail(CONVT3D_ERR_OUT_OF_MEMORY, "%s: the plan's workspace is in use by "
                       "another thread and %zu bytes for this call's own cannot be allocated",
-                      fn, plan->workspace_per_thread * (size_t)plan->num_threads);
+                      fn, plan->workspace_bytes);
     e.workspace = own;
   }
-  plan->forward(&e, input, output);
+  switch (plan->pass) {
+  case CONVT3D_PASS_FORWARD: plan->forward(&e, a, c); break;
+  case CONVT3D_PASS_BACKWARD_DATA:
+  case CONVT3D_PASS_CONV3D: plan->backward_data(&e, a, c); break;
+  case CONVT3D_PASS_BACKWARD_WEIGHT: plan->backward_weight(&e, a, b, c, d); break;
+  }
   if (own)
     free(own);
   else if (plan->workspace)
     atomic_flag_clear(busy);
   return CONVT3D_OK;
+}
+
+convt3d_status convt3d_plan_execute(const convt3d_plan *plan, const void *input,
+                                    void *output) {
+  static const char fn[] = "convt3d_plan_execute";
+  if (!plan) return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: plan is NULL", fn);
+  if (plan->pass == CONVT3D_PASS_BACKWARD_WEIGHT)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: the plan computes grad_weight; "
+                    "use convt3d_plan_execute_backward_weight", fn);
+  if (!input && plan->in_numel)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: input is NULL", fn);
+  if (!output && plan->out_numel)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: output is NULL", fn);
+  if (plan->out_numel == 0) return CONVT3D_OK;
+  /* Output elements are written while input elements are still to be read, so shared
+   * bytes would make the result depend on the schedule. */
+  const size_t esize = plan->geo.esize;
+  const size_t in_bytes = (size_t)plan->in_numel * esize, out_bytes = (size_t)plan->out_numel * esize;
+  if (overlap(input, in_bytes, output, out_bytes))
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                    "%s: output [%p, +%zu bytes) overlaps input [%p, +%zu bytes); they must "
+                    "be disjoint", fn, output, out_bytes, input, in_bytes);
+  return run(plan, fn, input, NULL, output, NULL);
+}
+
+convt3d_status convt3d_plan_execute_backward_weight(const convt3d_plan *plan,
+                                                    const void *input,
+                                                    const void *grad_output,
+                                                    void *grad_weight, void *grad_bias) {
+  static const char fn[] = "convt3d_plan_execute_backward_weight";
+  if (!plan) return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: plan is NULL", fn);
+  if (plan->pass != CONVT3D_PASS_BACKWARD_WEIGHT)
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: the plan computes the %s pass; use "
+                    "convt3d_plan_execute", fn, pass_name(plan->pass));
+  const cvt_geometry *g = &plan->geo;
+  const size_t es = g->esize;
+  struct {
+    const char *name;
+    const void *p;
+    size_t bytes;
+  } buf[4] = {{"input", input, (size_t)g->input_numel * es},
+              {"grad_output", grad_output, (size_t)g->output_numel * es},
+              {"grad_weight", grad_weight, (size_t)g->weight_numel * es},
+              {"grad_bias", grad_bias, grad_bias ? (size_t)g->cout * es : 0}};
+  for (int i = 0; i < 3; i++)
+    if (!buf[i].p && buf[i].bytes)
+      return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, buf[i].name);
+  for (int i = 0; i < 4; i++)
+    for (int j = i + 1; j < 4; j++)
+      if ((i >= 2 || j >= 2) && overlap(buf[i].p, buf[i].bytes, buf[j].p, buf[j].bytes))
+        return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
+                        "%s: %s [%p, +%zu bytes) overlaps %s [%p, +%zu bytes); outputs must "
+                        "not overlap any other buffer", fn, buf[i].name, buf[i].p,
+                        buf[i].bytes, buf[j].name, buf[j].p, buf[j].bytes);
+  if (!buf[2].bytes && !buf[3].bytes) return CONVT3D_OK;
+  return run(plan, fn, input, grad_output, grad_weight, grad_bias);
 }
 
 convt3d_status convt3d_plan_get_info(const convt3d_plan *plan, convt3d_plan_info *info) {
@@ -280,8 +450,9 @@ convt3d_status convt3d_plan_get_info(const convt3d_plan *plan, convt3d_plan_info
   info->kernel = plan->brgemm ? plan->brgemm->name : "";
   info->num_threads = plan->num_threads;
   info->packed_weight_bytes = plan->weight_bytes + plan->bias_bytes;
-  info->workspace_bytes = plan->workspace_per_thread * (size_t)plan->num_threads;
+  info->workspace_bytes = plan->workspace_bytes;
   info->flops = 2.0 * nominal_macs(g);
+  info->pass = plan->pass;
   return CONVT3D_OK;
 }
 
@@ -289,6 +460,35 @@ convt3d_status convt3d_forward(const convt3d_problem *problem, const void *input
                                const void *weight, const void *bias, void *output) {
   convt3d_plan *plan = NULL;
   convt3d_status s = convt3d_plan_create(problem, weight, bias, NULL, &plan);
+  if (s == CONVT3D_OK) s = convt3d_plan_execute(plan, input, output);
+  convt3d_plan_destroy(plan);
+  return s;
+}
+
+convt3d_status convt3d_backward_data(const convt3d_problem *problem, const void *grad_output,
+                                     const void *weight, void *grad_input) {
+  convt3d_plan *plan = NULL;
+  convt3d_status s = convt3d_plan_create_backward_data(problem, weight, NULL, &plan);
+  if (s == CONVT3D_OK) s = convt3d_plan_execute(plan, grad_output, grad_input);
+  convt3d_plan_destroy(plan);
+  return s;
+}
+
+convt3d_status convt3d_backward_weight(const convt3d_problem *problem, const void *input,
+                                       const void *grad_output, void *grad_weight,
+                                       void *grad_bias) {
+  convt3d_plan *plan = NULL;
+  convt3d_status s = convt3d_plan_create_backward_weight(problem, NULL, &plan);
+  if (s == CONVT3D_OK)
+    s = convt3d_plan_execute_backward_weight(plan, input, grad_output, grad_weight, grad_bias);
+  convt3d_plan_destroy(plan);
+  return s;
+}
+
+convt3d_status convt3d_conv3d(const convt3d_problem *problem, const void *input,
+                              const void *weight, const void *bias, void *output) {
+  convt3d_plan *plan = NULL;
+  convt3d_status s = convt3d_conv3d_plan_create(problem, weight, bias, NULL, &plan);
   if (s == CONVT3D_OK) s = convt3d_plan_execute(plan, input, output);
   convt3d_plan_destroy(plan);
   return s;

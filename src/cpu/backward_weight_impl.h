@@ -1,0 +1,144 @@
+/* Body of the backward-weight pass for one element type. backward_weight.c includes this
+ * file once per dtype with CVT_T (element type), CVT_FN (this dtype's function) and
+ * CVT_BRGEMM (the member of the config's kernel union) defined. */
+
+static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output,
+                   void *grad_weight, void *grad_bias) {
+  const cvt_geometry *g = e->geo;
+  const bwd_weight_dims d = dims_of(g, e->brgemm);
+  const CVT_T *x = input, *gy = grad_output;
+  CVT_T *gw = grad_weight, *gb = grad_bias;
+  bwd_weight_ws ws;
+  ws_layout(g, &d, e->num_threads, e->workspace, &ws);
+  CVT_T *acc = ws.acc, *xpack = ws.xpack, *ypack = ws.ypack;
+  const int64_t D = g->in[0], H = g->in[1], W = g->in[2];
+  const int64_t oD = g->out[0], oH = g->out[1], oW = g->out[2];
+  const int64_t kH = g->k[1], kW = g->k[2], sw = g->stride[2];
+  const int64_t x_channel = D * H * W, y_channel = oD * oH * oW;
+  const int64_t cin_g = g->cin_g, cout_g = g->cout_g, groups = g->groups;
+  const int64_t ctiles = d.cpad / d.nr;
+  const int64_t items = groups * d.taps * d.blocks * ctiles;
+  const int64_t acc_rows = groups * d.taps * cin_g; /* of cpad elements */
+
+#pragma omp parallel num_threads(e->num_threads) if (e->num_threads > 1)
+  {
+    int tid = 0;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+#endif
+    const CVT_T **a_ptrs = (const CVT_T **)ws.ptrs + (size_t)tid * 2 * (size_t)d.slab;
+    const CVT_T **b_ptrs = a_ptrs + d.slab;
+
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < acc_rows; r++)
+      memset(acc + r * d.cpad, 0, (size_t)d.cpad * sizeof *acc);
+
+    for (int64_t r0 = 0; r0 < d.rows; r0 += d.slab) {
+      const int64_t nrows = min64(d.slab, d.rows - r0);
+      /* x rows, channels-last per block of mr_max input channels: [iw][mr]. */
+#pragma omp for schedule(static)
+      for (int64_t it = 0; it < nrows * groups * d.blocks; it++) {
+        const int64_t rr = it / (groups * d.blocks), grp = it / d.blocks % groups;
+        const int64_t ci0 = it % d.blocks * d.mr_max, mr = min64(d.mr_max, cin_g - ci0);
+        const int64_t row = r0 + rr, ih = row % H, id = row / H % D, n = row / H / D;
+        const CVT_T *src = x + ((n * g->cin + grp * cin_g + ci0) * D + id) * H * W + ih * W;
+        CVT_T *dst = xpack + rr * d.x_row + (grp * cin_g + ci0) * W;
+        for (int64_t m = 0; m < mr; m++)
+          for (int64_t iw = 0; iw < W; iw++) dst[iw * mr + m] = src[m * x_channel + iw];
+        if (it % (groups * d.blocks) == groups * d.blocks - 1) /* the row's slack */
+          memset(xpack + rr * d.x_row + groups * cin_g * W, 0,
+                 (size_t)d.mr_max * sizeof *xpack);
+      }
+      /* The grad_output rows each x row reaches, per (kd, kh), width phase and position,
+       * channels-last and zero-padded to cpad: [(kd, kh)][phase][j][co]. */
+#pragma omp for schedule(static)
+      for (int64_t it = 0; it < nrows * groups * d.pairs; it++) {
+        const int64_t rr = it / (groups * d.pairs), grp = it / d.pairs % groups;
+        const int64_t pair = it % d.pairs, kd = pair / kH, kh = pair % kH;
+        const int64_t row = r0 + rr, ih = row % H, id = row / H % D, n = row / H / D;
+        const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
+        const int64_t oh = ih * g->stride[1] - g->pad[1] + kh * g->dil[1];
+        if (od < 0 || od >= oD || oh < 0 || oh >= oH) continue; /* never read */
+        const CVT_T *src = gy + ((n * g->cout + grp * cout_g) * oD + od) * oH * oW + oh * oW;
+        CVT_T *dst = ypack + rr * d.y_row + (grp * d.pairs + pair) * d.slots * d.len * d.cpad;
+        for (int64_t s = 0; s < d.slots; s++, dst += d.len * d.cpad) {
+          const int64_t r = slot_phase(g, s);
+          for (int64_t j = 0; j < d.len; j++) {
+            const int64_t col = (j + d.qmin) * sw + r;
+            CVT_T *out = dst + j * d.cpad;
+            if (col < 0 || col >= oW) {
+              memset(out, 0, (size_t)d.cpad * sizeof *out);
+              continue;
+            }
+            for (int64_t co = 0; co < cout_g; co++) out[co] = src[co * y_channel + col];
+            for (int64_t co = cout_g; co < d.cpad; co++) out[co] = 0;
+          }
+        }
+      }
+      /* Each tile of the accumulator: one tap, a block of ci, a tile of co. */
+#pragma omp for schedule(static)
+      for (int64_t item = 0; item < items; item++) {
+        const int64_t co0 = item % ctiles * d.nr, b = item / ctiles % d.blocks;
+        const int64_t tap = item / ctiles / d.blocks % d.taps;
+        const int64_t grp = item / ctiles / d.blocks / d.taps;
+        const int64_t kd = tap / (kH * kW), kh = tap / kW % kH, kw = tap % kW;
+        const int64_t ci0 = b * d.mr_max, mr = min64(d.mr_max, cin_g - ci0);
+        /* Input columns whose output column iw*sW + t exists. */
+        const int64_t t = kw * g->dil[2] - g->pad[2];
+        const int64_t lo = t >= 0 ? 0 : (-t + sw - 1) / sw;
+        const int64_t hi = oW - 1 - t < 0 ? 0 : min64(W, (oW - 1 - t) / sw + 1);
+        if (hi <= lo) continue;
+        const int64_t q = floor_div(t, sw), slot = tap_slot(g, kw);
+        const int64_t pair = kd * kH + kh;
+        size_t batch = 0;
+        for (int64_t rr = 0; rr < nrows; rr++) {
+          const int64_t row = r0 + rr, ih = row % H, id = row / H % D;
+          const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
+          const int64_t oh = ih * g->stride[1] - g->pad[1] + kh * g->dil[1];
+          if (od < 0 || od >= oD || oh < 0 || oh >= oH) continue;
+          a_ptrs[batch] = xpack + rr * d.x_row + (grp * cin_g + ci0) * W + lo * mr;
+          b_ptrs[batch] = ypack + rr * d.y_row +
+                          (((grp * d.pairs + pair) * d.slots + slot) * d.len + lo + q - d.qmin) *
+                              d.cpad +
+                          co0;
+          batch++;
+        }
+        if (batch == 0) continue;
+        e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)(hi - lo), a_ptrs, b_ptrs,
+                                 (size_t)d.cpad,
+                                 acc + ((grp * d.taps + tap) * cin_g + ci0) * d.cpad + co0,
+                                 (size_t)d.cpad);
+      }
+    }
+
+    /* Back to PyTorch's layout: gw[ci][co][tap]. */
+#pragma omp for schedule(static)
+    for (int64_t ic = 0; ic < g->cin; ic++) {
+      const int64_t grp = ic / cin_g, ci = ic % cin_g;
+      CVT_T *dst = gw + ic * cout_g * d.taps;
+      for (int64_t tap = 0; tap < d.taps; tap++) {
+        const CVT_T *src = acc + ((grp * d.taps + tap) * cin_g + ci) * d.cpad;
+        for (int64_t co = 0; co < cout_g; co++) dst[co * d.taps + tap] = src[co];
+      }
+    }
+    /* grad_bias: per channel, samples in order, each plane summed in 8 interleaved
+     * partial sums combined in a fixed order. */
+    if (gb) {
+#pragma omp for schedule(static)
+      for (int64_t oc = 0; oc < g->cout; oc++) {
+        double total = 0.0;
+        for (int64_t n = 0; n < g->n; n++) {
+          const CVT_T *p = gy + (n * g->cout + oc) * y_channel;
+          double part[8] = {0};
+          int64_t i = 0;
+          for (; i + 8 <= y_channel; i += 8)
+            for (int k = 0; k < 8; k++) part[k] += (double)p[i + k];
+          for (; i < y_channel; i++) part[0] += (double)p[i];
+          total += ((part[0] + part[1]) + (part[2] + part[3])) +
+                   ((part[4] + part[5]) + (part[6] + part[7]));
+        }
+        gb[oc] = (CVT_T)total;
+      }
+    }
+  }
+}
