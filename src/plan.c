@@ -4,6 +4,7 @@
  * convt3d_plan_execute safe to call from many threads at once: execute reads the plan,
  * reads the input and writes only the caller's output. The one mutable part is the
  * workspace, lent to one execute at a time; a concurrent execute allocates its own. */
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,24 @@ choose_kernel(const cvt_geometry *geo, cvt_isa isa,
   return chosen;
 }
 
+/* True when every weight is finite. The phase algorithm multiplies some weights by the
+ * zeros that pad its packed input (taps that fall outside the input, for outputs that
+ * other taps reach): harmless for finite weights, but an infinite or NaN weight would
+ * turn such a term into NaN where PyTorch, which forms only the products of real inputs,
+ * has a number. The direct algorithm forms exactly PyTorch's products. */
+static bool all_finite(const cvt_geometry *g, const void *weight) {
+  if (!weight) return true;
+  bool finite = true;
+  if (g->dtype == CONVT3D_F32) {
+    const float *w = weight;
+    for (int64_t i = 0; i < g->weight_numel; i++) finite &= isfinite(w[i]) != 0;
+  } else {
+    const double *w = weight;
+    for (int64_t i = 0; i < g->weight_numel; i++) finite &= isfinite(w[i]) != 0;
+  }
+  return finite;
+}
+
 /* Creates a plan of any pass for a validated geometry. bias has bias_n elements (0: no
  * bias). */
 static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
@@ -166,7 +185,9 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
   const bool forward = pass == CONVT3D_PASS_FORWARD;
   convt3d_algorithm algorithm = opt->algorithm;
   if (algorithm == CONVT3D_ALGO_AUTO)
-    algorithm = !forward || cvt_phase_supports(geo) ? CONVT3D_ALGO_PHASE : CONVT3D_ALGO_DIRECT;
+    algorithm = !forward || (cvt_phase_supports(geo) && all_finite(geo, weight))
+                    ? CONVT3D_ALGO_PHASE
+                    : CONVT3D_ALGO_DIRECT;
   if (forward && algorithm == CONVT3D_ALGO_PHASE && !cvt_phase_supports(geo))
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: the phase algorithm does not support "
                     "this problem (more than 1024 kernel taps, or a dilation far beyond the "
