@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs the test prerequisites where missing
 # (Debian packages), then builds and tests three times: a Release build, a Debug build
-# under AddressSanitizer + UndefinedBehaviorSanitizer, and the C unit tests (concurrent
+# under AddressSanitizer + UndefinedBehaviorSanitizer (with allocation-failure injection), and the C unit tests (concurrent
 # executes of one plan included) under ThreadSanitizer, built with clang and without
 # OpenMP (an uninstrumented OpenMP runtime would only produce false reports).
 set -euo pipefail
@@ -26,7 +26,8 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure
 
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCONVT3D_SANITIZE=address,undefined
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCONVT3D_SANITIZE=address,undefined \
+  -DCONVT3D_FAULT_INJECTION=ON
 cmake --build build-asan -j"$jobs"
 ctest --test-dir build-asan --output-on-failure
 

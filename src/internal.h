@@ -22,6 +22,13 @@ convt3d_status cvt_fail(convt3d_status status, const char *fmt, ...) CVT_PRINTF(
 /* Clears the calling thread's failure message (a successful public call does not). */
 void cvt_clear_error(void);
 
+/* The library's only allocators (src/alloc.c), freed with free(). A size of 0 allocates
+ * a minimal block. cvt_alloc64 aligns to 64 bytes (and rounds n up to a multiple). In
+ * test builds (CONVT3D_FAULT_INJECTION) any one of them can be made to fail. */
+void *cvt_malloc(size_t n);
+void *cvt_calloc(size_t count, size_t size);
+void *cvt_alloc64(size_t n);
+
 /* Checked int64 arithmetic: true when the exact result is representable, and then *r
  * holds it. The builtins compute the infinitely precise result and report whether it
  * wrapped, so no intermediate can overflow undetected. */

@@ -139,8 +139,11 @@ static convt3d_status parse_str(header *h, char *out, size_t cap, const char *wh
   while (h->i < h->n && h->s[h->i] != q && h->s[h->i] != '\\' && h->s[h->i] != '\n') h->i++;
   if (h->i < h->n && h->s[h->i] == '\\')
     return hdr_fail(h, "escape sequences in strings are not supported");
-  if (h->i == h->n || h->s[h->i] != q)
-    return hdr_fail(h, "unterminated string %c%.20s", q, h->s + start);
+  if (h->i == h->n || h->s[h->i] != q) {
+    /* The header is not NUL-terminated: the excerpt must stop at its end. */
+    const size_t shown = h->n - start < 20 ? h->n - start : 20;
+    return hdr_fail(h, "unterminated string %c%.*s", q, (int)shown, h->s + start);
+  }
   size_t len = h->i++ - start;
   if (len >= cap)
     return hdr_fail(h, "string '%.32s...' is too long for %s", h->s + start, what);
@@ -306,7 +309,7 @@ static convt3d_status read_npy(FILE *f, const char *path, convt3d_array *a) {
                     (unsigned long)NPY_MAX_HEADER);
 
   /* Header. */
-  char *text = malloc(hlen ? hlen : 1);
+  char *text = cvt_malloc(hlen);
   if (!text)
     return cvt_fail(CONVT3D_ERR_OUT_OF_MEMORY, "npy_read: %s: cannot allocate the %lu-byte "
                     "header", path, (unsigned long)hlen);
@@ -331,7 +334,7 @@ static convt3d_status read_npy(FILE *f, const char *path, convt3d_array *a) {
                     file_size - data_offset < bytes ? "truncated" : "trailing bytes", s,
                     (long long)bytes, (long long)(file_size - data_offset));
   }
-  a->data = malloc(bytes ? (size_t)bytes : 1);
+  a->data = cvt_malloc((size_t)bytes);
   if (!a->data)
     return cvt_fail(CONVT3D_ERR_OUT_OF_MEMORY, "npy_read: %s: cannot allocate %lld bytes",
                     path, (long long)bytes);
@@ -412,7 +415,7 @@ static atomic_ulong tmp_counter;
 static convt3d_status write_atomic(const char *path, const char *head, size_t head_len,
                                    const void *data, int64_t bytes) {
   size_t tmp_cap = strlen(path) + 64;
-  char *tmp = malloc(tmp_cap);
+  char *tmp = cvt_malloc(tmp_cap);
   if (!tmp) return cvt_fail(CONVT3D_ERR_OUT_OF_MEMORY, "npy_write: %s: out of memory", path);
   int fd = -1;
   for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {

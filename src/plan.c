@@ -125,12 +125,6 @@ static cvt_isa plan_isa(convt3d_isa requested) {
   return cap < isa ? cap : isa;
 }
 
-/* 64-byte aligned allocation of n bytes (at least one), freed with free(). */
-static void *alloc64(size_t n) {
-  n = (n + 63) & ~(size_t)63;
-  return aligned_alloc(64, n ? n : 64);
-}
-
 /* The micro-kernel among the ISA's tiles that `pick` prefers, or the one CONVT3D_KERNEL
  * names (for tuning and tests). */
 static const cvt_brgemm_config *
@@ -236,7 +230,7 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
     if (ws_per_thread) ws_bytes = ws_per_thread * (size_t)num_threads;
   }
 
-  convt3d_plan *plan = calloc(1, sizeof *plan);
+  convt3d_plan *plan = cvt_calloc(1, sizeof *plan);
   if (!plan) goto oom;
   plan->geo = *geo;
   plan->pass = pass;
@@ -279,7 +273,7 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
     break;
   }
   if (needs_weight) {
-    plan->weight = alloc64(weight_bytes);
+    plan->weight = cvt_alloc64(weight_bytes);
     if (!plan->weight) goto oom;
     if (brgemm && forward)
       cvt_phase_pack_weights(geo, brgemm, weight, plan->weight, num_threads);
@@ -289,12 +283,12 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
       memcpy(plan->weight, weight, weight_bytes);
   }
   if (bias_n) {
-    plan->bias = alloc64(bias_bytes);
+    plan->bias = cvt_alloc64(bias_bytes);
     if (!plan->bias) goto oom;
     memcpy(plan->bias, bias, bias_bytes);
   }
   if (ws_bytes) {
-    plan->workspace = alloc64(ws_bytes);
+    plan->workspace = cvt_alloc64(ws_bytes);
     if (!plan->workspace) goto oom;
   }
   *out = plan;
@@ -383,7 +377,7 @@ static convt3d_status run(const convt3d_plan *plan, const char *fn, const void *
   void *own = NULL;
   const bool borrowed = !plan->workspace || !atomic_flag_test_and_set(busy);
   if (!borrowed) {
-    own = alloc64(plan->workspace_bytes);
+    own = cvt_alloc64(plan->workspace_bytes);
     if (!own)
       return cvt_fail(CONVT3D_ERR_OUT_OF_MEMORY, "%s: the plan's workspace is in use by "
                       "another thread and %zu bytes for this call's own cannot be allocated",
