@@ -33,5 +33,5 @@ ctest --test-dir build-asan --output-on-failure
 
 CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCONVT3D_SANITIZE=thread \
   -DCONVT3D_OPENMP=OFF -DCONVT3D_BUILD_TOOLS=OFF -DCONVT3D_BUILD_EXAMPLES=OFF
-cmake --build build-tsan -j"$jobs" --target test_api test_npy
-ctest --test-dir build-tsan --output-on-failure -R "test_api|test_npy"
+cmake --build build-tsan -j"$jobs" --target test_api test_npy test_backward
+ctest --test-dir build-tsan --output-on-failure -R "test_api|test_npy|test_backward"

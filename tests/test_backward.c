@@ -3,6 +3,7 @@
  * conv3d against the backward-data pass it is; and the plans' contracts. The comparisons
  * with PyTorch's own gradients are in python/tests. */
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -202,8 +203,107 @@ static void test_random(void) {
   check_problem(&pr);
 }
 
+/* ------------------------------------------------------------- concurrency */
+
+/* One thread's problem, its data and the serial results of every pass. */
+typedef struct job {
+  convt3d_problem p;
+  float *x, *w, *b, *gy;                 /* data */
+  float *y, *gx, *gw, *gb;               /* serial results */
+  size_t nx, nw, ny, nb;
+  const convt3d_plan *shared;            /* a backward-weight plan all threads execute... */
+  const struct job *shared_job;          /* ...on this job's data */
+  int mismatches;
+  convt3d_status status;
+} job;
+
+static void job_init(job *j, int seed) {
+  int64_t in[3] = {3 + seed % 3, 4, 9 + seed}, k[3] = {3, 2, 3}, s[3] = {2, 1, 2};
+  int64_t pd[3] = {1, 0, 1}, op[3] = {1, 0, 0}, one[3] = {1, 1, 1};
+  j->p = make(2, 6, 5 + seed % 4, 1 + seed % 2, in, k, s, pd, op, one, 1);
+  convt3d_shape out;
+  convt3d_output_shape(&j->p, &out);
+  j->nx = numel(&j->p.input), j->nw = numel(&j->p.weight), j->ny = numel(&out);
+  j->nb = (size_t)j->p.bias.dims[0];
+  float **bufs[] = {&j->x, &j->w, &j->b, &j->gy, &j->y, &j->gx, &j->gw, &j->gb};
+  const size_t sizes[] = {j->nx, j->nw, j->nb, j->ny, j->ny, j->nx, j->nw, j->nb};
+  for (int i = 0; i < 8; i++) *bufs[i] = malloc(sizes[i] * sizeof(float));
+  for (size_t i = 0; i < j->nx; i++) j->x[i] = (float)rnd(-100, 100) / 37.0f;
+  for (size_t i = 0; i < j->nw; i++) j->w[i] = (float)rnd(-100, 100) / 41.0f;
+  for (size_t i = 0; i < j->nb; i++) j->b[i] = (float)rnd(-100, 100) / 43.0f;
+  for (size_t i = 0; i < j->ny; i++) j->gy[i] = (float)rnd(-100, 100) / 47.0f;
+  CHECK(convt3d_forward(&j->p, j->x, j->w, j->b, j->y) == CONVT3D_OK);
+  CHECK(convt3d_backward_data(&j->p, j->gy, j->w, j->gx) == CONVT3D_OK);
+  CHECK(convt3d_backward_weight(&j->p, j->x, j->gy, j->gw, j->gb) == CONVT3D_OK);
+}
+
+static void job_free(job *j) {
+  free(j->x), free(j->w), free(j->b), free(j->gy);
+  free(j->y), free(j->gx), free(j->gw), free(j->gb);
+}
+
+/* Creates, executes and destroys plans of every pass, again and again, and executes the
+ * shared plan; every result must equal the serial one bit for bit. */
+static void *job_run(void *arg) {
+  job *j = arg;
+  float *y = malloc(j->ny * sizeof *y), *gx = malloc(j->nx * sizeof *gx);
+  float *gw = malloc(j->nw * sizeof *gw), *gb = malloc(j->nb * sizeof *gb);
+  const convt3d_plan_options opt = {CONVT3D_ALGO_AUTO, 2, CONVT3D_ISA_AUTO};
+  for (int r = 0; r < 6 && j->status == CONVT3D_OK; r++) {
+    convt3d_plan *f = NULL, *d = NULL, *w = NULL;
+    convt3d_status s = convt3d_plan_create(&j->p, j->w, j->b, &opt, &f);
+    if (s == CONVT3D_OK) s = convt3d_plan_create_backward_data(&j->p, j->w, &opt, &d);
+    if (s == CONVT3D_OK) s = convt3d_plan_create_backward_weight(&j->p, &opt, &w);
+    if (s == CONVT3D_OK) s = convt3d_plan_execute(f, j->x, y);
+    if (s == CONVT3D_OK) s = convt3d_plan_execute(d, j->gy, gx);
+    if (s == CONVT3D_OK) s = convt3d_plan_execute_backward_weight(w, j->x, j->gy, gw, gb);
+    if (s == CONVT3D_OK)
+      j->mismatches += memcmp(y, j->y, j->ny * sizeof *y) != 0 ||
+                       memcmp(gx, j->gx, j->nx * sizeof *gx) != 0 ||
+                       memcmp(gw, j->gw, j->nw * sizeof *gw) != 0 ||
+                       memcmp(gb, j->gb, j->nb * sizeof *gb) != 0;
+    convt3d_plan_destroy(f), convt3d_plan_destroy(d), convt3d_plan_destroy(w);
+    if (s == CONVT3D_OK) { /* the shared plan: one workspace, contended */
+      const job *o = j->shared_job;
+      float *sgw = malloc(o->nw * sizeof *sgw), *sgb = malloc(o->nb * sizeof *sgb);
+      s = convt3d_plan_execute_backward_weight(j->shared, o->x, o->gy, sgw, sgb);
+      if (s == CONVT3D_OK)
+        j->mismatches += memcmp(sgw, o->gw, o->nw * sizeof *sgw) != 0 ||
+                         memcmp(sgb, o->gb, o->nb * sizeof *sgb) != 0;
+      free(sgw), free(sgb);
+    }
+    j->status = s;
+  }
+  free(y), free(gx), free(gw), free(gb);
+  return NULL;
+}
+
+static void test_concurrent_plans(void) {
+  enum { THREADS = 8 };
+  job jobs[THREADS];
+  for (int i = 0; i < THREADS; i++) {
+    memset(&jobs[i], 0, sizeof jobs[i]);
+    job_init(&jobs[i], i);
+  }
+  convt3d_plan *shared = NULL;
+  const convt3d_plan_options opt = {CONVT3D_ALGO_AUTO, 2, CONVT3D_ISA_AUTO};
+  CHECK(convt3d_plan_create_backward_weight(&jobs[0].p, &opt, &shared) == CONVT3D_OK);
+  for (int i = 0; i < THREADS; i++) jobs[i].shared = shared, jobs[i].shared_job = &jobs[0];
+  pthread_t th[THREADS];
+  for (int i = 0; i < THREADS; i++) CHECK(pthread_create(&th[i], NULL, job_run, &jobs[i]) == 0);
+  for (int i = 0; i < THREADS; i++) {
+    pthread_join(th[i], NULL);
+    CHECKF(jobs[i].status == CONVT3D_OK && jobs[i].mismatches == 0,
+           "thread %d: status %d, %d results differ from the serial ones", i,
+           (int)jobs[i].status, jobs[i].mismatches);
+  }
+  convt3d_plan_destroy(shared);
+  for (int i = 0; i < THREADS; i++) job_free(&jobs[i]);
+}
+
 int main(void) {
   test_random();
+  test_concurrent_plans();
   printf("test_backward: %d plan executions\n", runs);
   return check_summary("test_backward");
 }
