@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Tests of the `convt3d` command line: option parsing, exit codes, --output-size, file
-errors, atomic output, demo and info. Needs numpy; the --output-size cases are compared
+errors, atomic output (write errors, kill -9 mid-write), demo and info. Needs numpy; the --output-size cases are compared
 with torch's nn.ConvTranspose3d when torch is installed.
 
 Usage: cli_test.py path/to/convt3d
@@ -36,6 +36,73 @@ def expect(cond, what):
 def run(*args):
     r = subprocess.run([CLI, *args], capture_output=True, text=True, timeout=300)
     return r.returncode, r.stdout, r.stderr
+
+
+def same_file(path, data):
+    with open(path, "rb") as f:
+        return f.read() == data
+
+
+def hostile(tmp, rng):
+    """Write failures, impossible outputs and a killed writer: never a partial file."""
+    p = lambda name: os.path.join(tmp, name)
+    x = rng.standard_normal((1, 8, 16, 16, 16)).astype(np.float32)
+    w = rng.standard_normal((8, 8, 2, 2, 2)).astype(np.float32)
+    np.save(p("hx.npy"), x), np.save(p("hw.npy"), w)
+    np.save(p("old.npy"), np.zeros(3, np.float32))
+    with open(p("old.npy"), "rb") as f:
+        old = f.read()
+    args = ["run", "--input", p("hx.npy"), "--weight", p("hw.npy"), "--stride", "2"]
+
+    # The file-size limit (ulimit -f 100 blocks) stops the 1 MiB output mid-write.
+    limited = subprocess.run(["sh", "-c", 'ulimit -f 100 && exec "$@"', "sh", CLI, *args,
+                              "--output", p("old.npy")], capture_output=True, text=True,
+                             timeout=120)
+    expect(limited.returncode == 1 and "File too large" in limited.stderr and
+           same_file(p("old.npy"), old) and not [f for f in os.listdir(tmp) if ".tmp" in f],
+           f"ulimit -f: exit {limited.returncode}, {limited.stderr!r}; old file kept, "
+           f"no temporary file")
+
+    # A legal problem whose output (4 TB) cannot be allocated: exit 1, a message, no file.
+    np.save(p("tx.npy"), np.ones((1, 1, 2, 2, 2), np.float32))
+    np.save(p("tw.npy"), np.ones((1, 1, 1, 1, 1), np.float32))
+    code, _, err = run("run", "--input", p("tx.npy"), "--weight", p("tw.npy"), "--stride",
+                       "10000", "--output", p("huge.npy"))
+    expect(code == 1 and "cannot allocate" in err and not os.path.exists(p("huge.npy")),
+           f"4 TB output: exit {code}, {err!r}")
+
+    # kill -9 at random moments of a run that writes 16 MiB over an existing file: the
+    # file is always the old one or the complete new one.
+    big = rng.standard_normal((1, 32, 16, 32, 32)).astype(np.float32)
+    np.save(p("bx.npy"), big)
+    np.save(p("bw.npy"), rng.standard_normal((32, 16, 2, 2, 2)).astype(np.float32))
+    kill_args = ["run", "--input", p("bx.npy"), "--weight", p("bw.npy"), "--stride", "2",
+                 "--output", p("old.npy")]
+    code, _, err = run(*kill_args)
+    with open(p("old.npy"), "rb") as f:
+        new = f.read()
+    np.save(p("old.npy"), np.zeros(3, np.float32))
+    outcomes = {"old": 0, "new": 0}
+    for i in range(12):
+        proc = subprocess.Popen([CLI, *kill_args], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            proc.wait(timeout=float(rng.uniform(0.0, 0.1)))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        with open(p("old.npy"), "rb") as f:
+            now = f.read()
+        kind = "old" if now == old else "new" if now == new else None
+        expect(kind is not None, f"kill -9 #{i}: the output is neither the old nor the new file")
+        if kind:
+            outcomes[kind] += 1
+        for f in os.listdir(tmp):  # what a killed writer leaves: its temporary file only
+            if ".tmp." in f:
+                os.remove(p(f))
+        np.save(p("old.npy"), np.zeros(3, np.float32))
+    expect(code == 0, f"the run to kill: exit {code} {err}")
+    print(f"cli_test: kill -9 outcomes {outcomes}")
 
 
 def main():
@@ -146,6 +213,7 @@ def main():
         code, _, err = run(*base, "--output", p("no/such/dir/y.npy"))
         expect(code == 1 and err.strip(), f"unwritable output: exit {code} {err}")
         expect(not [f for f in os.listdir(tmp) if ".tmp" in f], "no temporary files left")
+        hostile(tmp, rng)
 
     code, out, _ = run("demo")
     expect(code == 0 and "(20, 33, 52, 12, 22)" in out and "GFLOP/s" in out, f"demo: {out}")

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -517,6 +518,9 @@ int main(int argc, char **argv) {
     fputs(usage, stderr);
     return EXIT_REJECTED;
   }
+  /* A write past the file-size limit (ulimit -f) then fails with EFBIG, which npy_write
+   * reports and cleans up after, instead of killing the process mid-file. */
+  signal(SIGXFSZ, SIG_IGN);
   const char *cmd = argv[1];
   if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
   if (!strcmp(cmd, "demo")) return cmd_demo(argc - 2, argv + 2);

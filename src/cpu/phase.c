@@ -27,10 +27,12 @@
 #include "ukernel.h"
 
 /* Limits beyond which the phase algorithm declines (the direct one takes over): the
- * kernel's taps per axis, and the spread of input offsets across an axis's taps, which
- * sets the padding of packed planes. Both are far beyond any real layer. */
+ * kernel's taps per axis, the spread of input offsets across an axis's taps, which sets
+ * the padding of packed planes, and the height x width phases (stride 32 x 32), which set
+ * the size of a task's tiles. All are far beyond any real layer. */
 #define PHASE_MAX_TAPS 1024
 #define PHASE_MAX_SPREAD 1024
+#define PHASE_MAX_PLANE_PHASES 1024
 
 /* Bytes per thread of packed input planes (sets the band height and the input-channel
  * block), of output tiles being accumulated (sets the output-channel chunk), and of the
@@ -357,13 +359,17 @@ const cvt_brgemm_config *cvt_phase_pick_kernel(const cvt_geometry *g,
 }
 
 bool cvt_phase_supports(const cvt_geometry *g) {
+  int64_t plane_phases = 1;
   for (int ax = 0; ax < 3; ax++) {
     if (g->k[ax] > PHASE_MAX_TAPS) return false;
     if (ax == 0) continue;
     const phase_axis a = phase_axis_of(g, ax);
     if (a.emax - a.emin > PHASE_MAX_SPREAD) return false;
+    plane_phases *= a.phases;
   }
-  return true;
+  /* A task's tiles hold every height x width phase of its rows: beyond this many, the
+   * workspace would grow with the stride (stride 1000 would need gigabytes). */
+  return plane_phases <= PHASE_MAX_PLANE_PHASES;
 }
 
 
