@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Tests of the `convt3d` command line: option parsing, exit codes, --output-size, file
-errors, atomic output (write errors, kill -9 mid-write), demo and info. Needs numpy; the --output-size cases are compared
-with torch's nn.ConvTranspose3d when torch is installed.
+errors, atomic output (write errors, kill -9 mid-write, impossible outputs), demo and info.
+Needs numpy; the --output-size cases are compared with torch's nn.ConvTranspose3d when
+torch is installed.
 
 Usage: cli_test.py path/to/convt3d
 """
