@@ -1,10 +1,11 @@
-/* convt3d bench: times convt3d's float32 forward on the layer shapes of a suite file,
- * beside oneDNN's deconvolution run in the same process, after verifying every result.
+/* convt3d bench: times convt3d's float32 forward, backward-data or backward-weight pass
+ * on the layer shapes of a suite file, beside oneDNN's deconvolution primitive for the
+ * same pass run in the same process, after verifying every result.
  *
  * What makes the numbers trustworthy:
  * - every result (convt3d's execute and one-shot, and oneDNN's) is checked before it is
  *   timed, against the exact value in double at a few thousand sampled output elements,
- *   within a bound derived from the reduction length (see verify());
+ *   within a bound derived from the reduction length (see exact_at() and verify());
  * - implementations run alternately, round by round, so a change in machine load or
  *   clock hits all of them alike; medians, not means, so one preempted run does not count;
  * - % of peak divides by an FMA peak measured here, now, with the same thread count.
@@ -31,37 +32,52 @@ enum { EXIT_REJECTED = 2, EXIT_FAILED = 1 };
 #define CONVT3D_DEFAULT_SUITE "bench/shapes.csv"
 #endif
 
-/* Sampled output elements checked per shape: enough to catch a wrong tile, a wrong tail
- * or a wrong phase with near certainty, cheap enough for 17-GFLOP shapes. */
-enum { SAMPLES = 4096, MAX_THREAD_COUNTS = 2 };
-#define MIN_SECONDS 1.0 /* default: enough rounds for this much time, and ... */
-#define MIN_RUNS    5   /* ... at least this many */
-#define MAX_RUNS    100000
+/* Sampled result elements checked per shape: enough to catch a wrong tile, a wrong tail
+ * or a wrong phase with near certainty, cheap enough for 17-GFLOP shapes. An element of
+ * grad_weight is a sum over the batch and every position: there, as many samples as
+ * SAMPLE_TERMS terms allow, but at least MIN_WEIGHT_SAMPLES and MAX_BIAS_SAMPLES. */
+enum { SAMPLES = 4096, MIN_WEIGHT_SAMPLES = 64, MAX_BIAS_SAMPLES = 64, MAX_THREAD_COUNTS = 2 };
+#define SAMPLE_TERMS 268435456.0 /* 2^28 products in double: about 0.3 s */
+#define MIN_SECONDS  1.0         /* default: enough rounds for this much time, and ... */
+#define MIN_RUNS     5           /* ... at least this many */
+#define MAX_RUNS     100000
 
 static const char usage[] =
-    "usage: convt3d bench [--suite FILE.csv] [--threads N] [--runs R] [--csv OUT.csv]\n"
+    "usage: convt3d bench [--suite FILE.csv] [--pass fwd|bwd_d|bwd_w|all] [--threads N]\n"
+    "                     [--runs R] [--csv OUT.csv]\n"
     "\n"
-    "Times convt3d's float32 forward (batched, with bias, random data) on every shape of\n"
-    "a suite file, with 1 and 2 threads, beside oneDNN's deconvolution in its best\n"
-    "layout (format_tag::any, reorders excluded) and in plain ncdhw, run alternately in\n"
-    "this process. Every result is verified first at sampled output elements.\n"
+    "Times convt3d's float32 forward (or a backward pass; batched, with bias, random data)\n"
+    "on every shape of a suite file, with 1 and 2 threads, beside oneDNN's deconvolution\n"
+    "primitive for the same pass in its best layout (format_tag::any, reorders excluded)\n"
+    "and in plain ncdhw, run alternately in this process. Every result is verified first\n"
+    "at sampled elements.\n"
     "\n"
     "  --suite FILE   suite CSV (default, baked in at build time:\n"
     "                 " CONVT3D_DEFAULT_SUITE ")\n"
+    "  --pass P       fwd: y = conv_transpose3d(x, w) + b (default); bwd_d: grad_input;\n"
+    "                 bwd_w: grad_weight and grad_bias; all: the three, one table each\n"
     "  --threads N    only N threads (default: 1, then 2)\n"
     "  --runs R       timed rounds (default: enough for 1 s, at least 5)\n"
-    "  --csv OUT      also write one CSV row per shape and thread count\n"
+    "  --csv OUT      also write one CSV row per pass, shape and thread count\n"
     "\n"
     "Suite: CSV with a header holding at least name,N,Cin,Cout,D,H,W,kD,kH,kW,sD,sH,sW,\n"
     "pD,pH,pW,opD,opH,opW,dD,dH,dW,groups (other columns are ignored).\n"
     "Table (stdout; progress goes to stderr): times are medians in ms: ms = plan execute,\n"
-    "1shot = convt3d_forward (plan + execute + destroy), plan_ms = plan creation;\n"
-    "GFLOP/s nominal (every tap) and effective (only taps that land in the output);\n"
+    "1shot = convt3d_forward / convt3d_backward_data / convt3d_backward_weight (plan +\n"
+    "execute + destroy), plan_ms = plan creation; GFLOP/s nominal (every tap) and\n"
+    "effective (only taps that land in the output), the forward's counts for every pass;\n"
     "%peak = effective GFLOP/s / FMA peak measured at start for that thread count;\n"
     "any/ct, pl/ct, bst/ct = oneDNN ms (any, plain, the faster of the two) / convt3d ms:\n"
     "above 1, convt3d is faster; pack_MiB, ws_MiB = the plan's packed weights, workspace.\n"
     "Exit status: 0 done; 1 a result failed verification, or I/O; 2 bad command line or\n"
     "suite file.\n";
+
+static const char *const pass_name[BENCH_PASSES] = {"fwd", "bwd_d", "bwd_w"};
+static const char *const pass_title[BENCH_PASSES] = {
+    "y = conv_transpose3d(x, w) + b",
+    "grad_input = conv3d(grad_output, w) (oneDNN: deconvolution backward_data)",
+    "grad_weight and grad_bias from x, grad_output (oneDNN: deconvolution backward_weights "
+    "with diff_bias)"};
 
 static double now_seconds(void) {
   struct timespec ts;
@@ -115,18 +131,25 @@ static geom geom_of(const convt3d_problem *p) {
 
 static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && a < 0); }
 
+/* Tap k of axis a carries input position i to output position i*s - p + k*dl: the
+ * inputs whose tap k lands inside the output are lo..hi (none when hi < lo). */
+static void landing(const geom *g, int a, int64_t k, int64_t *lo, int64_t *hi) {
+  const int64_t off = k * g->dil[a] - g->pad[a];
+  *lo = -floor_div(off, g->s[a]); /* ceil(-off / s): the first i with i*s + off >= 0 */
+  *hi = floor_div(g->out[a] - 1 - off, g->s[a]);
+  if (*lo < 0) *lo = 0;
+  if (*hi > g->in[a] - 1) *hi = g->in[a] - 1;
+}
+
 /* Effective FLOPs: 2 * N * Cin * Cout/groups * (input/tap pairs that land inside the
- * output), the pairs counted exactly per axis: tap k of input i lands on i*s - p + k*dl. */
+ * output), the pairs counted exactly per axis. The backward passes compute the same
+ * products (paired differently), so the same count serves them. */
 static double effective_flops(const geom *g) {
   double pairs = 1;
   for (int a = 0; a < 3; a++) {
-    int64_t count = 0;
+    int64_t count = 0, lo, hi;
     for (int64_t k = 0; k < g->k[a]; k++) {
-      const int64_t off = k * g->dil[a] - g->pad[a];
-      int64_t lo = -floor_div(off, g->s[a]); /* ceil(-off / s): first i with i*s+off >= 0 */
-      int64_t hi = floor_div(g->out[a] - 1 - off, g->s[a]);
-      if (lo < 0) lo = 0;
-      if (hi > g->in[a] - 1) hi = g->in[a] - 1;
+      landing(g, a, k, &lo, &hi);
       if (hi >= lo) count += hi - lo + 1;
     }
     pairs *= (double)count;
@@ -151,89 +174,211 @@ static void fill_uniform(float *v, size_t n, uint64_t seed) {
 
 /* --------------------------------------------------------------- verification */
 
-/* The sampled output elements with their exact values and error bounds. */
+/* One problem's buffers (PyTorch layouts); dy is grad_output, used by the backward passes. */
+typedef struct data {
+  const float *x, *w, *b, *dy;
+} data;
+
+/* Elements of a pass's result buffer (see bench_pass): y, grad_input, or grad_weight
+ * followed by grad_bias. */
+static size_t result_size(const geom *g, bench_pass pass) {
+  return pass == BENCH_PASS_FWD     ? g->ny
+         : pass == BENCH_PASS_BWD_D ? g->nx
+                                    : g->nw + (size_t)g->cout;
+}
+
+/* The 5-D box of a pass's result (grad_bias aside) into ext, and the result's name. */
+static const char *result_box(const geom *g, bench_pass pass, int64_t ext[5]) {
+  const int64_t *sp = pass == BENCH_PASS_FWD ? g->out : pass == BENCH_PASS_BWD_D ? g->in : g->k;
+  ext[0] = pass == BENCH_PASS_BWD_W ? g->cin : g->n;
+  ext[1] = pass == BENCH_PASS_FWD ? g->cout : pass == BENCH_PASS_BWD_D ? g->cin : g->cout_g;
+  for (int a = 0; a < 3; a++)
+    ext[2 + a] = sp[a];
+  return pass == BENCH_PASS_FWD ? "y" : pass == BENCH_PASS_BWD_D ? "grad_input" : "grad_weight";
+}
+
+/* The bound on |float32 result - exact| of any evaluation order of a sum of n products
+ * whose magnitudes add up to mag: gamma(n) * mag, gamma(n) = n*u/(1 - n*u), u = 2^-24
+ * (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., sections 3.1, 3.3). */
+static double error_bound(double n, double mag) {
+  const double nu = n * 0x1p-24;
+  return nu < 1 ? nu / (1 - nu) * mag : INFINITY;
+}
+
+/* sum += a[ia] * w[iw] over c < nc channels and the tap lists tp (per axis, pairs of
+ * (kernel index, position in a)), a's channel c at a0 + c*astride with spatial extents
+ * asp, w's at w0 + c*wstride: the shared inner loop of the forward and backward-data
+ * references. mag accumulates the magnitudes. */
+static void dot_taps(const float *a, size_t a0, size_t astride, const int64_t asp[3],
+                     const float *w, size_t w0, size_t wstride, const int64_t ksp[3], int64_t nc,
+                     int64_t *const tp[3], const int cnt[3], double *sum, double *mag) {
+  for (int64_t c = 0; c < nc; c++)
+    for (int jd = 0; jd < cnt[0]; jd++)
+      for (int jh = 0; jh < cnt[1]; jh++)
+        for (int jw = 0; jw < cnt[2]; jw++) {
+          const double av = a[a0 + (size_t)c * astride +
+                              (size_t)((tp[0][2 * jd + 1] * asp[1] + tp[1][2 * jh + 1]) * asp[2] +
+                                       tp[2][2 * jw + 1])];
+          const double wv =
+              w[w0 + (size_t)c * wstride +
+                (size_t)((tp[0][2 * jd] * ksp[1] + tp[1][2 * jh]) * ksp[2] + tp[2][2 * jw])];
+          *sum += av * wv;
+          *mag += fabs(av * wv);
+        }
+}
+
+/* Exact value of element i of a pass's result, and its error bound (error_bound over the
+ * terms of that element's sum; double: float products are exact in double, and a double
+ * sum of K of them is off by ~K*2^-53, negligible beside the float bound):
+ *   FWD    y[n,oc,o]    = b[oc] + sum over ci < Cin/groups and the taps k with
+ *                         o = i*s - p + k*dl of x[n,ic,i] * w[ic,co,k]      (K + 1 terms)
+ *   BWD_D  dx[n,ic,i]   = sum over co < Cout/groups and the taps k with o inside the
+ *                         output of dy[n,oc,o] * w[ic,co,k]
+ *   BWD_W  dw[ic,co,k]  = sum over n and the inputs i whose tap k lands at o inside the
+ *                         output of x[n,ic,i] * dy[n,oc,o]
+ *          db[oc]       = sum over n and every output position of dy[n,oc,o]
+ * with ic = g*Cin_g + ci, oc = g*Cout_g + co in group g. taps: scratch for 2*(kD+kH+kW). */
+static void exact_at(const geom *g, bench_pass pass, const data *d, size_t i, int64_t *taps,
+                     double *exact, double *tol) {
+  double sum = 0, mag = 0, terms = 1;
+  int64_t e[5], at[3], t = (int64_t)i;
+  const size_t vin = g->nx / (size_t)(g->n * g->cin), vout = g->ny / (size_t)(g->n * g->cout);
+  result_box(g, pass, e);
+  if (pass == BENCH_PASS_BWD_W && i >= g->nw) { /* grad_bias */
+    const int64_t oc = (int64_t)(i - g->nw);
+    for (int64_t n = 0; n < g->n; n++)
+      for (size_t j = 0; j < vout; j++) {
+        const double v = d->dy[(size_t)(n * g->cout + oc) * vout + j];
+        sum += v, mag += fabs(v);
+      }
+    *exact = sum;
+    *tol = error_bound((double)g->n * (double)vout, mag);
+    return;
+  }
+  for (int a = 2; a >= 0; a--)
+    at[a] = t % e[2 + a], t /= e[2 + a];
+  const int64_t c1 = t % e[1], c0 = t / e[1];
+  if (pass == BENCH_PASS_BWD_W) {
+    const int64_t ic = c0, oc = ic / g->cin_g * g->cout_g + c1;
+    int64_t lo[3], hi[3];
+    for (int a = 0; a < 3; a++) {
+      landing(g, a, at[a], &lo[a], &hi[a]);
+      terms *= (double)(hi[a] >= lo[a] ? hi[a] - lo[a] + 1 : 0);
+    }
+    for (int64_t n = 0; n < g->n; n++) {
+      const float *xc = d->x + (size_t)(n * g->cin + ic) * vin;
+      const float *dyc = d->dy + (size_t)(n * g->cout + oc) * vout;
+      for (int64_t id = lo[0]; id <= hi[0]; id++)
+        for (int64_t ih = lo[1]; ih <= hi[1]; ih++) {
+          const int64_t od = id * g->s[0] - g->pad[0] + at[0] * g->dil[0];
+          const int64_t oh = ih * g->s[1] - g->pad[1] + at[1] * g->dil[1];
+          for (int64_t iw = lo[2]; iw <= hi[2]; iw++) {
+            const int64_t ow = iw * g->s[2] - g->pad[2] + at[2] * g->dil[2];
+            const double v = (double)xc[(id * g->in[1] + ih) * g->in[2] + iw] *
+                             dyc[(od * g->out[1] + oh) * g->out[2] + ow];
+            sum += v, mag += fabs(v);
+          }
+        }
+    }
+    *exact = sum;
+    *tol = error_bound((double)g->n * terms, mag);
+    return;
+  }
+  /* FWD and BWD_D: per axis, the (k, position) pairs of the taps that reach `at`; taps
+   * holds the three lists. */
+  int cnt[3] = {0, 0, 0};
+  int64_t *tp[3] = {taps, taps + 2 * g->k[0], taps + 2 * (g->k[0] + g->k[1])};
+  for (int a = 0; a < 3; a++)
+    for (int64_t k = 0; k < g->k[a]; k++) {
+      int64_t pos;
+      bool ok;
+      if (pass == BENCH_PASS_FWD) { /* the input i with i*s - p + k*dl = at */
+        const int64_t q = at[a] + g->pad[a] - k * g->dil[a];
+        pos = q / g->s[a];
+        ok = q >= 0 && q % g->s[a] == 0 && pos < g->in[a];
+      } else { /* the output position o that input `at` reaches */
+        pos = at[a] * g->s[a] - g->pad[a] + k * g->dil[a];
+        ok = pos >= 0 && pos < g->out[a];
+      }
+      if (ok) tp[a][2 * cnt[a]] = k, tp[a][2 * cnt[a] + 1] = pos, cnt[a]++;
+    }
+  const size_t kvol = (size_t)(g->k[0] * g->k[1] * g->k[2]);
+  if (pass == BENCH_PASS_FWD) {
+    const int64_t oc = c1, grp = oc / g->cout_g, ic0 = grp * g->cin_g;
+    sum = d->b[oc], mag = fabs(d->b[oc]);
+    dot_taps(d->x, (size_t)(c0 * g->cin + ic0) * vin, vin, g->in, d->w,
+             ((size_t)ic0 * (size_t)g->cout_g + (size_t)(oc % g->cout_g)) * kvol,
+             (size_t)g->cout_g * kvol, g->k, g->cin_g, tp, cnt, &sum, &mag);
+    terms = (double)(g->cin_g * g->k[0] * g->k[1] * g->k[2] + 1);
+  } else {
+    const int64_t ic = c1, oc0 = ic / g->cin_g * g->cout_g;
+    dot_taps(d->dy, (size_t)(c0 * g->cout + oc0) * vout, vout, g->out, d->w,
+             (size_t)ic * (size_t)g->cout_g * kvol, kvol, g->k, g->cout_g, tp, cnt, &sum, &mag);
+    terms = (double)(g->cout_g * g->k[0] * g->k[1] * g->k[2]);
+  }
+  *exact = sum;
+  *tol = error_bound(terms, mag);
+}
+
+/* The sampled result elements with their exact values and error bounds. */
 typedef struct samples {
   int count;
   size_t idx[SAMPLES];
   double exact[SAMPLES], tol[SAMPLES];
 } samples;
 
-/* Exact value (double: float products are exact in double, and a double sum of K of them
- * is off by ~K*2^-53, negligible beside the float bound) of y at flat NCDHW index i, and
- * the error bound of any float32 evaluation order: |y - exact| <= gamma(K+1) *
- * (sum |x*w| + |b|), gamma(n) = n*u/(1 - n*u), u = 2^-24, K = Cin/groups * kD*kH*kW
- * (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., section 3.1). */
-static void exact_at(const geom *g, const float *x, const float *w, const float *b, size_t i,
-                     int64_t *taps, double *exact, double *tol) {
-  int64_t o[3], t = (int64_t)i;
-  for (int a = 2; a >= 0; a--)
-    o[a] = t % g->out[a], t /= g->out[a];
-  const int64_t oc = t % g->cout, n = t / g->cout, grp = oc / g->cout_g, co = oc % g->cout_g;
-  /* Per axis, the (k, i) pairs that land on o: taps[a] lists k, then i, packed in pairs. */
-  int cnt[3] = {0, 0, 0};
-  int64_t *tp[3] = {taps, taps + 2 * g->k[0], taps + 2 * (g->k[0] + g->k[1])};
-  for (int a = 0; a < 3; a++)
-    for (int64_t k = 0; k < g->k[a]; k++) {
-      const int64_t d = o[a] + g->pad[a] - k * g->dil[a];
-      if (d >= 0 && d % g->s[a] == 0 && d / g->s[a] < g->in[a])
-        tp[a][2 * cnt[a]] = k, tp[a][2 * cnt[a] + 1] = d / g->s[a], cnt[a]++;
-    }
-  double sum = b[oc], mag = fabs(b[oc]);
-  for (int64_t ci = 0; ci < g->cin_g; ci++) {
-    const int64_t ic = grp * g->cin_g + ci;
-    for (int jd = 0; jd < cnt[0]; jd++)
-      for (int jh = 0; jh < cnt[1]; jh++)
-        for (int jw = 0; jw < cnt[2]; jw++) {
-          const double xv = x[(((n * g->cin + ic) * g->in[0] + tp[0][2 * jd + 1]) * g->in[1] +
-                               tp[1][2 * jh + 1]) *
-                                  g->in[2] +
-                              tp[2][2 * jw + 1]];
-          const double wv =
-              w[(((ic * g->cout_g + co) * g->k[0] + tp[0][2 * jd]) * g->k[1] + tp[1][2 * jh]) *
-                    g->k[2] +
-                tp[2][2 * jw]];
-          sum += xv * wv;
-          mag += fabs(xv * wv);
-        }
-  }
-  const double nu = (double)(g->cin_g * g->k[0] * g->k[1] * g->k[2] + 1) * 0x1p-24;
-  *exact = sum;
-  *tol = nu < 1 ? nu / (1 - nu) * mag : INFINITY;
-}
-
-/* Picks the elements to check: all of them for small outputs, otherwise the 32 corners
- * of the (n, c, d, h, w) box, where boundary and tail bugs live, plus uniform samples. */
-static int pick_samples(const geom *g, const float *x, const float *w, const float *b,
-                        samples *sm) {
-  int64_t *taps = malloc(2 * (size_t)(g->k[0] + g->k[1] + g->k[2]) * sizeof *taps);
+/* Picks the elements to check: all of them for small results, otherwise the 32 corners
+ * of the result's 5-D box, where boundary and tail bugs live, plus uniform samples. For
+ * BWD_W, fewer where each element sums many terms, and grad_bias's first and last
+ * elements plus uniform ones. */
+static int pick_samples(const geom *g, bench_pass pass, const data *d, samples *sm) {
+  int64_t *taps = malloc(2 * (size_t)(g->k[0] + g->k[1] + g->k[2]) * sizeof *taps), e[5];
   if (!taps) return -1;
+  size_t box = pass == BENCH_PASS_BWD_W ? g->nw : result_size(g, pass);
+  int want = SAMPLES, bias_want = 0;
+  if (pass == BENCH_PASS_BWD_W) {
+    const double per_weight = (double)g->nx / (double)g->cin; /* an upper bound */
+    const double per_bias = (double)g->ny / (double)g->cout;
+    want =
+        (int)fmin(SAMPLES - MAX_BIAS_SAMPLES, fmax(MIN_WEIGHT_SAMPLES, SAMPLE_TERMS / per_weight));
+    bias_want = (int)fmin(MAX_BIAS_SAMPLES, fmax(2, SAMPLE_TERMS / 4 / per_bias)); /* 1/4 */
+  }
+  result_box(g, pass, e);
   sm->count = 0;
-  if (g->ny <= SAMPLES) {
-    for (size_t i = 0; i < g->ny; i++)
+  uint64_t seed = 0x5eed;
+  if (box <= (size_t)want) {
+    for (size_t i = 0; i < box; i++)
       sm->idx[sm->count++] = i;
   } else {
-    const int64_t ext[5] = {g->n, g->cout, g->out[0], g->out[1], g->out[2]};
     for (int c = 0; c < 32; c++) {
       size_t i = 0;
       for (int a = 0; a < 5; a++)
-        i = i * (size_t)ext[a] + (size_t)((c >> a & 1) * (ext[a] - 1));
+        i = i * (size_t)e[a] + (size_t)((c >> a & 1) * (e[a] - 1));
       sm->idx[sm->count++] = i;
     }
-    uint64_t seed = 0x5eed;
-    while (sm->count < SAMPLES)
-      sm->idx[sm->count++] = next_u64(&seed) % g->ny;
+    while (sm->count < want)
+      sm->idx[sm->count++] = next_u64(&seed) % box;
+  }
+  if (bias_want >= g->cout) {
+    for (int64_t oc = 0; oc < g->cout; oc++)
+      sm->idx[sm->count++] = g->nw + (size_t)oc;
+  } else if (bias_want) {
+    sm->idx[sm->count++] = g->nw;
+    sm->idx[sm->count++] = g->nw + (size_t)g->cout - 1;
+    for (int j = 2; j < bias_want; j++)
+      sm->idx[sm->count++] = g->nw + next_u64(&seed) % (size_t)g->cout;
   }
   for (int j = 0; j < sm->count; j++)
-    exact_at(g, x, w, b, sm->idx[j], taps, &sm->exact[j], &sm->tol[j]);
+    exact_at(g, pass, d, sm->idx[j], taps, &sm->exact[j], &sm->tol[j]);
   free(taps);
   return 0;
 }
 
-/* Checks y at the samples. Returns true when all are within bound; *worst gets the
- * largest |error| / bound seen (how much of the budget is used: a number to watch). On
- * failure prints the shape, the first bad element and how many are bad. */
-static bool verify(const bench_shape *s, const char *who, int threads, const geom *g,
-                   const samples *sm, const float *y, double *worst) {
+/* Checks a result at the samples. Returns true when all are within bound; *worst gets
+ * the largest |error| / bound seen (how much of the budget is used: a number to watch).
+ * On failure prints the shape, the first bad element and how many are bad. */
+static bool verify(const bench_shape *s, bench_pass pass, const char *who, int threads,
+                   const geom *g, const samples *sm, const float *y, double *worst) {
   int bad = 0, first = -1;
   *worst = 0;
   for (int j = 0; j < sm->count; j++) {
@@ -246,20 +391,27 @@ static bool verify(const bench_shape *s, const char *who, int threads, const geo
     }
   }
   if (!bad) return true;
-  char desc[256];
+  char desc[256], where[128];
   convt3d_problem_describe(&s->p, desc, sizeof desc);
   size_t i = sm->idx[first];
-  int64_t at[5];
-  for (int a = 4; a >= 2; a--)
-    at[a] = (int64_t)(i % (size_t)g->out[a - 2]), i /= (size_t)g->out[a - 2];
-  at[1] = (int64_t)(i % (size_t)g->cout), at[0] = (int64_t)(i / (size_t)g->cout);
+  int64_t e[5], at[5];
+  const char *name = result_box(g, pass, e);
+  if (pass == BENCH_PASS_BWD_W && i >= g->nw) {
+    snprintf(where, sizeof where, "grad_bias[%zu]", i - g->nw);
+  } else {
+    for (int a = 4; a >= 0; a--)
+      at[a] = (int64_t)(i % (size_t)e[a]), i /= (size_t)e[a];
+    snprintf(where, sizeof where, "%s[%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "]",
+             name, at[0], at[1], at[2], at[3], at[4]);
+  }
+  i = sm->idx[first];
   fprintf(stderr,
-          "convt3d bench: VERIFICATION FAILED: %s, %s, %d thread%s (%s)\n"
-          "  y[%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "] = %.9g, exact "
-          "%.9g, |error| %.3g > bound %.3g; %d of %d sampled elements wrong\n",
-          who, s->name, threads, threads == 1 ? "" : "s", desc, at[0], at[1], at[2], at[3], at[4],
-          (double)y[sm->idx[first]], sm->exact[first],
-          fabs((double)y[sm->idx[first]] - sm->exact[first]), sm->tol[first], bad, sm->count);
+          "convt3d bench: VERIFICATION FAILED: %s, %s, pass %s, %d thread%s (%s)\n"
+          "  %s = %.9g, exact %.9g, |error| %.3g > bound %.3g; %d of %d sampled elements "
+          "wrong\n",
+          who, s->name, pass_name[pass], threads, threads == 1 ? "" : "s", desc, where,
+          (double)y[i], sm->exact[first], fabs((double)y[i] - sm->exact[first]), sm->tol[first],
+          bad, sm->count);
   return false;
 }
 
@@ -333,9 +485,11 @@ static const char *const layout_name[ONEDNN_LAYOUTS] = {"any", "plain"};
 typedef struct ctx {
   int nthreads, threads[MAX_THREAD_COUNTS], runs;
   double peak[MAX_THREAD_COUNTS];
+  bench_pass pass; /* the pass being timed */
   FILE *csv;
   int name_width;
-  /* Per thread count, geomean accumulators of oneDNN ms / convt3d ms: any, plain, best. */
+  /* Per thread count, geomean accumulators of oneDNN ms / convt3d ms: any, plain, best
+   * (reset for each pass). */
   double log_ratio_sum[MAX_THREAD_COUNTS][RATIOS];
   int log_ratio_count[MAX_THREAD_COUNTS][RATIOS];
 } ctx;
@@ -347,15 +501,41 @@ static void set_threads(int n) {
 #endif
 }
 
-/* Times every implementation on one shape for one thread count (index ti) and fills *r.
- * Returns 0, or EXIT_FAILED after printing why (verification failure, library error). */
+/* convt3d's plan, execute and one-shot call for a pass; out: the pass's result buffer. */
+static convt3d_status ct_plan(bench_pass pass, const convt3d_problem *p, const data *d,
+                              const convt3d_plan_options *opt, convt3d_plan **plan) {
+  if (pass == BENCH_PASS_BWD_D) return convt3d_plan_create_backward_data(p, d->w, opt, plan);
+  if (pass == BENCH_PASS_BWD_W) return convt3d_plan_create_backward_weight(p, opt, plan);
+  return convt3d_plan_create(p, d->w, d->b, opt, plan);
+}
+
+static convt3d_status ct_execute(bench_pass pass, const convt3d_plan *plan, const geom *g,
+                                 const data *d, float *out) {
+  if (pass == BENCH_PASS_BWD_D) return convt3d_plan_execute(plan, d->dy, out);
+  if (pass == BENCH_PASS_BWD_W)
+    return convt3d_plan_execute_backward_weight(plan, d->x, d->dy, out, out + g->nw);
+  return convt3d_plan_execute(plan, d->x, out);
+}
+
+static convt3d_status ct_oneshot(bench_pass pass, const convt3d_problem *p, const geom *g,
+                                 const data *d, float *out) {
+  if (pass == BENCH_PASS_BWD_D) return convt3d_backward_data(p, d->dy, d->w, out);
+  if (pass == BENCH_PASS_BWD_W) return convt3d_backward_weight(p, d->x, d->dy, out, out + g->nw);
+  return convt3d_forward(p, d->x, d->w, d->b, out);
+}
+
+/* Times every implementation of pass c->pass on one shape for one thread count (index
+ * ti) and fills *r. out, check: result buffers (result_size elements; check holds
+ * oneDNN's result for verification). Returns 0, or EXIT_FAILED after printing why
+ * (verification failure, library error). */
 static int bench_one(ctx *c, const bench_shape *s, const geom *g, const samples *sm, int ti,
-                     const float *x, const float *w, const float *b, float *y, float *ycheck,
-                     result *r) {
+                     const data *d, float *out, float *check, result *r) {
 #ifndef CONVT3D_HAVE_ONEDNN
-  (void)ycheck; /* holds oneDNN's output for verification */
+  (void)check;
 #endif
   const int T = c->threads[ti];
+  const bench_pass pass = c->pass;
+  const size_t nout = result_size(g, pass);
   *r = (result){.threads = T, .any_ms = NAN, .plain_ms = NAN};
   set_threads(T);
   convt3d_plan_options opt = {.algorithm = CONVT3D_ALGO_AUTO, .num_threads = T};
@@ -365,7 +545,7 @@ static int bench_one(ctx *c, const bench_shape *s, const geom *g, const samples 
   for (int i = 0; i < 3; i++) { /* median of three: a page-faulting first call counts once */
     convt3d_plan_destroy(plan);
     t0 = now_seconds();
-    if (convt3d_plan_create(&s->p, w, b, &opt, &plan) != CONVT3D_OK) {
+    if (ct_plan(pass, &s->p, d, &opt, &plan) != CONVT3D_OK) {
       fprintf(stderr, "convt3d bench: %s: %s\n", s->name, convt3d_last_error());
       return EXIT_FAILED;
     }
@@ -386,28 +566,29 @@ static int bench_one(ctx *c, const bench_shape *s, const geom *g, const samples 
 #ifdef CONVT3D_HAVE_ONEDNN
   bench_onednn *dnn[ONEDNN_LAYOUTS] = {NULL, NULL};
 #endif
-  memset(y, 0xff, g->ny * sizeof *y); /* NaN: an element never written cannot pass */
-  convt3d_status st = convt3d_plan_execute(plan, x, y);
-  if (st != CONVT3D_OK || !verify(s, "convt3d execute", T, g, sm, y, &r->worst)) goto done;
-  memset(y, 0xff, g->ny * sizeof *y);
-  st = convt3d_forward(&s->p, x, w, b, y);
-  if (st != CONVT3D_OK || !verify(s, "convt3d_forward", T, g, sm, y, &worst)) goto done;
+  memset(out, 0xff, nout * sizeof *out); /* NaN: an element never written cannot pass */
+  convt3d_status st = ct_execute(pass, plan, g, d, out);
+  if (st != CONVT3D_OK || !verify(s, pass, "convt3d execute", T, g, sm, out, &r->worst)) goto done;
+  memset(out, 0xff, nout * sizeof *out);
+  st = ct_oneshot(pass, &s->p, g, d, out);
+  if (st != CONVT3D_OK || !verify(s, pass, "convt3d one-shot", T, g, sm, out, &worst)) goto done;
   r->worst = fmax(r->worst, worst);
 #ifdef CONVT3D_HAVE_ONEDNN
   char *impl[ONEDNN_LAYOUTS] = {r->any_impl, r->plain_impl};
   for (int l = 0; l < ONEDNN_LAYOUTS; l++) {
     char why[256];
-    dnn[l] = bench_onednn_create(&s->p, (bench_onednn_layout)l, x, w, b, why, sizeof why);
+    dnn[l] = bench_onednn_create(&s->p, pass, (bench_onednn_layout)l, d->x, d->w, d->b, d->dy, why,
+                                 sizeof why);
     if (dnn[l]) {
       snprintf(impl[l], sizeof r->any_impl, "%s", bench_onednn_impl(dnn[l]));
       int e = bench_onednn_execute(dnn[l]);
-      memset(ycheck, 0xff, g->ny * sizeof *ycheck);
-      if (!e) e = bench_onednn_output(dnn[l], ycheck);
+      memset(check, 0xff, nout * sizeof *check);
+      if (!e) e = bench_onednn_output(dnn[l], check);
       char who[32];
       snprintf(who, sizeof who, "oneDNN %s", layout_name[l]);
       /* A wrong oneDNN result is oneDNN's (or this file's) fault, not convt3d's: report
        * it, leave that column n/a, and go on with the suite. */
-      if (e || !verify(s, who, T, g, sm, ycheck, &worst)) {
+      if (e || !verify(s, pass, who, T, g, sm, check, &worst)) {
         if (e)
           fprintf(stderr, "convt3d bench: %s: oneDNN %s failed to run\n", s->name, layout_name[l]);
         fprintf(stderr, "convt3d bench: %s: oneDNN %s result rejected, its column is n/a\n",
@@ -448,10 +629,10 @@ static int bench_one(ctx *c, const bench_shape *s, const geom *g, const samples 
       }
     }
     t0 = now_seconds();
-    convt3d_plan_execute(plan, x, y);
+    ct_execute(pass, plan, g, d, out);
     times[0][n[0]++] = now_seconds() - t0;
     t0 = now_seconds();
-    convt3d_forward(&s->p, x, w, b, y);
+    ct_oneshot(pass, &s->p, g, d, out);
     times[1][n[1]++] = now_seconds() - t0;
 #ifdef CONVT3D_HAVE_ONEDNN
     for (int l = 0; l < ONEDNN_LAYOUTS; l++) {
@@ -541,9 +722,73 @@ static void report(ctx *c, const bench_shape *s, const result *r, int ti) {
   fprintf(c->csv, ",%d", r->threads);
   for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
     isnan(nums[i]) ? fputc(',', c->csv) : fprintf(c->csv, ",%.6g", nums[i]);
-  fprintf(c->csv, ",%zu,%zu,1,%.4g,%s,%s,%d,%.6g,%s,%s\n", r->packed, r->workspace, r->worst,
-          r->algorithm, r->isa, r->runs, c->peak[ti], r->any_impl, r->plain_impl);
+  fprintf(c->csv, ",%zu,%zu,1,%.4g,%s,%s,%d,%.6g,%s,%s,%s\n", r->packed, r->workspace, r->worst,
+          r->algorithm, r->isa, r->runs, c->peak[ti], r->any_impl, r->plain_impl,
+          pass_name[c->pass]);
   fflush(c->csv);
+}
+
+/* One table: every shape of the suite, every thread count, for pass c->pass, then its
+ * geomean rows. Returns 0 or the exit status of a failure (already reported). */
+static int bench_table(ctx *c, const bench_shape *shapes, int nshapes) {
+  const bench_pass pass = c->pass;
+  memset(c->log_ratio_sum, 0, sizeof c->log_ratio_sum);
+  memset(c->log_ratio_count, 0, sizeof c->log_ratio_count);
+  printf("\npass %s: %s\n", pass_name[pass], pass_title[pass]);
+  print_table_header(c);
+  samples *sm = malloc(sizeof *sm);
+  int rc = sm ? 0 : EXIT_FAILED;
+  for (int i = 0; i < nshapes && !rc; i++) {
+    const bench_shape *s = &shapes[i];
+    const geom g = geom_of(&s->p);
+    const size_t nout = result_size(&g, pass);
+    fprintf(stderr, "[%d/%d] %s %s: %.3g effective GFLOP\n", i + 1, nshapes, s->name,
+            pass_name[pass], effective_flops(&g) * 1e-9);
+    /* The forward pass reads x, w, b; backward-data dy, w; backward-weight x, dy. */
+    float *x = malloc(g.nx * sizeof *x), *w = malloc(g.nw * sizeof *w),
+          *b = malloc((size_t)g.cout * sizeof *b), *dy = NULL, *out = malloc(nout * sizeof *out),
+          *check = NULL;
+    if (pass != BENCH_PASS_FWD) dy = malloc(g.ny * sizeof *dy);
+#ifdef CONVT3D_HAVE_ONEDNN
+    check = malloc(nout * sizeof *check);
+    const bool need_check = true;
+#else
+    const bool need_check = false;
+#endif
+    if (!x || !w || !b || !out || (pass != BENCH_PASS_FWD && !dy) || (need_check && !check)) {
+      fprintf(stderr, "convt3d bench: %s: out of memory\n", s->name);
+      rc = EXIT_FAILED;
+    } else {
+      /* The same seeds for every pass: the tables describe one set of problems. */
+      fill_uniform(x, g.nx, 1 + (uint64_t)i);
+      fill_uniform(w, g.nw, 1001 + (uint64_t)i);
+      fill_uniform(b, (size_t)g.cout, 2001 + (uint64_t)i);
+      if (dy) fill_uniform(dy, g.ny, 3001 + (uint64_t)i);
+      const data d = {.x = x, .w = w, .b = b, .dy = dy};
+      if (pick_samples(&g, pass, &d, sm)) {
+        fprintf(stderr, "convt3d bench: out of memory\n");
+        rc = EXIT_FAILED;
+      }
+      for (int t = 0; t < c->nthreads && !rc; t++) {
+        result r;
+        if (!(rc = bench_one(c, s, &g, sm, t, &d, out, check, &r))) report(c, s, &r, t);
+      }
+    }
+    free(x), free(w), free(b), free(dy), free(out), free(check);
+  }
+  free(sm);
+  if (!rc)
+    for (int t = 0; t < c->nthreads; t++) {
+      /* Blank up to the ratio columns: 8 columns of widths 8 9 9 7 7 6 9 9, 1 space each. */
+      printf("%-*s %3d%*s", c->name_width, "geomean", c->threads[t], 72, "");
+      for (int l = 0; l < RATIOS; l++)
+        put_num(stdout, 6, 2,
+                c->log_ratio_count[t][l] ? exp(c->log_ratio_sum[t][l] / c->log_ratio_count[t][l])
+                                         : NAN);
+      putchar('\n');
+    }
+  fflush(stdout);
+  return rc;
 }
 
 /* ------------------------------------------------------------------------ main */
@@ -551,6 +796,7 @@ static void report(ctx *c, const bench_shape *s, const result *r, int ti) {
 int bench_main(int argc, char **argv) {
   const char *suite = CONVT3D_DEFAULT_SUITE, *csv_path = NULL;
   ctx c = {.nthreads = 2, .threads = {1, 2}};
+  int first = BENCH_PASS_FWD, last = BENCH_PASS_FWD; /* the passes to time, in order */
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -558,7 +804,7 @@ int bench_main(int argc, char **argv) {
       return 0;
     }
     const bool known = !strcmp(a, "--suite") || !strcmp(a, "--threads") || !strcmp(a, "--csv") ||
-                       !strcmp(a, "--runs");
+                       !strcmp(a, "--runs") || !strcmp(a, "--pass");
     if (!known || i + 1 == argc) {
       fprintf(stderr, "convt3d bench: %s '%s' (try 'convt3d bench --help')\n",
               known ? "missing value after" : "unknown argument", a);
@@ -570,7 +816,18 @@ int bench_main(int argc, char **argv) {
       suite = v;
     else if (!strcmp(a, "--csv"))
       csv_path = v;
-    else if (!bench_parse_i64(v, &n) || n < 1 || n > (!strcmp(a, "--runs") ? MAX_RUNS : 1024)) {
+    else if (!strcmp(a, "--pass")) {
+      first = 0, last = BENCH_PASSES - 1;
+      while (first < BENCH_PASSES && strcmp(v, pass_name[first]))
+        first++;
+      if (first < BENCH_PASSES)
+        last = first;
+      else if (strcmp(v, "all")) {
+        fprintf(stderr, "convt3d bench: --pass '%s': expected fwd, bwd_d, bwd_w or all\n", v);
+        return EXIT_REJECTED;
+      } else
+        first = 0;
+    } else if (!bench_parse_i64(v, &n) || n < 1 || n > (!strcmp(a, "--runs") ? MAX_RUNS : 1024)) {
       fprintf(stderr, "convt3d bench: %s '%s': expected an integer from 1 to %d\n", a, v,
               !strcmp(a, "--runs") ? MAX_RUNS : 1024);
       return EXIT_REJECTED;
@@ -636,54 +893,12 @@ int bench_main(int argc, char **argv) {
     fputs("name,threads,ms,gflops,oneshot_ms,plan_ms,effective_gflops,peak_pct,onednn_any_ms,"
           "onednn_plain_ms,ratio_any,ratio_plain,ratio_best,packed_bytes,workspace_bytes,verified,"
           "max_error_over_bound,algorithm,isa,runs,peak_gflops,onednn_any_impl,"
-          "onednn_plain_impl\n",
+          "onednn_plain_impl,pass\n",
           c.csv);
-  print_table_header(&c);
-
-  samples *sm = malloc(sizeof *sm);
-  rc = sm ? 0 : EXIT_FAILED;
-  for (int i = 0; i < nshapes && !rc; i++) {
-    const bench_shape *s = &shapes[i];
-    const geom g = geom_of(&s->p);
-    fprintf(stderr, "[%d/%d] %s: %.3g effective GFLOP\n", i + 1, nshapes, s->name,
-            effective_flops(&g) * 1e-9);
-    float *x = malloc(g.nx * sizeof *x), *w = malloc(g.nw * sizeof *w),
-          *b = malloc((size_t)g.cout * sizeof *b), *y = malloc(g.ny * sizeof *y), *yc = NULL;
-#ifdef CONVT3D_HAVE_ONEDNN
-    yc = malloc(g.ny * sizeof *yc);
-    const bool need_yc = true;
-#else
-    const bool need_yc = false;
-#endif
-    if (!x || !w || !b || !y || (need_yc && !yc)) {
-      fprintf(stderr, "convt3d bench: %s: out of memory\n", s->name);
-      rc = EXIT_FAILED;
-    } else {
-      fill_uniform(x, g.nx, 1 + (uint64_t)i);
-      fill_uniform(w, g.nw, 1001 + (uint64_t)i);
-      fill_uniform(b, (size_t)g.cout, 2001 + (uint64_t)i);
-      if (pick_samples(&g, x, w, b, sm)) {
-        fprintf(stderr, "convt3d bench: out of memory\n");
-        rc = EXIT_FAILED;
-      }
-      for (int t = 0; t < c.nthreads && !rc; t++) {
-        result r;
-        if (!(rc = bench_one(&c, s, &g, sm, t, x, w, b, y, yc, &r))) report(&c, s, &r, t);
-      }
-    }
-    free(x), free(w), free(b), free(y), free(yc);
+  for (int p = first; p <= last && !rc; p++) {
+    c.pass = (bench_pass)p;
+    rc = bench_table(&c, shapes, nshapes);
   }
-  if (!rc)
-    for (int t = 0; t < c.nthreads; t++) {
-      /* Blank up to the ratio columns: 8 columns of widths 8 9 9 7 7 6 9 9, 1 space each. */
-      printf("%-*s %3d%*s", c.name_width, "geomean", c.threads[t], 72, "");
-      for (int l = 0; l < RATIOS; l++)
-        put_num(stdout, 6, 2,
-                c.log_ratio_count[t][l] ? exp(c.log_ratio_sum[t][l] / c.log_ratio_count[t][l])
-                                        : NAN);
-      putchar('\n');
-    }
-  free(sm);
   free(shapes);
 #ifdef CONVT3D_HAVE_ONEDNN
   bench_onednn_shutdown();

@@ -47,33 +47,52 @@ enum { BENCH_FMA_CHAINS = 12 };
 float bench_fma_avx512(int64_t iters); /* 12 x 16 float FMAs = 384 FLOP per iteration */
 float bench_fma_avx2(int64_t iters);   /* 12 x 8 float FMAs = 192 FLOP per iteration */
 
+/* ----------------------------------------------------------------------- passes */
+
+/* What one bench table times. For each, the buffers of one problem (PyTorch layouts):
+ *   FWD    y = conv_transpose3d(x, w) + b                    reads x, w, b; writes y
+ *   BWD_D  grad_input = conv3d(grad_output, w)               reads dy, w;   writes dx
+ *   BWD_W  grad_weight, grad_bias from x and grad_output     reads x, dy;   writes dw, db
+ * The bench keeps a pass's result in one flat buffer: y (NCDHW), dx (NCDHW), or dw in the
+ * weight's (Cin, Cout/groups, k...) order followed by db's Cout elements. */
+typedef enum bench_pass {
+  BENCH_PASS_FWD = 0,
+  BENCH_PASS_BWD_D = 1,
+  BENCH_PASS_BWD_W = 2,
+  BENCH_PASSES = 3
+} bench_pass;
+
 /* ----------------------------------------------------------------------- oneDNN */
 
 #ifdef CONVT3D_HAVE_ONEDNN
-/* oneDNN's deconvolution forward (deconvolution_direct, forward_inference, f32) on one
- * float32 batched problem, ready to execute on its own copies of the data. */
+/* One of oneDNN's deconvolution primitives (deconvolution_direct, f32) on one float32
+ * batched problem, ready to execute on its own copies of the data: forward_inference for
+ * FWD; backward_data or backward_weights (with diff_bias) for the backward passes, each
+ * created with a forward_training primitive descriptor as its hint, as oneDNN requires. */
 typedef struct bench_onednn bench_onednn;
 
 typedef enum bench_onednn_layout {
-  /* format_tag::any for src, weights and dst: oneDNN picks its fastest (blocked) layout;
-   * the NCDHW input and the weights are reordered into it once, outside any timing. */
+  /* format_tag::any for every tensor: oneDNN picks its fastest (blocked) layout; the
+   * inputs are reordered into it once, outside any timing. */
   BENCH_ONEDNN_ANY = 0,
-  /* src and dst ncdhw, weights in PyTorch's own layout (iodhw / giodhw): what a caller
-   * that passes its tensors as they are gets. */
+  /* activations (and their gradients) ncdhw, weights (and grad_weight) in PyTorch's own
+   * layout (iodhw / giodhw): what a caller that passes its tensors as they are gets. */
   BENCH_ONEDNN_PLAIN = 1,
 } bench_onednn_layout;
 
-/* Sets up the primitive for problem p (x, w, b: PyTorch layouts; b may be NULL when p has
- * no bias). x must stay alive until destroy (the plain layout reads it in place). Uses
- * omp_get_max_threads() threads, as oneDNN does. Returns NULL when oneDNN declines or
- * fails, with the reason in why. */
-bench_onednn *bench_onednn_create(const convt3d_problem *p, bench_onednn_layout layout,
-                                  const float *x, const float *w, const float *b, char *why,
-                                  size_t why_size);
-/* Runs the deconvolution only (no reorder). Returns 0 on success. */
+/* Sets up the primitive of `pass` for problem p. x, w, b, dy: PyTorch layouts, those the
+ * pass reads (the others may be NULL); for BWD_W, b != NULL asks for grad_bias too (its
+ * values are not read). The buffers must stay alive until destroy (the plain layout reads
+ * them in place). Uses omp_get_max_threads() threads, as oneDNN does. Returns NULL when
+ * oneDNN declines or fails, with the reason in why. */
+bench_onednn *bench_onednn_create(const convt3d_problem *p, bench_pass pass,
+                                  bench_onednn_layout layout, const float *x, const float *w,
+                                  const float *b, const float *dy, char *why, size_t why_size);
+/* Runs the primitive only (no reorder). Returns 0 on success. */
 int bench_onednn_execute(bench_onednn *o);
-/* Copies the last result into y as NCDHW (a reorder for blocked layouts). 0 on success. */
-int bench_onednn_output(bench_onednn *o, float *y);
+/* Copies the last result into out, laid out as the bench keeps that pass's result (see
+ * bench_pass; a reorder from blocked layouts). 0 on success. */
+int bench_onednn_output(bench_onednn *o, float *out);
 /* oneDNN's name for the implementation it chose, e.g. "jit:avx512_core". */
 const char *bench_onednn_impl(const bench_onednn *o);
 void bench_onednn_destroy(bench_onednn *o);

@@ -1,15 +1,17 @@
-/* The oneDNN side of `convt3d bench`: oneDNN's deconvolution forward on the same problem,
- * through its C API (dnnl.h) so the tool stays in C. Built only when CMake finds oneDNN;
- * linked into the CLI, never into the library.
+/* The oneDNN side of `convt3d bench`: oneDNN's deconvolution on the same problem, forward
+ * or backward, through its C API (dnnl.h) so the tool stays in C. Built only when CMake
+ * finds oneDNN; linked into the CLI, never into the library.
  *
  * Two setups, as a user of oneDNN would write them (see ALGORITHMS.md 1.3, 1.4, 1.6):
- * - ANY: src, weights and dst descriptors use format_tag::any, so oneDNN picks its fastest
- *   layout (nCdhw16c + blocked weights on AVX-512). The NCDHW input and the weights are
- *   reordered into it here, once: execute() times the deconvolution alone.
- * - PLAIN: src/dst ncdhw and weights in PyTorch's (Cin, Cout/g, k...) order, which is
+ * - ANY: every memory descriptor uses format_tag::any, so oneDNN picks its fastest layout
+ *   (nCdhw16c + blocked weights on AVX-512). The pass's inputs are reordered into it here,
+ *   once: execute() times the primitive alone.
+ * - PLAIN: activations ncdhw and weights in PyTorch's (Cin, Cout/g, k...) order, which is
  *   iodhw (giodhw with groups) for oneDNN, whose deconvolution weights are logically
- *   (OC, IC, k...). oneDNN 2.6 then runs GEMM + col2im.
- * The output is read back through a reorder to NCDHW so bench.c can verify it. */
+ *   (OC, IC, k...). oneDNN 2.6 then runs GEMM + col2im (or im2col for the backward passes).
+ * The backward primitives take a forward_training primitive descriptor of the same
+ * problem and layouts as their hint. The result is read back through a reorder into the
+ * bench's layout (NCDHW; grad_weight in PyTorch's order) so bench.c can verify it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +21,18 @@
 
 #include "bench.h"
 
+enum { MAX_ARGS = 4 }; /* FWD: src, weights, bias, dst; BWD_W: src, diff_dst, dw, db */
+
 struct bench_onednn {
-  dnnl_primitive_t deconv;
-  dnnl_memory_t src, wei, bias, dst;
-  dnnl_memory_desc_t dst_md; /* dst's layout as oneDNN chose it */
-  const char *impl;          /* owned by the primitive descriptor, kept alive below */
-  dnnl_primitive_desc_t pd;
+  dnnl_primitive_t prim;
+  dnnl_primitive_desc_t pd, hint; /* hint: the backward passes' forward pd, else NULL */
+  dnnl_exec_arg_t args[MAX_ARGS];
+  int nargs;
+  /* The result: args[result] (dst, diff_src or diff_weights), in the user's layout
+   * result_md; for BWD_W, diff_bias follows at args[result + 1] when has_bias. */
+  int result, has_bias;
+  dnnl_memory_desc_t result_md;
+  const char *impl; /* owned by the primitive descriptor, kept alive below */
 };
 
 /* One CPU engine and stream serve every problem; creating them costs milliseconds. */
@@ -66,24 +74,21 @@ done:
   return s;
 }
 
-/* A memory object in the layout the primitive asks for (`what`), holding the user's data
- * given in `user_tag`: the user buffer itself when the layouts agree, else a reordered
- * copy owned by oneDNN. */
-static dnnl_status_t memory_for(dnnl_primitive_desc_t pd, dnnl_query_t what, int index, int ndims,
-                                const dnnl_dims_t dims, dnnl_format_tag_t user_tag,
-                                const float *data, dnnl_memory_t *out) {
+/* A memory object in the layout the primitive asks for (`what`, `index`), holding the
+ * user's data laid out as user_md: the user buffer itself when the layouts agree, else a
+ * reordered copy owned by oneDNN. */
+static dnnl_status_t memory_for(dnnl_primitive_desc_t pd, dnnl_query_t what, int index,
+                                const dnnl_memory_desc_t *user_md, const float *data,
+                                dnnl_memory_t *out) {
   const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, what, index);
-  dnnl_memory_desc_t user_md;
   dnnl_memory_t user = NULL;
   dnnl_status_t s;
   *out = NULL;
   if (!want) return dnnl_runtime_error;
-  if ((s = dnnl_memory_desc_init_by_tag(&user_md, ndims, dims, dnnl_f32, user_tag)) != dnnl_success)
-    return s;
-  /* oneDNN only reads src, weights and bias, so handing it the const buffer is safe. */
-  if (dnnl_memory_desc_equal(&user_md, want))
+  /* oneDNN only reads the inputs, so handing it the const buffer is safe. */
+  if (dnnl_memory_desc_equal(user_md, want))
     return dnnl_memory_create(out, want, engine, (void *)data);
-  if ((s = dnnl_memory_create(&user, &user_md, engine, (void *)data)) != dnnl_success ||
+  if ((s = dnnl_memory_create(&user, user_md, engine, (void *)data)) != dnnl_success ||
       (s = dnnl_memory_create(out, want, engine, DNNL_MEMORY_ALLOCATE)) != dnnl_success ||
       (s = reorder(user, *out)) != dnnl_success) {
     dnnl_memory_destroy(*out);
@@ -93,9 +98,21 @@ static dnnl_status_t memory_for(dnnl_primitive_desc_t pd, dnnl_query_t what, int
   return s;
 }
 
-bench_onednn *bench_onednn_create(const convt3d_problem *p, bench_onednn_layout layout,
-                                  const float *x, const float *w, const float *b, char *why,
-                                  size_t why_size) {
+/* Adds an argument: the user's `data` (layout user_md) for an input, in the layout the
+ * primitive wants (what, index), or, with data NULL, a fresh memory object for a result. */
+static dnnl_status_t add_arg(bench_onednn *o, int arg, dnnl_query_t what, int index,
+                             const dnnl_memory_desc_t *user_md, const float *data) {
+  dnnl_memory_t m = NULL;
+  dnnl_status_t s = data ? memory_for(o->pd, what, index, user_md, data, &m)
+                         : dnnl_memory_create(&m, dnnl_primitive_desc_query_md(o->pd, what, index),
+                                              engine, DNNL_MEMORY_ALLOCATE);
+  if (s == dnnl_success) o->args[o->nargs++] = (dnnl_exec_arg_t){arg, m};
+  return s;
+}
+
+bench_onednn *bench_onednn_create(const convt3d_problem *p, bench_pass pass,
+                                  bench_onednn_layout layout, const float *x, const float *w,
+                                  const float *b, const float *dy, char *why, size_t why_size) {
   const char *step = "engine";
   dnnl_status_t s = dnnl_success;
   bench_onednn *o = calloc(1, sizeof *o);
@@ -140,35 +157,75 @@ bench_onednn *bench_onednn_create(const convt3d_problem *p, bench_onednn_layout 
     pad_r[a] = p->padding[a] - p->output_padding[a];
   }
 
+  /* The user's layouts (those of the bench's buffers), and the primitive's: the same, or
+   * format_tag::any. */
   const int any = layout == BENCH_ONEDNN_ANY;
-  dnnl_memory_desc_t src_md, wei_md, bias_md, dst_md;
-  dnnl_deconvolution_desc_t dd;
+  const bool bias = b != NULL;
+  dnnl_memory_desc_t src_u, wei_u, bias_md, dst_u, src_md, wei_md, dst_md;
+  dnnl_deconvolution_desc_t fd, bd;
   step = "descriptor";
-  if ((s = dnnl_memory_desc_init_by_tag(&src_md, 5, src_dims, dnnl_f32,
+  if ((s = dnnl_memory_desc_init_by_tag(&src_u, 5, src_dims, dnnl_f32, dnnl_ncdhw)) ||
+      (s = dnnl_memory_desc_init_by_tag(&wei_u, wei_ndims, wei_dims, dnnl_f32, wei_tag)) ||
+      (s = dnnl_memory_desc_init_by_tag(&bias_md, 1, bias_dims, dnnl_f32, dnnl_x)) ||
+      (s = dnnl_memory_desc_init_by_tag(&dst_u, 5, dst_dims, dnnl_f32, dnnl_ncdhw)) ||
+      (s = dnnl_memory_desc_init_by_tag(&src_md, 5, src_dims, dnnl_f32,
                                         any ? dnnl_format_tag_any : dnnl_ncdhw)) ||
       (s = dnnl_memory_desc_init_by_tag(&wei_md, wei_ndims, wei_dims, dnnl_f32,
                                         any ? dnnl_format_tag_any : wei_tag)) ||
-      (s = dnnl_memory_desc_init_by_tag(&bias_md, 1, bias_dims, dnnl_f32, dnnl_x)) ||
       (s = dnnl_memory_desc_init_by_tag(&dst_md, 5, dst_dims, dnnl_f32,
                                         any ? dnnl_format_tag_any : dnnl_ncdhw)) ||
       (s = dnnl_dilated_deconvolution_forward_desc_init(
-           &dd, dnnl_forward_inference, dnnl_deconvolution_direct, &src_md, &wei_md,
-           b ? &bias_md : NULL, &dst_md, strides, dilates, pad_l, pad_r)))
+           &fd, pass == BENCH_PASS_FWD ? dnnl_forward_inference : dnnl_forward_training,
+           dnnl_deconvolution_direct, &src_md, &wei_md, bias ? &bias_md : NULL, &dst_md, strides,
+           dilates, pad_l, pad_r)) ||
+      (pass == BENCH_PASS_BWD_D && (s = dnnl_dilated_deconvolution_backward_data_desc_init(
+                                        &bd, dnnl_deconvolution_direct, &src_md, &wei_md, &dst_md,
+                                        strides, dilates, pad_l, pad_r))) ||
+      (pass == BENCH_PASS_BWD_W &&
+       (s = dnnl_dilated_deconvolution_backward_weights_desc_init(
+            &bd, dnnl_deconvolution_direct, &src_md, &wei_md, bias ? &bias_md : NULL, &dst_md,
+            strides, dilates, pad_l, pad_r))))
     goto fail;
   step = "primitive descriptor";
-  if ((s = dnnl_primitive_desc_create(&o->pd, &dd, NULL, engine, NULL))) goto fail;
+  if (pass == BENCH_PASS_FWD) {
+    if ((s = dnnl_primitive_desc_create(&o->pd, &fd, NULL, engine, NULL))) goto fail;
+  } else if ((s = dnnl_primitive_desc_create(&o->hint, &fd, NULL, engine, NULL)) ||
+             (s = dnnl_primitive_desc_create(&o->pd, &bd, NULL, engine, o->hint))) {
+    goto fail;
+  }
   if (dnnl_primitive_desc_query(o->pd, dnnl_query_impl_info_str, 0, &o->impl) != dnnl_success)
     o->impl = "?";
   step = "primitive";
-  if ((s = dnnl_primitive_create(&o->deconv, o->pd))) goto fail;
+  if ((s = dnnl_primitive_create(&o->prim, o->pd))) goto fail;
   step = "memory";
-  /* Bias is the primitive's second weights tensor (index 1). */
-  if ((s = memory_for(o->pd, dnnl_query_src_md, 0, 5, src_dims, dnnl_ncdhw, x, &o->src)) ||
-      (s = memory_for(o->pd, dnnl_query_weights_md, 0, wei_ndims, wei_dims, wei_tag, w, &o->wei)) ||
-      (b && (s = memory_for(o->pd, dnnl_query_weights_md, 1, 1, bias_dims, dnnl_x, b, &o->bias))))
-    goto fail;
-  o->dst_md = *dnnl_primitive_desc_query_md(o->pd, dnnl_query_dst_md, 0);
-  if ((s = dnnl_memory_create(&o->dst, &o->dst_md, engine, DNNL_MEMORY_ALLOCATE))) goto fail;
+  /* Inputs first, then the result (and diff_bias right after it). Bias and diff_bias are
+   * the second weights tensor (index 1). */
+  switch (pass) {
+  case BENCH_PASS_FWD:
+    if ((s = add_arg(o, DNNL_ARG_SRC, dnnl_query_src_md, 0, &src_u, x)) ||
+        (s = add_arg(o, DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0, &wei_u, w)) ||
+        (bias && (s = add_arg(o, DNNL_ARG_BIAS, dnnl_query_weights_md, 1, &bias_md, b))))
+      goto fail;
+    o->result = o->nargs, o->result_md = dst_u;
+    s = add_arg(o, DNNL_ARG_DST, dnnl_query_dst_md, 0, NULL, NULL);
+    break;
+  case BENCH_PASS_BWD_D:
+    if ((s = add_arg(o, DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0, &dst_u, dy)) ||
+        (s = add_arg(o, DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0, &wei_u, w)))
+      goto fail;
+    o->result = o->nargs, o->result_md = src_u;
+    s = add_arg(o, DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, 0, NULL, NULL);
+    break;
+  default:
+    if ((s = add_arg(o, DNNL_ARG_SRC, dnnl_query_src_md, 0, &src_u, x)) ||
+        (s = add_arg(o, DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0, &dst_u, dy)))
+      goto fail;
+    o->result = o->nargs, o->result_md = wei_u, o->has_bias = bias;
+    if (!(s = add_arg(o, DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, 0, NULL, NULL)) && bias)
+      s = add_arg(o, DNNL_ARG_DIFF_BIAS, dnnl_query_diff_weights_md, 1, NULL, NULL);
+    break;
+  }
+  if (s) goto fail;
   return o;
 
 fail:
@@ -178,34 +235,37 @@ fail:
 }
 
 int bench_onednn_execute(bench_onednn *o) {
-  dnnl_exec_arg_t args[4] = {
-      {DNNL_ARG_SRC, o->src}, {DNNL_ARG_WEIGHTS, o->wei}, {DNNL_ARG_DST, o->dst}};
-  int n = 3;
-  if (o->bias) args[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, o->bias};
-  if (dnnl_primitive_execute(o->deconv, stream, n, args) != dnnl_success) return -1;
+  if (dnnl_primitive_execute(o->prim, stream, o->nargs, o->args) != dnnl_success) return -1;
   return dnnl_stream_wait(stream) == dnnl_success ? 0 : -1;
 }
 
-int bench_onednn_output(bench_onednn *o, float *y) {
-  dnnl_memory_desc_t md;
+/* Reorders memory m into the user buffer `to`, laid out as md. */
+static int read_back(dnnl_memory_t m, const dnnl_memory_desc_t *md, float *to) {
   dnnl_memory_t user = NULL;
-  if (dnnl_memory_desc_init_by_tag(&md, 5, o->dst_md.dims, dnnl_f32, dnnl_ncdhw) ||
-      dnnl_memory_create(&user, &md, engine, y))
-    return -1;
-  int rc = reorder(o->dst, user) == dnnl_success ? 0 : -1;
+  if (dnnl_memory_create(&user, md, engine, to)) return -1;
+  int rc = reorder(m, user) == dnnl_success ? 0 : -1;
   dnnl_memory_destroy(user);
   return rc;
+}
+
+int bench_onednn_output(bench_onednn *o, float *out) {
+  if (read_back(o->args[o->result].memory, &o->result_md, out)) return -1;
+  if (!o->has_bias) return 0;
+  /* diff_bias follows grad_weight in the bench's buffer. */
+  const dnnl_memory_desc_t *bmd;
+  if (dnnl_memory_get_memory_desc(o->args[o->result + 1].memory, &bmd)) return -1;
+  return read_back(o->args[o->result + 1].memory, bmd,
+                   out + dnnl_memory_desc_get_size(&o->result_md) / sizeof *out);
 }
 
 const char *bench_onednn_impl(const bench_onednn *o) { return o->impl; }
 
 void bench_onednn_destroy(bench_onednn *o) {
   if (!o) return;
-  dnnl_primitive_destroy(o->deconv);
-  dnnl_memory_destroy(o->src);
-  dnnl_memory_destroy(o->wei);
-  dnnl_memory_destroy(o->bias);
-  dnnl_memory_destroy(o->dst);
+  dnnl_primitive_destroy(o->prim);
+  for (int i = 0; i < o->nargs; i++)
+    dnnl_memory_destroy(o->args[i].memory);
   dnnl_primitive_desc_destroy(o->pd);
+  dnnl_primitive_desc_destroy(o->hint);
   free(o);
 }
