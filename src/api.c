@@ -432,8 +432,8 @@ static convt3d_status check_conv3d(const convt3d_problem *pr, const char *fn,
   }
   /* Element counts: input_numel is conv3d's output, output_numel conv3d's input. */
   const int64_t es = (int64_t)g->esize;
-  int64_t y = g->n, x = g->n, wn = 1, bytes;
-  bool ok = cvt_mul(y, g->cin, &y) && cvt_mul(x, g->cout, &x);
+  int64_t y = 1, x = 1, wn = 1, bytes;
+  bool ok = cvt_mul(g->n, g->cin, &y) && cvt_mul(g->n, g->cout, &x);
   for (int i = 0; i < 5; i++) ok = ok && cvt_mul(wn, w[i], &wn);
   for (int ax = 0; ax < 3; ax++)
     ok = ok && cvt_mul(y, g->in[ax], &y) && cvt_mul(x, g->out[ax], &x);
@@ -484,7 +484,7 @@ convt3d_status convt3d_problem_check(const convt3d_problem *problem) {
 }
 
 convt3d_status convt3d_output_shape(const convt3d_problem *problem, convt3d_shape *out) {
-  cvt_geometry geo;
+  cvt_geometry geo = {0};
   convt3d_status s = cvt_validate(problem, 0, "convt3d_output_shape", &geo);
   if (s != CONVT3D_OK) return s;
   if (!out)
@@ -505,7 +505,7 @@ convt3d_status convt3d_output_padding_for_size(const convt3d_problem *problem,
                                                const int64_t output_size[3],
                                                int64_t output_padding[3]) {
   static const char fn[] = "convt3d_output_padding_for_size";
-  cvt_geometry geo;
+  cvt_geometry geo = {0};
   convt3d_status s = cvt_validate(problem, CVT_VALIDATE_NO_OUTPUT_SIZE, fn, &geo);
   if (s != CONVT3D_OK) return s;
   if (!output_size || !output_padding)
@@ -564,7 +564,7 @@ int convt3d_problem_describe(const convt3d_problem *p, char *buf, size_t size) {
 /* Reads one "<prefix><int>" field; *s advances past it and the following '_' or NUL. */
 static bool parse_int_field(const char **s, const char *prefix, int64_t *v) {
   const size_t n = strlen(prefix);
-  if (strncmp(*s, prefix, n)) return false;
+  if (strncmp(*s, prefix, n) != 0) return false;
   const char *p = *s + n;
   char *end;
   errno = 0;
@@ -578,7 +578,7 @@ static bool parse_int_field(const char **s, const char *prefix, int64_t *v) {
 /* Reads one "<prefix><a>x<b>x<c>" field. */
 static bool parse_triple_field(const char **s, const char *prefix, int64_t v[3]) {
   const size_t n = strlen(prefix);
-  if (strncmp(*s, prefix, n)) return false;
+  if (strncmp(*s, prefix, n) != 0) return false;
   const char *p = *s + n;
   for (int i = 0; i < 3; i++) {
     char *end;

@@ -12,7 +12,7 @@
  * - The writer creates its temporary file with open(O_EXCL, 0666) rather than mkstemp():
  *   the kernel then applies the umask (and default ACLs) itself, without the
  *   umask(0)/umask(old) dance, which would race with other threads. */
-#define _POSIX_C_SOURCE 200809L
+#define _POSIX_C_SOURCE 200809L /* NOLINT(bugprone-reserved-identifier): POSIX asks it */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -114,7 +114,8 @@ static void skip_ws(header *h) {
 }
 static char peek(header *h) {
   skip_ws(h);
-  return h->i < h->n ? h->s[h->i] : '\0'; /* the header holds no NUL: '\0' means end */
+  if (h->i < h->n) return h->s[h->i];
+  return 0; /* the header holds no NUL: 0 means its end */
 }
 static int eat(header *h, char c) {
   if (peek(h) != c) return 0;
@@ -390,7 +391,7 @@ static size_t format_header(char out[HEADER_MAX], const convt3d_array *array) {
   size_t total = (len + 1 + NPY_ALIGN) / NPY_ALIGN * NPY_ALIGN; /* pads 1..64, as numpy */
   memset(out + len, ' ', total - 1 - len);
   out[total - 1] = '\n';
-  memcpy(out, NPY_MAGIC "\x01\x00", 8);
+  memcpy(out, NPY_MAGIC "\x01\x00", 8); /* NOLINT(bugprone-not-null-terminated-result) */
   out[8] = (char)((total - 10) & 0xff);
   out[9] = (char)((total - 10) >> 8);
   return total;

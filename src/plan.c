@@ -279,7 +279,7 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
       cvt_phase_pack_weights(geo, brgemm, weight, plan->weight, num_threads);
     else if (brgemm)
       cvt_bwd_data_pack_weights(geo, brgemm, weight, plan->weight, num_threads);
-    else if (weight_bytes)
+    else if (weight) /* NULL only for a weight of no elements */
       memcpy(plan->weight, weight, weight_bytes);
   }
   if (bias_n) {

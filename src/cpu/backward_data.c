@@ -23,17 +23,11 @@
 #endif
 
 #include "../internal.h"
+#include "arith.h"
 #include "ukernel.h"
 
 /* Bytes of packed grad_output rows a task aims for; chunks of channels keep it there. */
-#define BWD_DATA_PACK_BUDGET (256 * 1024)
-
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-static int64_t floor_div(int64_t a, int64_t b) { /* b > 0 */
-  return a >= 0 ? a / b : -((-a + b - 1) / b);
-}
+#define BWD_DATA_PACK_BUDGET (INT64_C(256) * 1024)
 
 /* The width taps: which reach grad_output at all, and where each one reads. */
 typedef struct bwd_width {
@@ -146,6 +140,7 @@ size_t cvt_bwd_data_packed_weight_bytes(const cvt_geometry *g, const cvt_brgemm_
   return ((size_t)g->weight_numel + cfg->mr_max) * g->esize;
 }
 
+/* NOLINTBEGIN(bugprone-macro-parentheses): T is a type */
 #define PACK_BLOCK(T)                                                                     \
   for (int64_t tap = 0; tap < taps; tap++) {                                            \
     T *dst = (T *)packed + off + tap * g->cout_g * mr;                                   \
@@ -154,6 +149,7 @@ size_t cvt_bwd_data_packed_weight_bytes(const cvt_geometry *g, const cvt_brgemm_
         *dst++ = ((const T *)weight)[((grp * g->cin_g + ci0 + m) * g->cout_g + co) * taps + \
                                      tap];                                               \
   }
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 void cvt_bwd_data_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
                                const void *weight, void *packed, int num_threads) {
@@ -184,8 +180,6 @@ typedef struct bwd_data_ws {
   const void **a_ptrs, **b_ptrs; /* taps entries each */
   void *tile;             /* mr_max * nr elements */
 } bwd_data_ws;
-
-static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 static size_t ws_layout(const cvt_geometry *g, const cvt_brgemm_config *cfg, char *base,
                         bwd_data_ws *ws) {

@@ -23,18 +23,11 @@
 #endif
 
 #include "../internal.h"
+#include "arith.h"
 #include "ukernel.h"
 
 /* Bytes of packed input and grad_output a slab aims for. */
-#define BWD_WEIGHT_SLAB_BUDGET (1024 * 1024)
-
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-static int64_t floor_div(int64_t a, int64_t b) { /* b > 0 */
-  return a >= 0 ? a / b : -((-a + b - 1) / b);
-}
-static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+#define BWD_WEIGHT_SLAB_BUDGET (INT64_C(1024) * 1024)
 
 /* Sizes fixed by the problem and the tile. */
 typedef struct bwd_weight_dims {

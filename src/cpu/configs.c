@@ -28,7 +28,7 @@ static const cvt_brgemm_config f64_scalar[] = {F64(f64_brgemm_4x8_scalar, 4, 8, 
 static const cvt_brgemm_config f64_avx2[] = {F64(f64_brgemm_4x12_avx2, 4, 12, 1, 4)};
 static const cvt_brgemm_config f64_avx512[] = {F64(f64_brgemm_6x32_avx512, 6, 32, 1, 8)};
 
-#define TILES(array) {array, sizeof array / sizeof array[0]}
+#define TILES(array) {(array), sizeof(array) / sizeof((array)[0])}
 static const struct {
   const cvt_brgemm_config *tiles;
   size_t count;

@@ -1,6 +1,7 @@
 /* The direct algorithm: the first fast path, portable C with OpenMP threads.
  * See direct_impl.h for the loop structure and its invariants. */
 #include "../internal.h"
+#include "arith.h"
 
 /* Inputs i in [lo, hi) of one axis whose output o = i*stride - pad + tap lands in
  * [0, out), for the tap offset tap = k*dilation. cvt_validate guarantees that
@@ -8,10 +9,6 @@
 typedef struct axis_range {
   int64_t lo, hi;
 } axis_range;
-
-static int64_t floor_div(int64_t a, int64_t b) { /* b > 0 */
-  return a >= 0 ? a / b : -((-a + b - 1) / b);
-}
 
 static axis_range input_range(int64_t in, int64_t out, int64_t stride, int64_t pad,
                               int64_t tap) {

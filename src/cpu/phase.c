@@ -24,6 +24,7 @@
 #endif
 
 #include "../internal.h"
+#include "arith.h"
 #include "ukernel.h"
 
 /* Limits beyond which the phase algorithm declines (the direct one takes over): the
@@ -38,9 +39,9 @@
  * block), of output tiles being accumulated (sets the output-channel chunk), and of the
  * weights one micro-kernel call reads (caps the input-channel block). Together they keep
  * a task's working set in L2 (1 MiB per core on Zen 4). */
-#define PHASE_PACK_BUDGET (384 * 1024)
-#define PHASE_TILE_BUDGET (192 * 1024)
-#define PHASE_WEIGHT_BUDGET (256 * 1024)
+#define PHASE_PACK_BUDGET (INT64_C(384) * 1024)
+#define PHASE_TILE_BUDGET (INT64_C(192) * 1024)
+#define PHASE_WEIGHT_BUDGET (INT64_C(256) * 1024)
 
 /* Positions per phase a task should cover, where the plane has them: each weight loaded
  * from L2 then feeds at least this many multiply-adds. */
@@ -85,13 +86,6 @@ static int64_t max_taps_per_phase(int64_t ksize, int64_t s, int64_t dil) {
   return (ksize + period - 1) / period;
 }
 
-static int64_t floor_div(int64_t a, int64_t b) { /* b > 0 */
-  return a >= 0 ? a / b : -((-a + b - 1) / b);
-}
-
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; } /* a >= 0 */
-
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* One in-plane axis (height or width) split into phases. */
 typedef struct phase_axis {
@@ -346,7 +340,7 @@ const cvt_brgemm_config *cvt_phase_pick_kernel(const cvt_geometry *g,
     /* channel lanes: full blocks of mr, then the tail rounded up to the vector */
     const int64_t tail = g->cout_g % mr;
     const int64_t channels = g->cout_g / mr * mr + ceil_div(tail, vm) * vm;
-    const double fmas = positions / (double)vn * (double)(channels / vm);
+    const double fmas = positions / (double)vn * ((double)channels / (double)vm);
     /* per input channel step: loads of A and B (vectors or broadcasts), and FMAs */
     const int64_t a_loads = ceil_div(min64(mr, g->cout_g), vm), b_loads = nr / vn;
     const int64_t accumulators = a_loads * b_loads;
@@ -385,8 +379,6 @@ typedef struct phase_workspace {
   int64_t *pair_q, *pair_tap;    /* bs * max_pairs: their packed plane and kd*kH*kW */
   int64_t *qmap;                 /* max_range: packed plane of each input depth, or -1 */
 } phase_workspace;
-
-static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 static size_t workspace_layout(const phase_dims *d, char *base, phase_workspace *ws) {
   const size_t sizes[] = {
@@ -437,6 +429,7 @@ static int64_t phase_weight_block_offset(const cvt_geometry *g, int64_t grp, int
  * channels: a slice's source rows (mr per input channel, taps contiguous) stay in L1 while
  * every tap's [ci][mr] panel is written in order. */
 #define PACK_CI 32
+/* NOLINTBEGIN(bugprone-macro-parentheses): T is a type */
 #define PACK_BLOCK(T)                                                                      \
   for (int64_t c0 = 0; c0 < g->cin_g; c0 += PACK_CI)                                     \
     for (int64_t tap = 0; tap < taps; tap++) {                                             \
@@ -446,6 +439,7 @@ static int64_t phase_weight_block_offset(const cvt_geometry *g, int64_t grp, int
           *dst++ = ((const T *)weight)[((grp * g->cin_g + ci) * g->cout_g + co0 + m) * taps + \
                                        tap];                                               \
     }
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 void cvt_phase_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
                             const void *weight, void *packed, int num_threads) {

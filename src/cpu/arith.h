@@ -1,0 +1,24 @@
+/* Small integer helpers shared by the drivers. */
+#ifndef CONVT3D_CPU_ARITH_H
+#define CONVT3D_CPU_ARITH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* a / b rounded up, for a >= 0 and b > 0. */
+static inline int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b; /* NOLINT(clang-analyzer-core.DivideZero): b > 0 */
+}
+
+/* a / b rounded down, for any a and b > 0. */
+static inline int64_t floor_div(int64_t a, int64_t b) {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/* n rounded up to a multiple of 64 (bytes: keeps workspace slices cache-line aligned). */
+static inline size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+#endif
