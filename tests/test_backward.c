@@ -301,7 +301,116 @@ static void test_concurrent_plans(void) {
   for (int i = 0; i < THREADS; i++) job_free(&jobs[i]);
 }
 
+/* ------------------------------------------------------------ plan contract */
+
+static void test_contract(void) {
+  int64_t in[3] = {2, 3, 4}, k[3] = {3, 3, 3}, s[3] = {2, 2, 2}, one[3] = {1, 1, 1};
+  int64_t zero[3] = {0, 0, 0};
+  convt3d_problem p = make(2, 4, 3, 1, in, k, s, one, zero, one, 1);
+  convt3d_shape out;
+  CHECK(convt3d_output_shape(&p, &out) == CONVT3D_OK);
+  const size_t nx = numel(&p.input), nw = numel(&p.weight), ny = numel(&out);
+  float *buf = calloc(nx + nw + ny + 3 + 64, sizeof *buf);
+  float *x = buf, *w = x + nx, *gy = w + nw, *gb = gy + ny;
+  convt3d_plan *data = NULL, *weight = NULL;
+  CHECK(convt3d_plan_create_backward_data(&p, w, NULL, &data) == CONVT3D_OK);
+  CHECK(convt3d_plan_create_backward_weight(&p, NULL, &weight) == CONVT3D_OK);
+  convt3d_plan_info info;
+  CHECK(convt3d_plan_get_info(data, &info) == CONVT3D_OK &&
+        info.pass == CONVT3D_PASS_BACKWARD_DATA && info.output.ndim == 5 &&
+        info.output.dims[1] == 4 && info.output.dims[4] == 4);
+  CHECK(convt3d_plan_get_info(weight, &info) == CONVT3D_OK &&
+        info.pass == CONVT3D_PASS_BACKWARD_WEIGHT && info.output.dims[0] == 4 &&
+        info.output.dims[1] == 3 && info.output.dims[2] == 3);
+  /* Each plan executes its own pass only. */
+  CHECK(convt3d_plan_execute(weight, gy, x) == CONVT3D_ERR_INVALID_ARGUMENT &&
+        strstr(convt3d_last_error(), "backward_weight"));
+  CHECK(convt3d_plan_execute_backward_weight(data, x, gy, w, gb) ==
+            CONVT3D_ERR_INVALID_ARGUMENT && strstr(convt3d_last_error(), "backward-data"));
+  /* Outputs must not overlap any buffer; inputs may overlap each other. */
+  CHECK(convt3d_plan_execute(data, gy, gy + 1) == CONVT3D_ERR_INVALID_ARGUMENT &&
+        strstr(convt3d_last_error(), "overlaps"));
+  CHECK(convt3d_plan_execute_backward_weight(weight, x, gy, x + 1, gb) ==
+            CONVT3D_ERR_INVALID_ARGUMENT && strstr(convt3d_last_error(), "grad_weight"));
+  CHECK(convt3d_plan_execute_backward_weight(weight, x, gy, w, gy + ny - 1) ==
+            CONVT3D_ERR_INVALID_ARGUMENT && strstr(convt3d_last_error(), "grad_bias"));
+  CHECK(convt3d_plan_execute_backward_weight(weight, x, gy, w, w + 1) ==
+            CONVT3D_ERR_INVALID_ARGUMENT);
+  CHECK(convt3d_plan_execute_backward_weight(weight, gy, gy, w, gb) == CONVT3D_OK);
+  CHECK(convt3d_plan_execute_backward_weight(weight, x, gy, w, NULL) == CONVT3D_OK);
+  CHECK(convt3d_plan_execute_backward_weight(weight, NULL, gy, w, gb) ==
+            CONVT3D_ERR_INVALID_ARGUMENT && strstr(convt3d_last_error(), "input is NULL"));
+  CHECK(convt3d_plan_execute_backward_weight(NULL, x, gy, w, gb) ==
+            CONVT3D_ERR_INVALID_ARGUMENT);
+  /* The direct algorithm is the forward pass's only. */
+  const convt3d_plan_options direct = {CONVT3D_ALGO_DIRECT, 1, CONVT3D_ISA_AUTO};
+  convt3d_plan *none = NULL;
+  CHECK(convt3d_plan_create_backward_weight(&p, &direct, &none) ==
+            CONVT3D_ERR_INVALID_ARGUMENT && none == NULL &&
+        strstr(convt3d_last_error(), "forward pass only"));
+  /* A plan for an invalid problem fails as the forward pass would. */
+  p.output_padding[0] = 5;
+  CHECK(convt3d_plan_create_backward_data(&p, w, NULL, &none) == CONVT3D_ERR_INVALID_ARGUMENT &&
+        strstr(convt3d_last_error(), "output_padding"));
+  convt3d_plan_destroy(data), convt3d_plan_destroy(weight);
+  free(buf);
+
+  /* conv3d's own rules, and a conv3d plan is an ordinary plan. */
+  convt3d_problem c;
+  convt3d_problem_init(&c, CONVT3D_F32);
+  c.input = (convt3d_shape){5, {1, 4, 3, 3, 3}};
+  c.weight = (convt3d_shape){5, {6, 2, 4, 1, 1}};
+  c.groups = 2;
+  CHECK(convt3d_conv3d_output_shape(&c, &out) == CONVT3D_ERR_INVALID_ARGUMENT &&
+        strstr(convt3d_last_error(), "dilated kernel"));
+  c.padding[0] = 1; /* 3 + 2 >= 4 */
+  CHECK(convt3d_conv3d_output_shape(&c, &out) == CONVT3D_OK && out.dims[1] == 6 &&
+        out.dims[2] == 2 && out.dims[3] == 3);
+  c.output_padding[1] = 1;
+  CHECK(convt3d_conv3d_output_shape(&c, &out) == CONVT3D_ERR_INVALID_ARGUMENT &&
+        strstr(convt3d_last_error(), "output_padding"));
+  c.output_padding[1] = 0;
+  c.input.dims[1] = 5;
+  CHECK(convt3d_conv3d_output_shape(&c, &out) == CONVT3D_ERR_INVALID_ARGUMENT &&
+        strstr(convt3d_last_error(), "5 channels"));
+  c.input.dims[1] = 0, c.weight.dims[1] = 0;
+  CHECK(convt3d_conv3d_output_shape(&c, &out) == CONVT3D_ERR_INVALID_ARGUMENT &&
+        strstr(convt3d_last_error(), "no channels"));
+  c.input.dims[1] = 4, c.weight.dims[1] = 2, c.weight.dims[0] = 5;
+  CHECK(convt3d_conv3d_output_shape(&c, &out) == CONVT3D_ERR_INVALID_ARGUMENT &&
+        strstr(convt3d_last_error(), "groups = 2"));
+  c.weight.dims[0] = 6, c.padding[2] = INT64_MAX / 2;
+  CHECK(convt3d_conv3d_output_shape(&c, &out) == CONVT3D_ERR_TOO_LARGE);
+}
+
+/* A stride of 1000 has a million in-plane phases: the plan must not size its workspace by
+ * them (the forward pass falls back to the direct algorithm). */
+static void test_large_stride_workspace(void) {
+  convt3d_problem p;
+  convt3d_problem_init(&p, CONVT3D_F32);
+  p.input = (convt3d_shape){5, {1, 1, 2, 2, 2}};
+  p.weight = (convt3d_shape){5, {1, 1, 1, 1, 1}};
+  for (int a = 0; a < 3; a++) p.stride[a] = 1000;
+  const float w = 1.0f;
+  convt3d_plan *plans[3] = {NULL, NULL, NULL};
+  CHECK(convt3d_plan_create(&p, &w, NULL, NULL, &plans[0]) == CONVT3D_OK);
+  CHECK(convt3d_plan_create_backward_data(&p, &w, NULL, &plans[1]) == CONVT3D_OK);
+  CHECK(convt3d_plan_create_backward_weight(&p, NULL, &plans[2]) == CONVT3D_OK);
+  for (int i = 0; i < 3; i++) {
+    convt3d_plan_info info;
+    CHECKF(plans[i] && convt3d_plan_get_info(plans[i], &info) == CONVT3D_OK &&
+               info.workspace_bytes < ((size_t)8 << 20),
+           "pass %d: workspace of %zu bytes for stride 1000", i,
+           plans[i] && convt3d_plan_get_info(plans[i], &info) == CONVT3D_OK
+               ? info.workspace_bytes
+               : (size_t)0);
+    convt3d_plan_destroy(plans[i]);
+  }
+}
+
 int main(void) {
+  test_contract();
+  test_large_stride_workspace();
   test_random();
   test_concurrent_plans();
   printf("test_backward: %d plan executions\n", runs);
