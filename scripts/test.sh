@@ -9,7 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake gcc clang make pkg-config python3-numpy python3-torch valgrind cppcheck clang-tidy)
+packages=(cmake gcc clang make pkg-config python3-numpy python3-torch valgrind cppcheck clang-tidy
+          libclang-rt-14-dev)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
@@ -51,3 +52,5 @@ done
 
 # Static analysis: cppcheck and clang-tidy, zero findings.
 scripts/lint.sh build
+
+scripts/fuzz.sh 60  # fuzzing: each libFuzzer harness for a minute (docs/reliability.md)
