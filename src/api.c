@@ -185,7 +185,7 @@ static convt3d_status check_kernel_shape(const convt3d_problem *pr, unsigned fla
     if (pr->dilation[ax] < 1)
       return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
                       "%s: dilation %s is not positive in %s; dilation must be >= 1", fn,
-                      triple_str(pr->dilation, a, sizeof a), axis_name[ax]);
+                      triple_str(pr->dilation, d, sizeof d), axis_name[ax]);
   if (!(flags & CVT_VALIDATE_NO_OUTPUT_SIZE))
     for (int ax = 0; ax < 3; ax++)
       if (pr->output_padding[ax] >= pr->stride[ax] &&
@@ -304,7 +304,7 @@ convt3d_status cvt_validate(const convt3d_problem *pr, unsigned flags, const cha
  * restated as the transposed convolution whose backward-data pass it is. */
 static convt3d_status check_conv3d(const convt3d_problem *pr, const char *fn,
                                    cvt_geometry *g) {
-  char a[96], b[96], c[96];
+  char a[96], b[96], c[96], d[96];
   if (pr->dtype != CONVT3D_F32 && pr->dtype != CONVT3D_F64)
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
                     "%s: dtype = %d is not CONVT3D_F32 (1) or CONVT3D_F64 (2)", fn,

@@ -362,7 +362,8 @@ static void test_contract(void) {
   c.weight = (convt3d_shape){5, {6, 2, 4, 1, 1}};
   c.groups = 2;
   CHECK(convt3d_conv3d_output_shape(&c, &out) == CONVT3D_ERR_INVALID_ARGUMENT &&
-        strstr(convt3d_last_error(), "dilated kernel"));
+        strstr(convt3d_last_error(), "dilated kernel") &&
+        strstr(convt3d_last_error(), "kernel (4, 1, 1), dilation (1, 1, 1)"));
   c.padding[0] = 1; /* 3 + 2 >= 4 */
   CHECK(convt3d_conv3d_output_shape(&c, &out) == CONVT3D_OK && out.dims[1] == 6 &&
         out.dims[2] == 2 && out.dims[3] == 3);
