@@ -370,7 +370,8 @@ CONVT3D_API convt3d_status convt3d_plan_create_backward_weight(
  * Computes grad_weight (the weight's shape, every element written) and, when grad_bias is
  * not NULL, grad_bias (Cout elements; allowed whether or not the problem has a bias) from
  * input and grad_output (the problem's input and output shapes). grad_weight and grad_bias
- * must not overlap any of the four buffers (input and grad_output may overlap each other). Safe to call concurrently on one plan, like convt3d_plan_execute.
+ * must not overlap any of the four buffers (input and grad_output may overlap each
+ * other). Safe to call concurrently on one plan, like convt3d_plan_execute.
  * Returns CONVT3D_OK, CONVT3D_ERR_INVALID_ARGUMENT (NULL plan, a NULL buffer of non-zero
  * size, overlapping buffers, a plan of another pass) or CONVT3D_ERR_OUT_OF_MEMORY.
  */

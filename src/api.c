@@ -185,7 +185,7 @@ static convt3d_status check_kernel_shape(const convt3d_problem *pr, unsigned fla
     if (pr->dilation[ax] < 1)
       return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
                       "%s: dilation %s is not positive in %s; dilation must be >= 1", fn,
-                      triple_str(pr->dilation, d, sizeof d), axis_name[ax]);
+                      triple_str(pr->dilation, a, sizeof a), axis_name[ax]);
   if (!(flags & CVT_VALIDATE_NO_OUTPUT_SIZE))
     for (int ax = 0; ax < 3; ax++)
       if (pr->output_padding[ax] >= pr->stride[ax] &&
@@ -401,7 +401,7 @@ static convt3d_status check_conv3d(const convt3d_problem *pr, const char *fn,
                       "than the dilated kernel (kernel %s, dilation %s) in %s",
                       fn, shape_str(&pr->input, a, sizeof a),
                       triple_str(pr->padding, b, sizeof b), triple_str(k, c, sizeof c),
-                      triple_str(pr->dilation, a, sizeof a), axis_name[ax]);
+                      triple_str(pr->dilation, d, sizeof d), axis_name[ax]);
     }
   /* The same layer as a transposed convolution: its input is conv3d's output, its
    * output conv3d's input, its weight conv3d's weight read as (Cin_T, Cout_T/groups). */
