@@ -124,7 +124,7 @@ int bench_read_suite(const char *path, bench_shape **shapes, int *count) {
                 ")\n",
                 path, lineno, name, val[1], val[2], val[3], val[22]);
       } else {
-        strcpy(s->name, name);
+        snprintf(s->name, sizeof s->name, "%s", name);
         convt3d_problem *p = &s->p;
         convt3d_problem_init(p, CONVT3D_F32);
         p->input = (convt3d_shape){5, {val[1], val[2], val[4], val[5], val[6]}};

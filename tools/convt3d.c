@@ -66,8 +66,9 @@ static bool parse_i64(const char *s, int64_t *v) {
 /* Parses "a" (the same value for all three axes) or "a,b,c" (depth, height, width). */
 static bool parse_triple(const char *s, int64_t v[3], bool allow_one) {
   char buf[256];
-  if (strlen(s) >= sizeof buf) return false;
-  strcpy(buf, s);
+  const size_t len = strlen(s);
+  if (len >= sizeof buf) return false;
+  memcpy(buf, s, len + 1);
   char *parts[4];
   int count = 0;
   for (char *p = buf;; p++) {
@@ -134,7 +135,8 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
     size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
     bool known = false;
     for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
-      if (strlen(opts[k].name) != name_len || strncmp(arg, opts[k].name, name_len)) continue;
+      if (strlen(opts[k].name) != name_len || strncmp(arg, opts[k].name, name_len) != 0)
+        continue;
       known = true;
       const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
       if (!value) return fail(EXIT_REJECTED, "option %s needs a value\n%s", opts[k].name,
@@ -194,10 +196,9 @@ static int cmd_run(int argc, char **argv) {
   void *y = NULL;
   convt3d_plan *plan = NULL;
   convt3d_status s;
-  rc = EXIT_FAILED;
-  if ((s = convt3d_npy_read(a.input, &x)) != CONVT3D_OK ||
-      (s = convt3d_npy_read(a.weight, &w)) != CONVT3D_OK ||
-      (a.bias && (s = convt3d_npy_read(a.bias, &b)) != CONVT3D_OK)) {
+  if (convt3d_npy_read(a.input, &x) != CONVT3D_OK ||
+      convt3d_npy_read(a.weight, &w) != CONVT3D_OK ||
+      (a.bias && convt3d_npy_read(a.bias, &b) != CONVT3D_OK)) {
     rc = fail(EXIT_FAILED, "%s", convt3d_last_error());
     goto done;
   }
@@ -309,8 +310,9 @@ static int check_against_reference(const convt3d_problem *p, const void *x, cons
                                    const void *b, const void *y, size_t nx, size_t nw,
                                    size_t nb, size_t ny) {
   const size_t es = convt3d_dtype_size(p->dtype);
-  void *ref = malloc(ny * es), *mag = malloc(ny * es);
-  void *ax = malloc(nx * es), *aw = malloc(nw * es), *ab = malloc(nb * es + 1);
+  /* + 1: empty tensors still get a buffer */
+  void *ref = malloc(ny * es + 1), *mag = malloc(ny * es + 1);
+  void *ax = malloc(nx * es + 1), *aw = malloc(nw * es + 1), *ab = malloc(nb * es + 1);
   int rc = EXIT_FAILED;
   if (!ref || !mag || !ax || !aw || !ab) {
     rc = fail(EXIT_FAILED, "out of memory for the check");
