@@ -457,9 +457,11 @@ static void run_problem(const convt3d_problem *p, const convt3d_shape *out, uint
  * (to replay the reproducers); remove each test here once its issue is fixed.
  * 1. Creating a plan for an empty batch costs time and memory in proportion to the output
  *    plane, which the empty batch leaves unbounded: the phase algorithm's kernel choice
- *    walks every output row (height_tap_use in src/cpu/phase.c) and its workspace holds
- *    input rows, so a plane of 10^9 rows takes minutes and one of 10^11 columns asks for
- *    terabytes. Left out: empty batches with an extent over 2^16.
+ *    walks every output row (height_tap_use in src/cpu/phase.c), its workspace holds
+ *    input rows, and cvt_phase_supports multiplies the plane's phase counts in int64
+ *    (overflow; with strides of 2^32 a Release build dies of SIGFPE). A plane of 10^9
+ *    rows takes seconds, one of 10^11 columns asks for terabytes. Left out: empty batches
+ *    with an extent over 2^16.
  * 2. A stride near INT64_MAX overflows int64 in the phase algorithm's planning
  *    ((ksize + period - 1) / period in max_taps_per_phase, src/cpu/phase.c; ceil_div).
  *    Left out: strides over 2^62. */

@@ -123,8 +123,8 @@ static const fixture fixtures[] = {
     {"big.npy", 2, "<f4", "(1000000000000,)", 1, NULL}, /* claims more than it holds */
     {"bad.npy", 0, NULL, NULL, 0, "not a .npy file\n"},
     /* KNOWN ISSUE, open (docs/reliability.md, tests/fuzz/known/): an empty batch with a
-     * large stride hangs plan create (src/cpu/phase.c walks every output row), so this
-     * fixture, last in the list, exists only when $FUZZ_KNOWN_ISSUES is set. */
+     * large stride hangs or crashes plan create (src/cpu/phase.c), so this fixture, last
+     * in the list, exists only when $FUZZ_KNOWN_ISSUES is set. */
     {"x0.npy", 1, "<f4", "(0, 2, 3, 3, 3)", 0, NULL},
 };
 enum { ALL_FIXTURES = sizeof fixtures / sizeof fixtures[0] };
