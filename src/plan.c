@@ -178,6 +178,9 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
                     "convt3d_algorithm", fn, (int)opt->algorithm);
   const bool forward = pass == CONVT3D_PASS_FORWARD;
   convt3d_algorithm algorithm = opt->algorithm;
+  /* An empty batch leaves nothing to compute but zeros (or the bias): the reference does
+   * that without sizing tiles and workspaces by an output plane that may be huge. */
+  if (geo->n == 0) algorithm = CONVT3D_ALGO_REFERENCE;
   if (algorithm == CONVT3D_ALGO_AUTO)
     algorithm = !forward || (cvt_phase_supports(geo) && all_finite(geo, weight))
                     ? CONVT3D_ALGO_PHASE

@@ -8,14 +8,14 @@
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
-/* a / b rounded up, for a >= 0 and b > 0. */
+/* a / b rounded up, for a >= 0 and b > 0; no intermediate can overflow. */
 static inline int64_t ceil_div(int64_t a, int64_t b) {
-  return (a + b - 1) / b; /* NOLINT(clang-analyzer-core.DivideZero): b > 0 */
+  return a / b + (a % b != 0); /* NOLINT(clang-analyzer-core.DivideZero): b > 0 */
 }
 
-/* a / b rounded down, for any a and b > 0. */
+/* a / b rounded down, for any a and b > 0; no intermediate can overflow. */
 static inline int64_t floor_div(int64_t a, int64_t b) {
-  return a >= 0 ? a / b : -((-a + b - 1) / b);
+  return a / b - (a % b != 0 && a < 0); /* NOLINT(clang-analyzer-core.DivideZero): b > 0 */
 }
 
 /* n rounded up to a multiple of 64 (bytes: keeps workspace slices cache-line aligned). */

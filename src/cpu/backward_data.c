@@ -60,7 +60,7 @@ static void width_of(const cvt_geometry *g, int64_t nr, bwd_width *w) {
   for (int64_t kw = 0; kw < g->k[2]; kw++) {
     const int64_t t = kw * g->dil[2] - g->pad[2];
     /* live when some iw in [0, W) lands in [0, oW): iw*sw + t spans [t, (W-1)*sw + t] */
-    const bool live = t < oW && (W - 1) * sw + t >= 0;
+    const bool live = t < oW && t >= -((W - 1) * sw); /* (W-1)*sw <= out + 2*pad: exact */
     if (w->slot) w->slot[kw] = -1;
     if (!live) continue;
     const int64_t q = floor_div(t, sw), r = t - q * sw;

@@ -58,7 +58,7 @@ static bwd_weight_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *c
   bool any = false;
   for (int64_t kw = 0; kw < g->k[2]; kw++) {
     const int64_t t = kw * g->dil[2] - g->pad[2];
-    if (t >= g->out[2] || (d.W - 1) * sw + t < 0) continue;
+    if (t >= g->out[2] || t < -((d.W - 1) * sw)) continue; /* dead: no column lands */
     const int64_t q = floor_div(t, sw);
     q0 = any ? min64(q0, q) : q;
     q1 = any ? max64(q1, q) : q;

@@ -85,7 +85,7 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
         const int64_t ci0 = b * d.mr_max, mr = min64(d.mr_max, cin_g - ci0);
         /* Input columns whose output column iw*sW + t exists. */
         const int64_t t = kw * g->dil[2] - g->pad[2];
-        const int64_t lo = t >= 0 ? 0 : (-t + sw - 1) / sw;
+        const int64_t lo = t >= 0 ? 0 : ceil_div(-t, sw);
         const int64_t hi = oW - 1 - t < 0 ? 0 : min64(W, (oW - 1 - t) / sw + 1);
         if (hi <= lo) continue;
         const int64_t q = floor_div(t, sw), slot = tap_slot(g, kw);

@@ -83,7 +83,7 @@ static int64_t gcd64(int64_t a, int64_t b) {
  * nearest that share a phase. */
 static int64_t max_taps_per_phase(int64_t ksize, int64_t s, int64_t dil) {
   const int64_t period = s / gcd64(s, dil);
-  return (ksize + period - 1) / period;
+  return ceil_div(ksize, period);
 }
 
 
@@ -358,8 +358,8 @@ bool cvt_phase_supports(const cvt_geometry *g) {
     if (g->k[ax] > PHASE_MAX_TAPS) return false;
     if (ax == 0) continue;
     const phase_axis a = phase_axis_of(g, ax);
-    if (a.emax - a.emin > PHASE_MAX_SPREAD) return false;
-    plane_phases *= a.phases;
+    if (a.emax - a.emin > PHASE_MAX_SPREAD || a.phases > PHASE_MAX_PLANE_PHASES) return false;
+    plane_phases *= a.phases; /* <= 2^20 */
   }
   /* A task's tiles hold every height x width phase of its rows: beyond this many, the
    * workspace would grow with the stride (stride 1000 would need gigabytes). */

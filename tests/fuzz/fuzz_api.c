@@ -49,8 +49,6 @@
 static char current_desc[512];
 /* $FUZZ_API_VERBOSE: print each problem's descriptor and verdicts. */
 static bool verbose;
-/* $FUZZ_KNOWN_ISSUES: run what known_issue() otherwise leaves out. */
-static bool known_issues;
 
 /* Largest tensor (in elements) that is executed, and the largest number of multiply-adds
  * the reference may spend on it, so that every input runs in milliseconds. */
@@ -218,7 +216,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
   verbose = getenv("FUZZ_API_VERBOSE") != NULL;
-  known_issues = getenv("FUZZ_KNOWN_ISSUES") != NULL;
   arm();
   snprintf(armed_message, sizeof armed_message, "%s", convt3d_last_error());
   REQUIRE(armed_message[0] != '\0', "convt3d_problem_check(NULL) left no message");
@@ -452,28 +449,6 @@ static void run_problem(const convt3d_problem *p, const convt3d_shape *out, uint
   free(x), free(w), free(b), free(y_auto), free(y_ref), free(y_alt);
 }
 
-/* KNOWN ISSUES, open (docs/reliability.md; reproducers in tests/fuzz/known/fuzz_api/).
- * Problems that hit them are checked but not executed, unless $FUZZ_KNOWN_ISSUES is set
- * (to replay the reproducers); remove each test here once its issue is fixed.
- * 1. Creating a plan for an empty batch costs time and memory in proportion to the output
- *    plane, which the empty batch leaves unbounded: the phase algorithm's kernel choice
- *    walks every output row (height_tap_use in src/cpu/phase.c), its workspace holds
- *    input rows, and cvt_phase_supports multiplies the plane's phase counts in int64
- *    (overflow; with strides of 2^32 a Release build dies of SIGFPE). A plane of 10^9
- *    rows takes seconds, one of 10^11 columns asks for terabytes. Left out: empty batches
- *    with an extent over 2^16.
- * 2. A stride near INT64_MAX overflows int64 in the phase algorithm's planning
- *    ((ksize + period - 1) / period in max_taps_per_phase, src/cpu/phase.c; ceil_div).
- *    Left out: strides over 2^62. */
-static bool known_issue(const convt3d_problem *p, const convt3d_shape *out) {
-  for (int a = 0; a < 3; a++)
-    if (p->stride[a] > (int64_t)1 << 62) return true;
-  if (p->input.ndim != 5 || p->input.dims[0] != 0) return false;
-  for (int a = 0; a < 3; a++)
-    if (p->input.dims[2 + a] > 65536 || out->dims[2 + a] > 65536) return true;
-  return false;
-}
-
 /* --------------------------------------------------------- the problem */
 
 static void check_problem(const convt3d_problem *p, reader *r) {
@@ -588,7 +563,7 @@ static void check_problem(const convt3d_problem *p, reader *r) {
                                      sat_mul(p->weight.dims[2],
                                              sat_mul(p->weight.dims[3], p->weight.dims[4])));
   if (nx > MAX_EXEC_NUMEL || nw > MAX_EXEC_NUMEL || ny > MAX_EXEC_NUMEL ||
-      sat_mul(ny, per_output) > MAX_EXEC_MACS || (known_issue(p, &out) && !known_issues))
+      sat_mul(ny, per_output) > MAX_EXEC_MACS)
     return;
   run_problem(p, &out, seed, c);
 }
