@@ -116,16 +116,21 @@ static double tile_cost(const cvt_geometry *g, const cvt_brgemm_config *c) {
   return fmas + 0.5 * loads;
 }
 
+/* Tiles with the channels in the lanes finish every call by adding each lane into a
+ * different grad_input plane, a scalar store a plane apart; measured (convt3d bench --pass
+ * bwd_d, CONVT3D_KERNEL) they lose to the positions-in-lanes tiles on every row of 16
+ * positions or more, so only rows shorter than a vector consider them. */
 const cvt_brgemm_config *cvt_bwd_data_pick_kernel(const cvt_geometry *g,
                                                   const cvt_brgemm_config *tiles,
                                                   size_t count) {
-  const cvt_brgemm_config *best = &tiles[0];
-  double best_cost = tile_cost(g, best);
-  for (size_t i = 1; i < count; i++) {
+  const cvt_brgemm_config *best = NULL;
+  double best_cost = 0;
+  for (size_t i = 0; i < count; i++) {
+    if (tiles[i].vec_m > 1 && g->in[2] >= 16) continue;
     const double c = tile_cost(g, &tiles[i]);
-    if (c < best_cost) best = &tiles[i], best_cost = c;
+    if (!best || c < best_cost) best = &tiles[i], best_cost = c;
   }
-  return best;
+  return best ? best : &tiles[0];
 }
 
 /* Packed weights: per group and block of mr_max channels ci (mr in the last), per tap, the

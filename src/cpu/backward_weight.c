@@ -27,7 +27,7 @@
 #include "ukernel.h"
 
 /* Bytes of packed input and grad_output a slab aims for. */
-#define BWD_WEIGHT_SLAB_BUDGET (INT64_C(1024) * 1024)
+#define BWD_WEIGHT_SLAB_BUDGET (INT64_C(4096) * 1024)
 
 /* Sizes fixed by the problem and the tile. */
 typedef struct bwd_weight_dims {
