@@ -249,7 +249,8 @@ CONVT3D_API const char *convt3d_algorithm_name(convt3d_algorithm algorithm);
  * micro-kernels (convt3d_plan_info.kernel) to use instead of the plan's pick.
  */
 typedef struct convt3d_plan_options {
-  convt3d_algorithm algorithm; /**< CONVT3D_ALGO_AUTO unless testing */
+  convt3d_algorithm algorithm; /**< CONVT3D_ALGO_AUTO unless testing; an empty batch
+                                    (nothing to compute) always gets the reference */
   int num_threads;             /**< <= 0: convt3d_get_num_threads(), fewer for tiny problems;
                                     at most 4096 */
   convt3d_isa isa;             /**< CONVT3D_ISA_AUTO unless testing: an upper bound */
