@@ -194,6 +194,15 @@ static void test_random(void) {
   int64_t in4[3] = {2, 3, 20};
   pr = make(1, 7, 300, 1, in4, k3, one, one, zero, one, 1);
   check_problem(&pr);
+  /* Short rows (grad_input by planes): a grad_output chunk tail, channel-block tails,
+   * plane positions that are no multiple of the tile, strided and dilated taps. */
+  int64_t in6[3] = {2, 9, 11}, s6[3] = {2, 1, 2}, d6[3] = {1, 2, 1}, op6[3] = {1, 0, 1};
+  pr = make(1, 13, 300, 1, in6, k3, one, one, zero, one, 1);
+  check_problem(&pr);
+  pr = make(2, 20, 9, 2, in6, k3, s6, one, op6, d6, 1);
+  check_problem(&pr);
+  pr.dtype = CONVT3D_F64;
+  check_problem(&pr);
   /* A wide dilation and a kernel far wider than the input. */
   int64_t in5[3] = {1, 2, 9}, k5[3] = {1, 2, 6}, d5[3] = {1, 3, 7};
   pr = make(2, 3, 4, 1, in5, k5, s3, zero, zero, d5, 1);

@@ -26,107 +26,186 @@
 #include "arith.h"
 #include "ukernel.h"
 
-/* Bytes of packed grad_output rows a task aims for; chunks of channels keep it there. */
+/* Bytes of packed grad_output a task aims for; chunks of channels keep it there. */
 #define BWD_DATA_PACK_BUDGET (INT64_C(256) * 1024)
 
-/* The width taps: which reach grad_output at all, and where each one reads. */
-typedef struct bwd_width {
-  int64_t taps;       /* kW */
-  int64_t qmin;       /* smallest q over the live taps */
-  int64_t len;        /* packed row length: W + spread + nr of slack */
-  int64_t slots;      /* width phases packed per row (an upper bound when sizing) */
-  int64_t live;       /* live taps */
+/* The taps of one in-plane axis (height or width): which reach grad_output at all, and
+ * where each one reads in the packed phase rows. */
+typedef struct bwd_axis {
+  int64_t qmin;          /* smallest q over the live taps */
+  int64_t len;           /* packed length: the input's extent + the taps' spread */
+  int64_t slots;         /* phases packed (an upper bound when sizing) */
+  int64_t live;          /* live taps */
   int64_t *slot, *shift; /* per tap: packed phase (-1: dead tap) and offset q - qmin */
-  int64_t *phase;     /* per slot: its phase r */
-} bwd_width;
+  int64_t *phase;        /* per slot: its phase r */
+} bwd_axis;
 
-/* Everything a task needs that depends only on the problem and the tile. */
-typedef struct bwd_data_dims {
-  int64_t W, nr, mr_max, blocks; /* blocks of mr_max channels per group */
-  int64_t kc;                    /* grad_output channels per packed chunk */
-  int64_t pairs_max;             /* kD * kH */
-  int64_t slots, len;            /* packed phases per row (upper bound) and their length */
-  int64_t row_elems;             /* kc * slots * len: one (kd, kh) row pair's pack */
-} bwd_data_dims;
-
-/* Describes the width taps. With w->slot, w->shift and w->phase pointing at kW entries
- * each, fills them; with them NULL, only sizes: w->slots is then an upper bound. */
-static void width_of(const cvt_geometry *g, int64_t nr, bwd_width *w) {
-  const int64_t sw = g->stride[2], W = g->in[2], oW = g->out[2];
+/* Describes the taps of axis ax (1 height, 2 width). With a->slot, a->shift and a->phase
+ * pointing at k[ax] entries each, fills them; with them NULL, only sizes: a->slots is then
+ * an upper bound. Tap k reads output index i*s + t, t = k*dil - pad = q*s + r: position
+ * i + q of phase r. */
+static void axis_of(const cvt_geometry *g, int ax, bwd_axis *a) {
+  const int64_t s = g->stride[ax], in = g->in[ax], out = g->out[ax];
   int64_t qmin = INT64_MAX, qmax = INT64_MIN;
-  w->taps = g->k[2];
-  w->live = 0;
-  w->slots = w->phase ? 0 : min64(sw, g->k[2]);
-  for (int64_t kw = 0; kw < g->k[2]; kw++) {
-    const int64_t t = kw * g->dil[2] - g->pad[2];
-    /* live when some iw in [0, W) lands in [0, oW): iw*sw + t spans [t, (W-1)*sw + t] */
-    const bool live = t < oW && t >= -((W - 1) * sw); /* (W-1)*sw <= out + 2*pad: exact */
-    if (w->slot) w->slot[kw] = -1;
+  a->live = 0;
+  a->slots = a->phase ? 0 : min64(s, g->k[ax]);
+  for (int64_t k = 0; k < g->k[ax]; k++) {
+    const int64_t t = k * g->dil[ax] - g->pad[ax];
+    /* live when some i in [0, in) lands in [0, out): i*s + t spans [t, (in-1)*s + t] */
+    const bool live = t < out && t >= -((in - 1) * s); /* (in-1)*s <= out + 2*pad: exact */
+    if (a->slot) a->slot[k] = -1;
     if (!live) continue;
-    const int64_t q = floor_div(t, sw), r = t - q * sw;
+    const int64_t q = floor_div(t, s), r = t - q * s;
     qmin = min64(qmin, q);
     qmax = max64(qmax, q);
-    w->live++;
-    if (!w->phase) continue;
-    int64_t s = 0;
-    while (s < w->slots && w->phase[s] != r) s++;
-    if (s == w->slots) w->phase[w->slots++] = r;
-    w->slot[kw] = s;
+    a->live++;
+    if (!a->phase) continue;
+    int64_t slot = 0;
+    while (slot < a->slots && a->phase[slot] != r) slot++;
+    if (slot == a->slots) a->phase[a->slots++] = r;
+    a->slot[k] = slot;
   }
-  w->qmin = w->live ? qmin : 0;
-  w->len = W + (w->live ? qmax - qmin : 0) + nr;
-  if (w->shift)
-    for (int64_t kw = 0; kw < g->k[2]; kw++)
-      if (w->slot[kw] >= 0) w->shift[kw] = floor_div(kw * g->dil[2] - g->pad[2], sw) - w->qmin;
+  a->qmin = a->live ? qmin : 0;
+  a->len = in + (a->live ? qmax - qmin : 0);
+  if (a->shift)
+    for (int64_t k = 0; k < g->k[ax]; k++)
+      if (a->slot[k] >= 0) a->shift[k] = floor_div(k * g->dil[ax] - g->pad[ax], s) - a->qmin;
+}
+
+/* Two ways to cut the work, both on the same packed operands:
+ * - rows: a task is one grad_input row (n, group, id, ih); the live (kd, kh) select
+ *   grad_output rows, packed per width phase; tiles run along the row. For rows of 16
+ *   positions or more.
+ * - planes: a task is one grad_input plane (n, group, id); the grad_output planes the live
+ *   kd select are packed per height and width phase, zero-filled, lenh x lenw, so that
+ *   every tap is one offset into them and the plane's rows can be flattened: tiles of nr
+ *   positions run across rows (computing lenw - W padding columns per row, dropped), in a
+ *   buffer holding the group's whole plane, copied out at the end. For short rows, where
+ *   row tiles would waste most lanes. */
+typedef struct bwd_data_dims {
+  bool planes;                   /* the plane cut (else rows) */
+  int64_t W, nr, mr_max, blocks; /* blocks of mr_max channels per group */
+  int64_t kc;                    /* grad_output channels per packed chunk */
+  int64_t groups_of_rows;        /* rows: kD * kH (row pairs); planes: kD (planes) */
+  int64_t hslots, wslots;        /* packed phases per axis (upper bounds; rows: hslots 1) */
+  int64_t slots;                 /* hslots * wslots */
+  int64_t pitch;                 /* elements of one packed phase row / plane, + slack */
+  int64_t lenw;                  /* planes: the packed row length */
+  int64_t positions, ppad;       /* planes: H * lenw positions, rounded up to nr */
+  int64_t pack_elems;            /* the whole pack: groups_of_rows * kc * slots * pitch */
+} bwd_data_dims;
+
+/* The plane buffer a task may hold (group channels x positions). */
+#define BWD_DATA_PLANE_BUDGET (INT64_C(1024) * 1024)
+
+/* Rows shorter than a vector of positions are cut by planes when the tile puts positions
+ * in the lanes, the plane holds enough positions to fill tiles (measured: from 64
+ * positions on, planes beat rows with the channels in the lanes by 1.2-1.8x; at 9-36 the
+ * latter win by up to 3x), and the group's plane buffer fits its budget. */
+#define BWD_DATA_PLANE_MIN_POSITIONS 48
+static bool use_planes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
+  if (cfg->vec_m > 1 || g->in[2] >= 16) return false;
+  bwd_axis w = {0};
+  axis_of(g, 2, &w);
+  const int64_t positions = g->in[1] * w.len;
+  if (positions < BWD_DATA_PLANE_MIN_POSITIONS) return false;
+  const int64_t ppad = ceil_div(positions, (int64_t)cfg->nr) * (int64_t)cfg->nr;
+  return g->cin_g * ppad * (int64_t)g->esize <= BWD_DATA_PLANE_BUDGET;
 }
 
 static bwd_data_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
   bwd_data_dims d;
-  bwd_width w = {0};
-  width_of(g, (int64_t)cfg->nr, &w);
+  bwd_axis h = {0}, w = {0};
+  axis_of(g, 1, &h);
+  axis_of(g, 2, &w);
+  d.planes = use_planes(g, cfg);
   d.W = g->in[2];
   d.nr = (int64_t)cfg->nr;
   d.mr_max = (int64_t)cfg->mr_max;
   d.blocks = ceil_div(g->cin_g, d.mr_max);
-  d.pairs_max = g->k[0] * g->k[1];
-  const int64_t per_channel = d.pairs_max * w.slots * w.len * (int64_t)g->esize;
+  d.lenw = w.len;
+  d.wslots = w.slots;
+  d.hslots = d.planes ? h.slots : 1;
+  d.slots = d.hslots * d.wslots;
+  if (d.planes) {
+    d.groups_of_rows = g->k[0];
+    /* the last tiles (dropped lanes) read up to lenw + nr past the plane */
+    d.pitch = h.len * w.len + w.len + d.nr;
+    d.positions = g->in[1] * w.len;
+    d.ppad = ceil_div(d.positions, d.nr) * d.nr;
+  } else {
+    d.groups_of_rows = g->k[0] * g->k[1];
+    d.pitch = w.len + d.nr; /* a row's last tile runs up to nr - 1 past it */
+    d.positions = d.ppad = 0;
+  }
+  const int64_t per_channel = d.groups_of_rows * d.slots * d.pitch * (int64_t)g->esize;
   d.kc = min64(g->cout_g, max64(1, BWD_DATA_PACK_BUDGET / per_channel));
-  d.slots = w.slots;
-  d.len = w.len;
-  d.row_elems = d.kc * w.slots * w.len;
+  d.pack_elems = d.groups_of_rows * d.kc * d.slots * d.pitch;
   return d;
 }
 
-/* Lanes a tile computes, plus half its loads: the cost of one (kd, kh) row pair's pass
- * over one grad_output channel, for a whole group's rows. */
+/* Cycles, roughly, of one grad_input plane of a group per tile: every k step of a call
+ * costs its vector FMAs plus half its loads (A and B vectors or broadcasts); every call
+ * also loads and stores its C tile once, which for the channels-in-lanes tiles is a
+ * scalar add per element, each a plane apart (STORE_SCATTER cycles, measured: with the
+ * few taps of kernel = stride = 2 it doubles the time; with the 32-64 taps of kernel 4 it
+ * vanishes). A call covers kc channels of the live taps of a row (about k/s per axis). */
+#define STORE_SCATTER 8.0
+static double taps_per_call(const cvt_geometry *g);
 static double tile_cost(const cvt_geometry *g, const cvt_brgemm_config *c) {
-  const double cin = (double)g->cin_g;
-  const double tiles = (double)ceil_div(g->in[2], (int64_t)c->nr);
+  const double H = (double)g->in[1], mr_max = (double)c->mr_max, nr = (double)c->nr;
   const double blocks = (double)ceil_div(g->cin_g, (int64_t)c->mr_max);
-  double fmas, loads;
-  if (c->vec_m > 1) { /* channels in lanes */
-    const double vecs = (double)ceil_div(g->cin_g, (int64_t)c->vec_m);
-    fmas = vecs * tiles * (double)c->nr;
-    loads = tiles * (vecs + blocks * (double)c->nr);
-  } else {            /* positions in lanes */
-    const double vecs = (double)c->nr / (double)c->vec_n;
-    fmas = cin * tiles * vecs;
-    loads = blocks * tiles * (vecs + (double)c->mr_max);
+  const double ksteps = taps_per_call(g) * (double)g->cout_g; /* per call, all chunks */
+  double tiles, per_k, per_call;
+  if (c->vec_m > 1) { /* channels in lanes, along rows */
+    const double vecs = mr_max / (double)c->vec_m;
+    tiles = H * (double)ceil_div(g->in[2], (int64_t)c->nr);
+    per_k = vecs * nr + 0.5 * (vecs + nr);
+    per_call = STORE_SCATTER * mr_max * nr;
+  } else { /* positions in lanes: flattened across rows when cut by planes */
+    const double vecs = nr / (double)c->vec_n;
+    if (use_planes(g, c)) {
+      bwd_axis w = {0};
+      axis_of(g, 2, &w);
+      tiles = (double)ceil_div(g->in[1] * w.len, (int64_t)c->nr);
+    } else {
+      tiles = H * (double)ceil_div(g->in[2], (int64_t)c->nr);
+    }
+    per_k = vecs * mr_max + 0.5 * (vecs + mr_max);
+    per_call = 2 * vecs * mr_max;
   }
-  return fmas + 0.5 * loads;
+  return blocks * tiles * (ksteps * per_k + per_call);
 }
 
-/* Tiles with the channels in the lanes finish every call by adding each lane into a
- * different grad_input plane, a scalar store a plane apart; measured (convt3d bench --pass
- * bwd_d, CONVT3D_KERNEL) they lose to the positions-in-lanes tiles on every row of 16
- * positions or more, so only rows shorter than a vector consider them. */
+/* The average live taps per row and call: about k/s per axis. */
+static double taps_per_call(const cvt_geometry *g) {
+  double taps = 1;
+  for (int ax = 0; ax < 3; ax++) {
+    const double per_phase = (double)g->k[ax] / (double)g->stride[ax];
+    taps *= per_phase > 1 ? per_phase : 1;
+  }
+  return taps;
+}
+
+/* Which tiles may compete, from measurements of the bench suite (convt3d bench --pass
+ * bwd_d with CONVT3D_KERNEL): short rows go by planes when use_planes allows (nnU-Net up2,
+ * benchdnn fwks 14x14x10, unet3d deconv8: 1.1-1.8x faster than the channels-in-lanes
+ * tiles along rows); other short rows may take any tile (3D-GAN l1/l2, SwinUNETR
+ * decoder5: the channels-in-lanes tiles win by 1.3-3x); rows of 16 or more take the
+ * channels-in-lanes tiles only where a call has 8 or more taps to amortise their
+ * scattered stores over (kernel 4 stride 2: 1.2-1.6x faster there; 2-3x slower with the
+ * 1-3 taps of kernel 2 or 3 at stride 2). The cost model ranks what remains. */
 const cvt_brgemm_config *cvt_bwd_data_pick_kernel(const cvt_geometry *g,
                                                   const cvt_brgemm_config *tiles,
                                                   size_t count) {
+  bool planes = false;
+  for (size_t i = 0; i < count; i++) planes |= use_planes(g, &tiles[i]);
+  const bool channel_tiles = !planes && (g->in[2] < 16 || taps_per_call(g) >= 8);
   const cvt_brgemm_config *best = NULL;
   double best_cost = 0;
   for (size_t i = 0; i < count; i++) {
-    if (tiles[i].vec_m > 1 && g->in[2] >= 16) continue;
+    if (planes && !use_planes(g, &tiles[i])) continue;
+    if (!planes && tiles[i].vec_m > 1 && !channel_tiles) continue;
     const double c = tile_cost(g, &tiles[i]);
     if (!best || c < best_cost) best = &tiles[i], best_cost = c;
   }
@@ -176,36 +255,40 @@ void cvt_bwd_data_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *c
 }
 #undef PACK_BLOCK
 
-/* Per-thread workspace: the packed rows, the width tables, the batch's pointers and the
- * copy of a row's last tile. */
+/* Per-thread workspace: the pack, the tap tables of both axes, the batch's pointers, the
+ * copy of a row's last tile (rows) or the group's plane (planes). */
 typedef struct bwd_data_ws {
-  void *pack;             /* pairs_max * row_elems elements (+ slack) */
-  int64_t *slot, *shift, *phase; /* the width taps (bwd_width) */
-  int64_t *pair_row, *pair_tap;   /* per live (kd, kh): grad_output row offset, first tap */
-  const void **a_ptrs, **b_ptrs; /* taps entries each */
-  void *tile;             /* mr_max * nr elements */
+  void *pack;                          /* pack_elems elements */
+  int64_t *hslot, *hshift, *hphase;    /* the height taps (bwd_axis) */
+  int64_t *wslot, *wshift, *wphase;    /* the width taps */
+  int64_t *pair_row, *pair_tap;        /* per live (kd, kh) or kd: grad_output offset, tap */
+  const void **a_ptrs, **b_ptrs;       /* taps entries each */
+  void *tile;                          /* rows: mr_max * nr; planes: cin_g * ppad */
 } bwd_data_ws;
 
 static size_t ws_layout(const cvt_geometry *g, const cvt_brgemm_config *cfg, char *base,
                         bwd_data_ws *ws) {
   const bwd_data_dims d = dims_of(g, cfg);
-  const int64_t taps = g->k[0] * g->k[1] * g->k[2], kw = g->k[2];
-  const size_t es = g->esize;
+  const int64_t taps = g->k[0] * g->k[1] * g->k[2], kh = g->k[1], kw = g->k[2];
+  const size_t es = g->esize, i8 = sizeof(int64_t);
   size_t at = 0;
 #define TAKE(field, bytes)                                                               \
   do {                                                                                   \
     if (ws) ws->field = (void *)(base + at);                                             \
     at += align64(bytes);                                                                \
   } while (0)
-  TAKE(pack, ((size_t)(d.pairs_max * d.row_elems) + 64) * es);
-  TAKE(slot, (size_t)kw * sizeof(int64_t));
-  TAKE(shift, (size_t)kw * sizeof(int64_t));
-  TAKE(phase, (size_t)kw * sizeof(int64_t));
-  TAKE(pair_row, (size_t)d.pairs_max * sizeof(int64_t));
-  TAKE(pair_tap, (size_t)d.pairs_max * sizeof(int64_t));
+  TAKE(pack, (size_t)d.pack_elems * es);
+  TAKE(hslot, (size_t)kh * i8);
+  TAKE(hshift, (size_t)kh * i8);
+  TAKE(hphase, (size_t)kh * i8);
+  TAKE(wslot, (size_t)kw * i8);
+  TAKE(wshift, (size_t)kw * i8);
+  TAKE(wphase, (size_t)kw * i8);
+  TAKE(pair_row, (size_t)(g->k[0] * kh) * i8);
+  TAKE(pair_tap, (size_t)(g->k[0] * kh) * i8);
   TAKE(a_ptrs, (size_t)taps * sizeof(void *));
   TAKE(b_ptrs, (size_t)taps * sizeof(void *));
-  TAKE(tile, (size_t)(d.mr_max * d.nr) * es);
+  TAKE(tile, (size_t)(d.planes ? g->cin_g * d.ppad : d.mr_max * d.nr) * es);
 #undef TAKE
   return at;
 }
@@ -216,21 +299,29 @@ size_t cvt_bwd_data_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_conf
 
 #define CVT_T float
 #define CVT_FN bwd_data_f32
+#define CVT_ROWS bwd_data_rows_f32
+#define CVT_PLANES bwd_data_planes_f32
 #define CVT_PACK_ROW pack_row_f32
 #define CVT_BRGEMM f32
 #include "backward_data_impl.h"
 #undef CVT_T
 #undef CVT_FN
+#undef CVT_ROWS
+#undef CVT_PLANES
 #undef CVT_PACK_ROW
 #undef CVT_BRGEMM
 
 #define CVT_T double
 #define CVT_FN bwd_data_f64
+#define CVT_ROWS bwd_data_rows_f64
+#define CVT_PLANES bwd_data_planes_f64
 #define CVT_PACK_ROW pack_row_f64
 #define CVT_BRGEMM f64
 #include "backward_data_impl.h"
 #undef CVT_T
 #undef CVT_FN
+#undef CVT_ROWS
+#undef CVT_PLANES
 #undef CVT_PACK_ROW
 #undef CVT_BRGEMM
 

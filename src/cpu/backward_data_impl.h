@@ -1,9 +1,10 @@
 /* Body of the backward-data pass for one element type. backward_data.c includes this
- * file once per dtype with CVT_T (element type), CVT_FN and CVT_PACK_ROW (this dtype's
- * functions) and CVT_BRGEMM (the member of the config's kernel union) defined. */
+ * file once per dtype with CVT_T (element type), CVT_FN, CVT_ROWS, CVT_PLANES and
+ * CVT_PACK_ROW (this dtype's functions) and CVT_BRGEMM (the member of the config's kernel
+ * union) defined. */
 
-/* Packs one width phase of one grad_output row: dst[j] = src[(j + qmin)*sW + r] where
- * that column exists, 0 elsewhere, for j < len. */
+/* Packs one phase of one grad_output row: dst[j] = src[(j + qmin)*s + r] where that
+ * column exists, 0 elsewhere, for j < len. */
 static void CVT_PACK_ROW(const CVT_T *src, int64_t oW, int64_t sw, int64_t r, int64_t qmin,
                          int64_t len, CVT_T *dst) {
   /* column (j + qmin)*sw + r lies in [0, oW) for j in [lo, hi) */
@@ -12,25 +13,177 @@ static void CVT_PACK_ROW(const CVT_T *src, int64_t oW, int64_t sw, int64_t r, in
   memset(dst, 0, (size_t)lo * sizeof *dst);
   if (sw == 1) {
     memcpy(dst + lo, src + lo + qmin, (size_t)(hi - lo) * sizeof *dst);
-  } else {
-    const CVT_T *s = src + (lo + qmin) * sw + r;
-    for (int64_t j = lo; j < hi; j++, s += sw) dst[j] = *s;
+  } else { /* indexed, not a stepped pointer: a huge stride must not step past */
+    for (int64_t j = lo; j < hi; j++) dst[j] = src[(j + qmin) * sw + r];
   }
   memset(dst + hi, 0, (size_t)(len - hi) * sizeof *dst);
 }
 
-static void CVT_FN(const cvt_exec *e, const void *grad_output, void *grad_input) {
+/* One grad_input row (n, group, id, ih): see backward_data.c. */
+static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_ws *ws,
+                     const bwd_axis *wd, const CVT_T *gy, CVT_T *gx, int64_t task) {
   const cvt_geometry *g = e->geo;
-  const cvt_brgemm_config *cfg = e->brgemm;
-  const bwd_data_dims d = dims_of(g, cfg);
-  const CVT_T *gy = grad_output, *w_packed = e->weight, *bias = e->bias;
-  CVT_T *gx = grad_input;
+  const CVT_T *w_packed = e->weight, *bias = e->bias;
   const int64_t D = g->in[0], H = g->in[1], W = g->in[2];
   const int64_t oD = g->out[0], oH = g->out[1], oW = g->out[2];
   const int64_t kH = g->k[1], kW = g->k[2];
   const int64_t x_channel = D * H * W, y_channel = oD * oH * oW;
-  const int64_t tasks = g->n * g->groups * D * H;
-  const int64_t ldb = d.slots * d.len; /* between grad_output channels in the pack */
+  const int64_t ldb = d->slots * d->pitch; /* between grad_output channels in the pack */
+  CVT_T *pack = ws->pack, *tile = ws->tile;
+  const CVT_T **a_ptrs = (const CVT_T **)ws->a_ptrs, **b_ptrs = (const CVT_T **)ws->b_ptrs;
+  const int64_t ih = task % H, id = task / H % D, grp = task / H / D % g->groups;
+  const int64_t n = task / H / D / g->groups;
+  CVT_T *gx_rows = gx + ((n * g->cin + grp * g->cin_g) * D + id) * H * W + ih * W;
+  for (int64_t ci = 0; ci < g->cin_g; ci++) {
+    const CVT_T v = bias ? bias[grp * g->cin_g + ci] : (CVT_T)0;
+    CVT_T *row = gx_rows + ci * x_channel;
+    for (int64_t iw = 0; iw < W; iw++) row[iw] = v;
+  }
+  /* The (kd, kh) taps whose grad_output row exists. */
+  int64_t pairs = 0;
+  for (int64_t kd = 0; kd < g->k[0]; kd++) {
+    const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
+    if (od < 0 || od >= oD) continue;
+    for (int64_t kh = 0; kh < kH; kh++) {
+      const int64_t oh = ih * g->stride[1] - g->pad[1] + kh * g->dil[1];
+      if (oh < 0 || oh >= oH) continue;
+      ws->pair_row[pairs] = (od * oH + oh) * oW;
+      ws->pair_tap[pairs] = (kd * kH + kh) * kW;
+      pairs++;
+    }
+  }
+  if (pairs == 0 || wd->live == 0) return; /* no tap reaches: bias only */
+
+  for (int64_t co0 = 0; co0 < g->cout_g; co0 += d->kc) {
+    const int64_t kc = min64(d->kc, g->cout_g - co0);
+    const CVT_T *gy_chunk = gy + (n * g->cout + grp * g->cout_g + co0) * y_channel;
+    for (int64_t p = 0; p < pairs; p++)
+      for (int64_t co = 0; co < kc; co++)
+        for (int64_t s = 0; s < wd->slots; s++)
+          CVT_PACK_ROW(gy_chunk + co * y_channel + ws->pair_row[p], oW, g->stride[2],
+                       wd->phase[s], wd->qmin, d->pitch,
+                       pack + ((p * kc + co) * d->slots + s) * d->pitch);
+    for (int64_t b = 0; b < d->blocks; b++) {
+      const int64_t ci0 = b * d->mr_max, mr = min64(d->mr_max, g->cin_g - ci0);
+      const CVT_T *a_block = w_packed + block_offset(g, d->mr_max, grp, b);
+      size_t batch = 0;
+      for (int64_t p = 0; p < pairs; p++)
+        for (int64_t kw = 0; kw < kW; kw++) {
+          if (wd->slot[kw] < 0) continue;
+          a_ptrs[batch] = a_block + ((ws->pair_tap[p] + kw) * g->cout_g + co0) * mr;
+          b_ptrs[batch] = pack + (p * kc * d->slots + wd->slot[kw]) * d->pitch + wd->shift[kw];
+          batch++;
+        }
+      CVT_T *c = gx_rows + ci0 * x_channel;
+      for (int64_t iw0 = 0; iw0 < W; iw0 += d->nr) {
+        if (iw0 > 0)
+          for (size_t k = 0; k < batch; k++) b_ptrs[k] += d->nr;
+        if (iw0 + d->nr <= W) {
+          e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)kc, a_ptrs, b_ptrs,
+                                   (size_t)ldb, c + iw0, (size_t)x_channel);
+          continue;
+        }
+        /* The row's last tile: on a copy, whose extra lanes are dropped. */
+        const int64_t valid = W - iw0;
+        for (int64_t m = 0; m < mr; m++) {
+          memcpy(tile + m * d->nr, c + m * x_channel + iw0, (size_t)valid * sizeof *tile);
+          memset(tile + m * d->nr + valid, 0, (size_t)(d->nr - valid) * sizeof *tile);
+        }
+        e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)kc, a_ptrs, b_ptrs, (size_t)ldb,
+                                 tile, (size_t)d->nr);
+        for (int64_t m = 0; m < mr; m++)
+          memcpy(c + m * x_channel + iw0, tile + m * d->nr, (size_t)valid * sizeof *tile);
+      }
+    }
+  }
+}
+
+/* One grad_input plane (n, group, id): see backward_data.c. */
+static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_ws *ws,
+                       const bwd_axis *hd, const bwd_axis *wd, const CVT_T *gy, CVT_T *gx,
+                       int64_t task) {
+  const cvt_geometry *g = e->geo;
+  const CVT_T *w_packed = e->weight, *bias = e->bias;
+  const int64_t D = g->in[0], H = g->in[1], W = g->in[2];
+  const int64_t oD = g->out[0], oH = g->out[1], oW = g->out[2];
+  const int64_t kH = g->k[1], kW = g->k[2], lenw = d->lenw;
+  const int64_t x_channel = D * H * W, y_channel = oD * oH * oW;
+  const int64_t ldb = d->slots * d->pitch; /* between grad_output channels in the pack */
+  CVT_T *pack = ws->pack, *cbuf = ws->tile;
+  const CVT_T **a_ptrs = (const CVT_T **)ws->a_ptrs, **b_ptrs = (const CVT_T **)ws->b_ptrs;
+  const int64_t id = task % D, grp = task / D % g->groups, n = task / D / g->groups;
+  for (int64_t ci = 0; ci < g->cin_g; ci++) {
+    const CVT_T v = bias ? bias[grp * g->cin_g + ci] : (CVT_T)0;
+    CVT_T *row = cbuf + ci * d->ppad;
+    for (int64_t i = 0; i < d->ppad; i++) row[i] = v;
+  }
+  /* The kd taps whose grad_output plane exists. */
+  int64_t planes = 0;
+  for (int64_t kd = 0; kd < g->k[0]; kd++) {
+    const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
+    if (od < 0 || od >= oD) continue;
+    ws->pair_row[planes] = od * oH * oW;
+    ws->pair_tap[planes] = kd * kH * kW;
+    planes++;
+  }
+  const bool reached = planes > 0 && hd->live > 0 && wd->live > 0;
+  for (int64_t co0 = 0; reached && co0 < g->cout_g; co0 += d->kc) {
+    const int64_t kc = min64(d->kc, g->cout_g - co0);
+    const CVT_T *gy_chunk = gy + (n * g->cout + grp * g->cout_g + co0) * y_channel;
+    for (int64_t p = 0; p < planes; p++)
+      for (int64_t co = 0; co < kc; co++)
+        for (int64_t sh = 0; sh < hd->slots; sh++)
+          for (int64_t sw = 0; sw < wd->slots; sw++) {
+            CVT_T *dst = pack + (((p * kc + co) * d->hslots + sh) * d->wslots + sw) * d->pitch;
+            const CVT_T *src = gy_chunk + co * y_channel + ws->pair_row[p];
+            for (int64_t jh = 0; jh < hd->len; jh++, dst += lenw) {
+              const int64_t oh = (jh + hd->qmin) * g->stride[1] + hd->phase[sh];
+              if (oh < 0 || oh >= oH)
+                memset(dst, 0, (size_t)lenw * sizeof *dst);
+              else
+                CVT_PACK_ROW(src + oh * oW, oW, g->stride[2], wd->phase[sw], wd->qmin, lenw,
+                             dst);
+            }
+            memset(dst, 0, (size_t)(lenw + d->nr) * sizeof *dst); /* the last tiles' overrun */
+          }
+    for (int64_t b = 0; b < d->blocks; b++) {
+      const int64_t ci0 = b * d->mr_max, mr = min64(d->mr_max, g->cin_g - ci0);
+      const CVT_T *a_block = w_packed + block_offset(g, d->mr_max, grp, b);
+      size_t batch = 0;
+      for (int64_t p = 0; p < planes; p++)
+        for (int64_t kh = 0; kh < kH; kh++) {
+          if (hd->slot[kh] < 0) continue;
+          for (int64_t kw = 0; kw < kW; kw++) {
+            if (wd->slot[kw] < 0) continue;
+            a_ptrs[batch] = a_block + ((ws->pair_tap[p] + kh * kW + kw) * g->cout_g + co0) * mr;
+            b_ptrs[batch] = pack +
+                            ((p * kc * d->hslots + hd->slot[kh]) * d->wslots + wd->slot[kw]) *
+                                d->pitch +
+                            hd->shift[kh] * lenw + wd->shift[kw];
+            batch++;
+          }
+        }
+      CVT_T *c = cbuf + ci0 * d->ppad;
+      for (int64_t t0 = 0; t0 < d->positions; t0 += d->nr) {
+        if (t0 > 0)
+          for (size_t k = 0; k < batch; k++) b_ptrs[k] += d->nr;
+        e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)kc, a_ptrs, b_ptrs, (size_t)ldb,
+                                 c + t0, (size_t)d->ppad);
+      }
+    }
+  }
+  /* Out to grad_input: row ih of the plane is at ih * lenw in the buffer. */
+  CVT_T *gx_plane = gx + ((n * g->cin + grp * g->cin_g) * D + id) * H * W;
+  for (int64_t ci = 0; ci < g->cin_g; ci++)
+    for (int64_t ih = 0; ih < H; ih++)
+      memcpy(gx_plane + ci * x_channel + ih * W, cbuf + ci * d->ppad + ih * lenw,
+             (size_t)W * sizeof *gx);
+}
+
+static void CVT_FN(const cvt_exec *e, const void *grad_output, void *grad_input) {
+  const cvt_geometry *g = e->geo;
+  const bwd_data_dims d = dims_of(g, e->brgemm);
+  const int64_t tasks = g->n * g->groups * g->in[0] * (d.planes ? 1 : g->in[1]);
 
 #pragma omp parallel num_threads(e->num_threads) if (e->num_threads > 1)
   {
@@ -39,82 +192,20 @@ static void CVT_FN(const cvt_exec *e, const void *grad_output, void *grad_input)
     tid = omp_get_thread_num();
 #endif
     bwd_data_ws ws;
-    ws_layout(g, cfg, (char *)e->workspace + (size_t)tid * e->workspace_per_thread, &ws);
-    bwd_width wd = {0};
-    wd.slot = ws.slot;
-    wd.shift = ws.shift;
-    wd.phase = ws.phase;
-    width_of(g, d.nr, &wd);
-    CVT_T *pack = ws.pack, *tile = ws.tile;
-    const CVT_T **a_ptrs = (const CVT_T **)ws.a_ptrs, **b_ptrs = (const CVT_T **)ws.b_ptrs;
+    ws_layout(g, e->brgemm, (char *)e->workspace + (size_t)tid * e->workspace_per_thread,
+              &ws);
+    bwd_axis hd = {0}, wd = {0};
+    hd.slot = ws.hslot, hd.shift = ws.hshift, hd.phase = ws.hphase;
+    wd.slot = ws.wslot, wd.shift = ws.wshift, wd.phase = ws.wphase;
+    axis_of(g, 1, &hd);
+    axis_of(g, 2, &wd);
 
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; task++) {
-      const int64_t ih = task % H, id = task / H % D, grp = task / H / D % g->groups;
-      const int64_t n = task / H / D / g->groups;
-      CVT_T *gx_rows = gx + ((n * g->cin + grp * g->cin_g) * D + id) * H * W + ih * W;
-      for (int64_t ci = 0; ci < g->cin_g; ci++) {
-        const CVT_T v = bias ? bias[grp * g->cin_g + ci] : (CVT_T)0;
-        CVT_T *row = gx_rows + ci * x_channel;
-        for (int64_t iw = 0; iw < W; iw++) row[iw] = v;
-      }
-      /* The (kd, kh) taps whose grad_output row exists. */
-      int64_t pairs = 0;
-      for (int64_t kd = 0; kd < g->k[0]; kd++) {
-        const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
-        if (od < 0 || od >= oD) continue;
-        for (int64_t kh = 0; kh < kH; kh++) {
-          const int64_t oh = ih * g->stride[1] - g->pad[1] + kh * g->dil[1];
-          if (oh < 0 || oh >= oH) continue;
-          ws.pair_row[pairs] = (od * oH + oh) * oW;
-          ws.pair_tap[pairs] = (kd * kH + kh) * kW;
-          pairs++;
-        }
-      }
-      if (pairs == 0 || wd.live == 0) continue; /* no tap reaches: bias only */
-
-      for (int64_t co0 = 0; co0 < g->cout_g; co0 += d.kc) {
-        const int64_t kc = min64(d.kc, g->cout_g - co0);
-        const CVT_T *gy_chunk = gy + (n * g->cout + grp * g->cout_g + co0) * y_channel;
-        for (int64_t p = 0; p < pairs; p++)
-          for (int64_t co = 0; co < kc; co++)
-            for (int64_t s = 0; s < wd.slots; s++)
-              CVT_PACK_ROW(gy_chunk + co * y_channel + ws.pair_row[p], oW, g->stride[2],
-                           wd.phase[s], wd.qmin, d.len,
-                           pack + ((p * kc + co) * d.slots + s) * d.len);
-        for (int64_t b = 0; b < d.blocks; b++) {
-          const int64_t ci0 = b * d.mr_max, mr = min64(d.mr_max, g->cin_g - ci0);
-          const CVT_T *a_block = w_packed + block_offset(g, d.mr_max, grp, b);
-          size_t batch = 0;
-          for (int64_t p = 0; p < pairs; p++)
-            for (int64_t kw = 0; kw < kW; kw++) {
-              if (wd.slot[kw] < 0) continue;
-              a_ptrs[batch] = a_block + ((ws.pair_tap[p] + kw) * g->cout_g + co0) * mr;
-              b_ptrs[batch] = pack + (p * kc * d.slots + wd.slot[kw]) * d.len + wd.shift[kw];
-              batch++;
-            }
-          CVT_T *c = gx_rows + ci0 * x_channel;
-          for (int64_t iw0 = 0; iw0 < W; iw0 += d.nr) {
-            if (iw0 > 0)
-              for (size_t k = 0; k < batch; k++) b_ptrs[k] += d.nr;
-            if (iw0 + d.nr <= W) {
-              e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)kc, a_ptrs, b_ptrs,
-                                       (size_t)ldb, c + iw0, (size_t)x_channel);
-              continue;
-            }
-            /* The row's last tile: on a copy, whose extra lanes are dropped. */
-            const int64_t valid = W - iw0;
-            for (int64_t m = 0; m < mr; m++) {
-              memcpy(tile + m * d.nr, c + m * x_channel + iw0, (size_t)valid * sizeof *tile);
-              memset(tile + m * d.nr + valid, 0, (size_t)(d.nr - valid) * sizeof *tile);
-            }
-            e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)kc, a_ptrs, b_ptrs,
-                                     (size_t)ldb, tile, (size_t)d.nr);
-            for (int64_t m = 0; m < mr; m++)
-              memcpy(c + m * x_channel + iw0, tile + m * d.nr, (size_t)valid * sizeof *tile);
-          }
-        }
-      }
+      if (d.planes)
+        CVT_PLANES(e, &d, &ws, &hd, &wd, grad_output, grad_input, task);
+      else
+        CVT_ROWS(e, &d, &ws, &wd, grad_output, grad_input, task);
     }
   }
 }

@@ -69,8 +69,8 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
           memset(dst, 0, (size_t)(d.len * d.cpad) * sizeof *dst);
           /* channel by channel: each reads its row in order, the writes stay in the block */
           for (int64_t co = 0; co < cout_g; co++) {
-            const CVT_T *row = src + co * y_channel + (lo + d.qmin) * sw + r;
-            for (int64_t j = lo; j < hi; j++, row += sw) dst[j * d.cpad + co] = *row;
+            const CVT_T *row = src + co * y_channel;
+            for (int64_t j = lo; j < hi; j++) dst[j * d.cpad + co] = row[(j + d.qmin) * sw + r];
           }
         }
       }

@@ -60,9 +60,9 @@ static void CVT_SCATTER(const cvt_geometry *g, const phase_dims *d, const phase_
           }
           if (ow_n % 2) dst[ow_n - 1] = src[ow_n / 2];
         } else {
-          for (int64_t cw = 0; cw < wph; cw++)
-            for (int64_t jw = 0, ow = cw; ow < ow_n; jw++, ow += sw)
-              dst[ow] = src[cw * d->ldc + jw];
+          for (int64_t cw = 0; cw < wph; cw++) /* wph <= ow_n: cw < ow_n */
+            for (int64_t jw = 0; jw <= (ow_n - 1 - cw) / sw; jw++) /* no ow past ow_n */
+              dst[cw + jw * sw] = src[cw * d->ldc + jw];
         }
       }
 }
