@@ -213,9 +213,9 @@ static void dot_taps(const float *a, size_t a0, size_t astride, const int64_t as
                      const float *w, size_t w0, size_t wstride, const int64_t ksp[3], int64_t nc,
                      int64_t *const tp[3], const int cnt[3], double *sum, double *mag) {
   for (int64_t c = 0; c < nc; c++)
-    for (int jd = 0; jd < cnt[0]; jd++)
-      for (int jh = 0; jh < cnt[1]; jh++)
-        for (int jw = 0; jw < cnt[2]; jw++) {
+    for (int64_t jd = 0; jd < cnt[0]; jd++)
+      for (int64_t jh = 0; jh < cnt[1]; jh++)
+        for (int64_t jw = 0; jw < cnt[2]; jw++) {
           const double av = a[a0 + (size_t)c * astride +
                               (size_t)((tp[0][2 * jd + 1] * asp[1] + tp[1][2 * jh + 1]) * asp[2] +
                                        tp[2][2 * jw + 1])];
@@ -300,12 +300,12 @@ static void exact_at(const geom *g, bench_pass pass, const data *d, size_t i, in
         pos = at[a] * g->s[a] - g->pad[a] + k * g->dil[a];
         ok = pos >= 0 && pos < g->out[a];
       }
-      if (ok) tp[a][2 * cnt[a]] = k, tp[a][2 * cnt[a] + 1] = pos, cnt[a]++;
+      if (ok) tp[a][2 * (size_t)cnt[a]] = k, tp[a][2 * (size_t)cnt[a] + 1] = pos, cnt[a]++;
     }
   const size_t kvol = (size_t)(g->k[0] * g->k[1] * g->k[2]);
   if (pass == BENCH_PASS_FWD) {
     const int64_t oc = c1, grp = oc / g->cout_g, ic0 = grp * g->cin_g;
-    sum = d->b[oc], mag = fabs(d->b[oc]);
+    sum = d->b[oc], mag = fabs((double)d->b[oc]);
     dot_taps(d->x, (size_t)(c0 * g->cin + ic0) * vin, vin, g->in, d->w,
              ((size_t)ic0 * (size_t)g->cout_g + (size_t)(oc % g->cout_g)) * kvol,
              (size_t)g->cout_g * kvol, g->k, g->cin_g, tp, cnt, &sum, &mag);
@@ -818,11 +818,11 @@ int bench_main(int argc, char **argv) {
       csv_path = v;
     else if (!strcmp(a, "--pass")) {
       first = 0, last = BENCH_PASSES - 1;
-      while (first < BENCH_PASSES && strcmp(v, pass_name[first]))
+      while (first < BENCH_PASSES && strcmp(v, pass_name[first]) != 0)
         first++;
       if (first < BENCH_PASSES)
         last = first;
-      else if (strcmp(v, "all")) {
+      else if (strcmp(v, "all") != 0) {
         fprintf(stderr, "convt3d bench: --pass '%s': expected fwd, bwd_d, bwd_w or all\n", v);
         return EXIT_REJECTED;
       } else
