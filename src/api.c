@@ -75,8 +75,12 @@ static __int128 exact_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int6
  * with several faults the message PyTorch would give. Each stage fills in what it
  * established of the geometry. */
 
-/* dtype, ranks and signs of the dimensions: nothing else can be read before these. */
-static convt3d_status check_ranks(const convt3d_problem *pr, const char *fn) {
+/* dtype, ranks and signs of the dimensions: nothing else can be read before these. The
+ * weight's layout and the operation's name differ between conv_transpose3d and conv3d. */
+static const char TRANSPOSED_WEIGHT[] = "(Cin, Cout/groups, kD, kH, kW)";
+static const char CONV3D_WEIGHT[] = "(Cout, Cin/groups, kD, kH, kW)";
+static convt3d_status check_ranks(const convt3d_problem *pr, const char *fn,
+                                  const char *weight_layout, const char *op) {
   char a[96];
   if (pr->dtype != CONVT3D_F32 && pr->dtype != CONVT3D_F64)
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
@@ -84,14 +88,13 @@ static convt3d_status check_ranks(const convt3d_problem *pr, const char *fn) {
                     (int)pr->dtype);
   if (pr->input.ndim != 4 && pr->input.ndim != 5)
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
-                    "%s: expected 4-D (unbatched) or 5-D (batched) input, but got a %d-D "
+                    "%s: expected 4-D (unbatched) or 5-D (batched) input%s, but got a %d-D "
                     "input of size %s",
-                    fn, pr->input.ndim, shape_str(&pr->input, a, sizeof a));
+                    fn, op, pr->input.ndim, shape_str(&pr->input, a, sizeof a));
   if (pr->weight.ndim != 5)
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
-                    "%s: expected a 5-D weight (Cin, Cout/groups, kD, kH, kW), but got a "
-                    "%d-D weight of size %s",
-                    fn, pr->weight.ndim, shape_str(&pr->weight, a, sizeof a));
+                    "%s: expected a 5-D weight %s, but got a %d-D weight of size %s", fn,
+                    weight_layout, pr->weight.ndim, shape_str(&pr->weight, a, sizeof a));
   for (int i = 0; i < pr->input.ndim; i++)
     if (pr->input.dims[i] < 0)
       return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
@@ -282,7 +285,7 @@ convt3d_status cvt_validate(const convt3d_problem *pr, unsigned flags, const cha
    * axis for the size checks. */
   for (int ax = 0; ax < 3; ax++) g.out[ax] = 1;
   convt3d_status s;
-  if ((s = check_ranks(pr, fn)) != CONVT3D_OK ||
+  if ((s = check_ranks(pr, fn, TRANSPOSED_WEIGHT, "")) != CONVT3D_OK ||
       (s = check_parameters(pr, flags, fn)) != CONVT3D_OK ||
       (s = check_channels(pr, fn, &g)) != CONVT3D_OK ||
       (s = check_kernel_shape(pr, flags, fn, &g)) != CONVT3D_OK ||
@@ -305,28 +308,8 @@ convt3d_status cvt_validate(const convt3d_problem *pr, unsigned flags, const cha
 static convt3d_status check_conv3d(const convt3d_problem *pr, const char *fn,
                                    cvt_geometry *g) {
   char a[96], b[96], c[96], d[96];
-  if (pr->dtype != CONVT3D_F32 && pr->dtype != CONVT3D_F64)
-    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
-                    "%s: dtype = %d is not CONVT3D_F32 (1) or CONVT3D_F64 (2)", fn,
-                    (int)pr->dtype);
-  if (pr->input.ndim != 4 && pr->input.ndim != 5)
-    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
-                    "%s: expected 4-D (unbatched) or 5-D (batched) input to conv3d, but got "
-                    "a %d-D input of size %s",
-                    fn, pr->input.ndim, shape_str(&pr->input, a, sizeof a));
-  if (pr->weight.ndim != 5)
-    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
-                    "%s: expected a 5-D weight (Cout, Cin/groups, kD, kH, kW), but got a "
-                    "%d-D weight of size %s",
-                    fn, pr->weight.ndim, shape_str(&pr->weight, a, sizeof a));
-  for (int i = 0; i < pr->input.ndim; i++)
-    if (pr->input.dims[i] < 0)
-      return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: input size %s has a negative "
-                      "dimension", fn, shape_str(&pr->input, a, sizeof a));
-  for (int i = 0; i < 5; i++)
-    if (pr->weight.dims[i] < 0)
-      return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: weight size %s has a negative "
-                      "dimension", fn, shape_str(&pr->weight, a, sizeof a));
+  convt3d_status s = check_ranks(pr, fn, CONV3D_WEIGHT, " to conv3d");
+  if (s != CONVT3D_OK) return s;
   if (pr->groups < 1)
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
                     "%s: groups = %" PRId64 " is not positive; groups must be >= 1", fn,
