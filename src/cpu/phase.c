@@ -177,7 +177,7 @@ static double height_tap_use(const cvt_geometry *g) {
   phase_tap taps[PHASE_MAX_TAPS];
   for (int64_t c = 0; c < min64(s, out); c++) {
     const int64_t n = phase_taps(c, g->k[1], s, g->pad[1], g->dil[1], taps);
-    for (int64_t j = 0; j * s + c < out; j++)
+    for (int64_t j = 0; j <= (out - 1 - c) / s; j++) /* j*s + c < out, no overflow */
       for (int64_t t = 0; t < n; t++) {
         all += 1;
         valid += j + taps[t].e >= 0 && j + taps[t].e < g->in[1];

@@ -46,8 +46,8 @@ static void CVT_SCATTER(const cvt_geometry *g, const phase_dims *d, const phase_
   for (int64_t co = 0; co < ccn; co++)
     for (int64_t ch = 0; ch < hp; ch++)
       for (int64_t r = 0; r < d->bh; r++) {
+        if (t->jh0 + r > (oh_n - 1 - ch) / sh) break; /* oh past the plane (no overflow) */
         const int64_t oh = (t->jh0 + r) * sh + ch;
-        if (oh >= oh_n) break;
         CVT_T *dst = y_slice + (cc0 + co) * d->y_channel + oh * ow_n;
         const CVT_T *src = cbuf + ((co * hp + ch) * wph) * d->ldc + r * d->cpitch;
         if (sw == 1) {
@@ -94,8 +94,9 @@ static void CVT_FUSED_W2(const cvt_exec *e, const CVT_T *x, CVT_T *y, const phas
         const int64_t *q = t->pair_q + i * d->max_pairs;
         const int64_t *tap_d = t->pair_tap + i * d->max_pairs;
         for (int64_t r = 0; r < d->bh; r++) {
-          const int64_t jh = t->jh0 + r, oh = jh * g->stride[1] + ch;
-          if (jh >= d->h.jmax || oh >= g->out[1]) break;
+          const int64_t jh = t->jh0 + r;
+          if (jh >= d->h.jmax || jh > (g->out[1] - 1 - ch) / g->stride[1]) break;
+          const int64_t oh = jh * g->stride[1] + ch; /* < out: exact */
           size_t batch = 0;
           for (int64_t p = 0; p < t->npairs[i]; p++)
             for (int64_t a = 0; a < nth; a++) {
