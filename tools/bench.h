@@ -1,7 +1,8 @@
 /* convt3d bench: declarations shared by the benchmark's source files (tools/ only; the
  * library knows nothing of them).
  *
- *   bench.c          the `convt3d bench` command: verification, timing, report
+ *   bench.c          the `convt3d bench` command: timing, report
+ *   bench_verify.c   the problem's geometry, and the verification of every result
  *   bench_suite.c    the suite file reader
  *   peak_avx512.c    FMA-peak loop, the only code built with -mavx512f
  *   peak_avx2.c      FMA-peak loop for AVX2+FMA machines, built with -mavx2 -mfma
@@ -61,6 +62,55 @@ typedef enum bench_pass {
   BENCH_PASS_BWD_W = 2,
   BENCH_PASSES = 3
 } bench_pass;
+
+/* "fwd", "bwd_d", "bwd_w": the --pass values, indexed by bench_pass. */
+extern const char *const bench_pass_name[BENCH_PASSES];
+
+/* ------------------------------------------------------------ verification */
+
+/* A suite problem unpacked: everything is >= 1 (read_suite checked it). */
+typedef struct bench_geom {
+  int64_t n, cin, cout, groups, cin_g, cout_g;
+  int64_t in[3], k[3], s[3], pad[3], dil[3], out[3];
+  size_t nx, nw, ny;
+} geom;
+
+geom bench_geom_of(const convt3d_problem *p);
+/* Effective FLOPs (input/tap pairs that land in the output) and nominal FLOPs. */
+double bench_effective_flops(const geom *g);
+double bench_nominal_flops(const geom *g);
+/* Uniform data in [-1, 1) from a seed. */
+void bench_fill_uniform(float *v, size_t n, uint64_t seed);
+
+/* One problem's buffers (PyTorch layouts); dy is grad_output, used by the backward passes. */
+typedef struct bench_data {
+  const float *x, *w, *b, *dy;
+} data;
+
+/* Elements of a pass's result buffer: y, grad_input, or grad_weight followed by grad_bias. */
+size_t bench_result_size(const geom *g, bench_pass pass);
+
+/* Sampled result elements checked per shape: enough to catch a wrong tile, a wrong tail
+ * or a wrong phase with near certainty, cheap enough for 17-GFLOP shapes. An element of
+ * grad_weight is a sum over the batch and every position: there, as many samples as
+ * SAMPLE_TERMS terms allow, but at least MIN_WEIGHT_SAMPLES and MAX_BIAS_SAMPLES. */
+enum { SAMPLES = 4096, MIN_WEIGHT_SAMPLES = 64, MAX_BIAS_SAMPLES = 64 };
+#define SAMPLE_TERMS 268435456.0 /* 2^28 products in double: about 0.3 s */
+
+/* The sampled result elements with their exact values and error bounds. */
+typedef struct bench_samples {
+  int count;
+  size_t idx[SAMPLES];
+  double exact[SAMPLES], tol[SAMPLES];
+} samples;
+
+/* Picks the elements to check and computes their exact values and bounds. 0, or -1 when
+ * out of memory. */
+int bench_pick_samples(const geom *g, bench_pass pass, const data *d, samples *sm);
+/* Checks a result at the samples: true when all are within bound; *worst gets the largest
+ * |error| / bound. On failure prints the shape, the first bad element and how many. */
+bool bench_verify(const bench_shape *s, bench_pass pass, const char *who, int threads,
+                  const geom *g, const samples *sm, const float *y, double *worst);
 
 /* ----------------------------------------------------------------------- oneDNN */
 
