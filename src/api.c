@@ -443,12 +443,18 @@ convt3d_status cvt_validate_conv3d(const convt3d_problem *problem, const char *f
   return s;
 }
 
-convt3d_shape cvt_conv3d_output_shape(const cvt_geometry *geo) {
+/* (N, channels, D, H, W), or without N for unbatched input. */
+static convt3d_shape shape_of(const cvt_geometry *geo, int64_t channels,
+                              const int64_t spatial[3]) {
   convt3d_shape r = {0, {0}};
   if (geo->batched) r.dims[r.ndim++] = geo->n;
-  r.dims[r.ndim++] = geo->cin;
-  for (int ax = 0; ax < 3; ax++) r.dims[r.ndim++] = geo->in[ax];
+  r.dims[r.ndim++] = channels;
+  for (int ax = 0; ax < 3; ax++) r.dims[r.ndim++] = spatial[ax];
   return r;
+}
+
+convt3d_shape cvt_input_shape(const cvt_geometry *geo) {
+  return shape_of(geo, geo->cin, geo->in);
 }
 
 convt3d_status convt3d_conv3d_output_shape(const convt3d_problem *problem,
@@ -458,7 +464,7 @@ convt3d_status convt3d_conv3d_output_shape(const convt3d_problem *problem,
   convt3d_status s = cvt_validate_conv3d(problem, fn, &geo);
   if (s != CONVT3D_OK) return s;
   if (!out) return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
-  *out = cvt_conv3d_output_shape(&geo);
+  *out = cvt_input_shape(&geo); /* conv3d's output is the transposed problem's input */
   return CONVT3D_OK;
 }
 
@@ -477,11 +483,7 @@ convt3d_status convt3d_output_shape(const convt3d_problem *problem, convt3d_shap
 }
 
 convt3d_shape cvt_output_shape(const cvt_geometry *geo) {
-  convt3d_shape r = {0, {0}};
-  if (geo->batched) r.dims[r.ndim++] = geo->n;
-  r.dims[r.ndim++] = geo->cout;
-  for (int ax = 0; ax < 3; ax++) r.dims[r.ndim++] = geo->out[ax];
-  return r;
+  return shape_of(geo, geo->cout, geo->out);
 }
 
 convt3d_status convt3d_output_padding_for_size(const convt3d_problem *problem,

@@ -88,8 +88,9 @@ convt3d_shape cvt_output_shape(const cvt_geometry *geo);
  * is the backward-data pass's, of geo->cin elements). */
 convt3d_status cvt_validate_conv3d(const convt3d_problem *problem, const char *fn,
                                    cvt_geometry *geo);
-/* conv3d's output shape from that geometry: (N, geo->cin, geo->in...). */
-convt3d_shape cvt_conv3d_output_shape(const cvt_geometry *geo);
+/* The input shape of a validated problem, (N, Cin, D, H, W) or without N: also grad_input's
+ * shape, and conv3d's output shape under cvt_validate_conv3d's geometry. */
+convt3d_shape cvt_input_shape(const cvt_geometry *geo);
 
 /* The thread count for a new plan when the caller does not give one. */
 int cvt_default_threads(void);

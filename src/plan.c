@@ -258,13 +258,7 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
   case CONVT3D_PASS_BACKWARD_DATA:
   case CONVT3D_PASS_CONV3D:
     plan->backward_data = fast ? cvt_bwd_data_run : cvt_reference_backward_data;
-    if (pass == CONVT3D_PASS_CONV3D) {
-      plan->output = cvt_conv3d_output_shape(geo);
-    } else {
-      plan->output = cvt_output_shape(geo); /* the input's shape, from the output's */
-      plan->output.dims[geo->batched ? 1 : 0] = geo->cin;
-      for (int ax = 0; ax < 3; ax++) plan->output.dims[plan->output.ndim - 3 + ax] = geo->in[ax];
-    }
+    plan->output = cvt_input_shape(geo); /* grad_input, or conv3d's output */
     plan->in_numel = geo->output_numel;
     plan->out_numel = geo->input_numel;
     break;

@@ -7,9 +7,8 @@
  * column exists, 0 elsewhere, for j < len. */
 static void CVT_PACK_ROW(const CVT_T *src, int64_t oW, int64_t sw, int64_t r, int64_t qmin,
                          int64_t len, CVT_T *dst) {
-  /* column (j + qmin)*sw + r lies in [0, oW) for j in [lo, hi) */
-  const int64_t lo = min64(len, max64(0, -qmin));
-  const int64_t hi = oW - 1 - r < 0 ? lo : max64(lo, min64(len, (oW - 1 - r) / sw - qmin + 1));
+  int64_t lo, hi;
+  phase_row_range(oW, sw, r, qmin, len, &lo, &hi);
   memset(dst, 0, (size_t)lo * sizeof *dst);
   if (sw == 1) {
     memcpy(dst + lo, src + lo + qmin, (size_t)(hi - lo) * sizeof *dst);

@@ -24,6 +24,7 @@
 
 #include "../internal.h"
 #include "arith.h"
+#include "taps.h"
 #include "ukernel.h"
 
 /* Bytes of packed input and grad_output a slab aims for. */
@@ -51,22 +52,12 @@ static bwd_weight_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *c
   d.nr = (int64_t)cfg->nr;
   d.blocks = ceil_div(g->cin_g, d.mr_max);
   d.cpad = ceil_div(g->cout_g, d.nr) * d.nr;
-  /* Width taps: the live ones (some input column reaches the output) read packed phase
-   * rows at offsets q - qmin; the span of q stays within W + oW/sW. */
-  const int64_t sw = g->stride[2];
-  int64_t q0 = 0, q1 = 0;
-  bool any = false;
-  for (int64_t kw = 0; kw < g->k[2]; kw++) {
-    const int64_t t = kw * g->dil[2] - g->pad[2];
-    if (t >= g->out[2] || t < -((d.W - 1) * sw)) continue; /* dead: no column lands */
-    const int64_t q = floor_div(t, sw);
-    q0 = any ? min64(q0, q) : q;
-    q1 = any ? max64(q1, q) : q;
-    any = true;
-  }
-  d.qmin = q0;
-  d.slots = min64(sw, g->k[2]);
-  d.len = d.W + (q1 - q0);
+  /* Width taps: the live ones read packed phase rows at offsets q - qmin (taps.h). */
+  bwd_axis w = {0};
+  axis_of(g, 2, &w);
+  d.qmin = w.qmin;
+  d.slots = w.slots; /* min(sW, kW): sizing only, so an upper bound */
+  d.len = w.len;
   d.rows = g->n * g->in[0] * g->in[1];
   d.x_row = d.W * g->cin_g * g->groups + d.mr_max; /* + a block's slack */
   d.y_row = d.pairs * d.slots * d.len * d.cpad * g->groups;

@@ -62,10 +62,9 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
         const CVT_T *src = gy + ((n * g->cout + grp * cout_g) * oD + od) * oH * oW + oh * oW;
         CVT_T *dst = ypack + rr * d.y_row + (grp * d.pairs + pair) * d.slots * d.len * d.cpad;
         for (int64_t s = 0; s < d.slots; s++, dst += d.len * d.cpad) {
-          /* positions j whose column (j + qmin)*sW + r exists: [lo, hi) */
           const int64_t r = slot_phase(g, s);
-          const int64_t lo = min64(d.len, max64(0, -d.qmin));
-          const int64_t hi = oW - 1 - r < 0 ? lo : max64(lo, min64(d.len, (oW - 1 - r) / sw - d.qmin + 1));
+          int64_t lo, hi; /* positions j whose column (j + qmin)*sW + r exists */
+          phase_row_range(oW, sw, r, d.qmin, d.len, &lo, &hi);
           memset(dst, 0, (size_t)(d.len * d.cpad) * sizeof *dst);
           /* channel by channel: each reads its row in order, the writes stay in the block */
           for (int64_t co = 0; co < cout_g; co++) {
