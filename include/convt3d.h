@@ -224,6 +224,8 @@ typedef enum convt3d_algorithm {
   CONVT3D_ALGO_REFERENCE = 1, /**< plain scalar loops, double accumulation: the oracle */
   CONVT3D_ALGO_DIRECT = 2,    /**< stride-aware direct loops, threaded */
   CONVT3D_ALGO_PHASE = 3,     /**< per stride phase, batch-reduce GEMM micro-kernels */
+  CONVT3D_ALGO_TAP_GEMM = 4,  /**< the in-plane taps as GEMM rows, then gathered: for
+                                   few output channels per group (forward only) */
 } convt3d_algorithm;
 
 /** Instruction sets of the micro-kernels. */
@@ -244,7 +246,7 @@ CONVT3D_API const char *convt3d_algorithm_name(convt3d_algorithm algorithm);
  * environment variable CONVT3D_ISA=avx512|avx2|scalar (read at each plan creation) and by
  * options.isa; a request above what the CPU supports is lowered to what it supports
  * (convt3d_plan_get_info says what was used). The choice applies to the algorithms with
- * micro-kernels (CONVT3D_ALGO_PHASE); the others are portable C. For tuning, the
+ * micro-kernels (CONVT3D_ALGO_PHASE, CONVT3D_ALGO_TAP_GEMM); the others are portable C. For tuning, the
  * environment variable CONVT3D_KERNEL may name one of the chosen instruction set's
  * micro-kernels (convt3d_plan_info.kernel) to use instead of the plan's pick.
  */

@@ -153,6 +153,22 @@ size_t cvt_phase_workspace_bytes(const cvt_geometry *geo,
                                  const struct cvt_brgemm_config *cfg, int num_threads);
 void cvt_phase_forward(const cvt_exec *e, const void *input, void *output);
 
+/* src/cpu/tap_gemm.c: for few output channels per group, the in-plane taps as the rows of
+ * a batch-reduce GEMM over the input plane, then gathered per output row
+ * (docs/algorithm.md). _prefers: the plan's rule for CONVT3D_ALGO_AUTO. */
+bool cvt_tap_gemm_supports(const cvt_geometry *geo);
+bool cvt_tap_gemm_prefers(const cvt_geometry *geo);
+const struct cvt_brgemm_config *cvt_tap_gemm_pick_kernel(const cvt_geometry *geo,
+                                                         const struct cvt_brgemm_config *tiles,
+                                                         size_t count);
+size_t cvt_tap_gemm_packed_weight_bytes(const cvt_geometry *geo,
+                                        const struct cvt_brgemm_config *cfg);
+void cvt_tap_gemm_pack_weights(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg,
+                               const void *weight, void *packed, int num_threads);
+size_t cvt_tap_gemm_workspace_bytes(const cvt_geometry *geo,
+                                    const struct cvt_brgemm_config *cfg);
+void cvt_tap_gemm_forward(const cvt_exec *e, const void *input, void *output);
+
 /* src/cpu/backward_data.c: grad_input (and conv3d) as a batch-reduce GEMM per input
  * row over the taps, on grad_output rows packed per width phase (docs/algorithm.md).
  * The workspace is per thread. */

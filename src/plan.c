@@ -87,6 +87,7 @@ const char *convt3d_algorithm_name(convt3d_algorithm algorithm) {
   case CONVT3D_ALGO_REFERENCE: return "reference";
   case CONVT3D_ALGO_DIRECT: return "direct";
   case CONVT3D_ALGO_PHASE: return "phase";
+  case CONVT3D_ALGO_TAP_GEMM: return "tap_gemm";
   }
   return "unknown";
 }
@@ -173,7 +174,7 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
                     "%s: options->num_threads = %d is more than %d threads", fn,
                     opt->num_threads, MAX_THREADS);
-  if ((unsigned)opt->algorithm > CONVT3D_ALGO_PHASE)
+  if ((unsigned)opt->algorithm > CONVT3D_ALGO_TAP_GEMM)
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: options->algorithm = %d is not a "
                     "convt3d_algorithm", fn, (int)opt->algorithm);
   const bool forward = pass == CONVT3D_PASS_FORWARD;
@@ -181,17 +182,27 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
   /* An empty batch leaves nothing to compute but zeros (or the bias): the reference does
    * that without sizing tiles and workspaces by an output plane that may be huge. */
   if (geo->n == 0) algorithm = CONVT3D_ALGO_REFERENCE;
-  if (algorithm == CONVT3D_ALGO_AUTO)
-    algorithm = !forward || (cvt_phase_supports(geo) && all_finite(geo, weight))
-                    ? CONVT3D_ALGO_PHASE
-                    : CONVT3D_ALGO_DIRECT;
+  if (algorithm == CONVT3D_ALGO_AUTO) {
+    if (!forward)
+      algorithm = CONVT3D_ALGO_PHASE;
+    else if (!cvt_phase_supports(geo) || !all_finite(geo, weight))
+      algorithm = CONVT3D_ALGO_DIRECT;
+    else
+      algorithm = cvt_tap_gemm_prefers(geo) ? CONVT3D_ALGO_TAP_GEMM : CONVT3D_ALGO_PHASE;
+  }
   if (forward && algorithm == CONVT3D_ALGO_PHASE && !cvt_phase_supports(geo))
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: the phase algorithm does not support "
                     "this problem (more than 1024 kernel taps, or a dilation far beyond the "
                     "stride); use CONVT3D_ALGO_AUTO", fn);
-  if (!forward && algorithm == CONVT3D_ALGO_DIRECT)
-    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: the direct algorithm computes the "
-                    "forward pass only, not %s; use CONVT3D_ALGO_AUTO", fn, pass_name(pass));
+  if (forward && algorithm == CONVT3D_ALGO_TAP_GEMM && !cvt_tap_gemm_supports(geo))
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: the tap_gemm algorithm does not "
+                    "support this problem (more than 1024 kernel taps, more than 4096 "
+                    "kH*kW*Cout/groups, or input rows too wide for its buffers); use "
+                    "CONVT3D_ALGO_AUTO", fn);
+  if (!forward && (algorithm == CONVT3D_ALGO_DIRECT || algorithm == CONVT3D_ALGO_TAP_GEMM))
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: the %s algorithm computes the "
+                    "forward pass only, not %s; use CONVT3D_ALGO_AUTO", fn,
+                    convt3d_algorithm_name(algorithm), pass_name(pass));
 
   /* cvt_validate proved these byte counts fit in size_t. */
   const size_t esize = geo->esize;
@@ -205,7 +216,8 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
                     "%s: bias is NULL but problem->has_bias is set", fn);
 
   const cvt_isa isa = plan_isa(opt->isa);
-  const bool fast = algorithm == CONVT3D_ALGO_PHASE;
+  const bool tap_gemm = algorithm == CONVT3D_ALGO_TAP_GEMM;
+  const bool fast = algorithm == CONVT3D_ALGO_PHASE || tap_gemm;
   const cvt_brgemm_config *brgemm = NULL;
   size_t weight_bytes = plain_weight_bytes;
   const int num_threads = opt->num_threads > 0 ? opt->num_threads : default_threads(geo);
@@ -213,6 +225,12 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
   if (fast) {
     switch (pass) {
     case CONVT3D_PASS_FORWARD:
+      if (tap_gemm) {
+        brgemm = choose_kernel(geo, isa, cvt_tap_gemm_pick_kernel);
+        weight_bytes = cvt_tap_gemm_packed_weight_bytes(geo, brgemm);
+        ws_per_thread = cvt_tap_gemm_workspace_bytes(geo, brgemm);
+        break;
+      }
       brgemm = choose_kernel(geo, isa, cvt_phase_pick_kernel);
       weight_bytes = cvt_phase_packed_weight_bytes(geo, brgemm);
       ws_per_thread = cvt_phase_workspace_bytes(geo, brgemm, num_threads);
@@ -250,6 +268,7 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
   case CONVT3D_PASS_FORWARD:
     plan->forward = algorithm == CONVT3D_ALGO_REFERENCE ? cvt_reference_forward
                     : algorithm == CONVT3D_ALGO_DIRECT  ? cvt_direct_forward
+                    : tap_gemm                          ? cvt_tap_gemm_forward
                                                         : cvt_phase_forward;
     plan->output = cvt_output_shape(geo);
     plan->in_numel = geo->input_numel;
@@ -272,7 +291,9 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
   if (needs_weight) {
     plan->weight = cvt_alloc64(weight_bytes);
     if (!plan->weight) goto oom;
-    if (brgemm && forward)
+    if (tap_gemm)
+      cvt_tap_gemm_pack_weights(geo, brgemm, weight, plan->weight, num_threads);
+    else if (brgemm && forward)
       cvt_phase_pack_weights(geo, brgemm, weight, plan->weight, num_threads);
     else if (brgemm)
       cvt_bwd_data_pack_weights(geo, brgemm, weight, plan->weight, num_threads);

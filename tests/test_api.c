@@ -136,7 +136,7 @@ static void test_hand_computed(void) {
   const float x[2] = {1, 2}, w[3] = {1, 10, 100};
   float y[8];
   int64_t in[3] = {1, 1, 2}, k[3] = {1, 1, 3};
-  for (int algo = CONVT3D_ALGO_REFERENCE; algo <= CONVT3D_ALGO_PHASE; algo++) {
+  for (int algo = CONVT3D_ALGO_REFERENCE; algo <= CONVT3D_ALGO_TAP_GEMM; algo++) {
     convt3d_plan_options opt = {(convt3d_algorithm)algo, 0, CONVT3D_ISA_AUTO};
     convt3d_plan *plan;
     /* stride 2: x0 covers outputs 0..2, x1 covers 2..4 */
@@ -199,7 +199,8 @@ static int run_algo(const convt3d_problem *p, convt3d_algorithm algo, convt3d_is
     for (size_t i = 0; i < ny; i++) ((double *)y)[i] = NAN;
   int s = convt3d_plan_create(p, w, b, &opt, &plan);
   convt3d_plan_info info;
-  if (s == CONVT3D_ERR_INVALID_ARGUMENT && algo == CONVT3D_ALGO_PHASE) {
+  const int kernels = algo == CONVT3D_ALGO_PHASE || algo == CONVT3D_ALGO_TAP_GEMM;
+  if (s == CONVT3D_ERR_INVALID_ARGUMENT && kernels) {
     /* beyond the phase algorithm's limits, AUTO takes the direct one; else a real fault */
     convt3d_plan_options auto_opt = {CONVT3D_ALGO_AUTO, 1, CONVT3D_ISA_AUTO};
     convt3d_plan *auto_plan = NULL;
@@ -209,7 +210,7 @@ static int run_algo(const convt3d_problem *p, convt3d_algorithm algo, convt3d_is
     convt3d_plan_destroy(auto_plan);
     if (declined) return -1;
   }
-  if (s == CONVT3D_OK && algo == CONVT3D_ALGO_PHASE &&
+  if (s == CONVT3D_OK && kernels &&
       (convt3d_plan_get_info(plan, &info) != CONVT3D_OK ||
        strcmp(info.isa, isa_names[isa]) != 0))
     s = -1;
@@ -260,6 +261,10 @@ static void check_all_paths(const convt3d_problem *pr) {
       {CONVT3D_ALGO_PHASE, CONVT3D_ISA_AVX2, 2, "phase avx2, 2 threads"},
       {CONVT3D_ALGO_PHASE, CONVT3D_ISA_AVX512, 1, "phase avx512, 1 thread"},
       {CONVT3D_ALGO_PHASE, CONVT3D_ISA_AVX512, 3, "phase avx512, 3 threads"},
+      {CONVT3D_ALGO_TAP_GEMM, CONVT3D_ISA_SCALAR, 1, "tap_gemm scalar, 1 thread"},
+      {CONVT3D_ALGO_TAP_GEMM, CONVT3D_ISA_AVX2, 2, "tap_gemm avx2, 2 threads"},
+      {CONVT3D_ALGO_TAP_GEMM, CONVT3D_ISA_AVX512, 1, "tap_gemm avx512, 1 thread"},
+      {CONVT3D_ALGO_TAP_GEMM, CONVT3D_ISA_AVX512, 3, "tap_gemm avx512, 3 threads"},
   };
   for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
     int s = run_algo(pr, paths[i].algo, paths[i].isa, paths[i].threads, x, w, bias, y1, ny);
@@ -365,6 +370,42 @@ static void test_paths_match_reference(void) {
         convt3d_plan_get_info(plan, &info) == CONVT3D_OK);
   CHECKF(strcmp(info.isa, "avx512") != 0 || strstr(info.kernel, "_64x"),
          "a channel-vectorised kernel should be picked, not %s", info.kernel);
+  convt3d_plan_destroy(plan);
+  free(w);
+  /* The tap-GEMM algorithm on the shapes that exercise its limits: a plane whose last tile
+   * is partial (5 x 23 positions), a reduction blocked by input channels (400 channels x
+   * 3 depth taps), S split into bands of rows (75 GEMM rows of 200-wide rows, 30 rows),
+   * strides 3 and dilations; and AUTO's choice of it for few output channels. */
+  int64_t in9[3] = {3, 5, 23}, k9[3] = {4, 4, 4}, s9[3] = {2, 2, 2};
+  pr = make(2, 20, 1, 1, in9, k9, s9, ONE, ZERO, ONE, 1);
+  check_all_paths(&pr);
+  pr = make(1, 32, 3, 2, in9, k9, (int64_t[3]){1, 3, 3}, (int64_t[3]){0, 2, 1},
+            (int64_t[3]){0, 1, 2}, (int64_t[3]){2, 1, 2}, 0);
+  check_all_paths(&pr);
+  int64_t in10[3] = {2, 3, 20}, k10[3] = {3, 3, 3};
+  pr = make(1, 400, 2, 1, in10, k10, ONE, ONE, ZERO, ONE, 1);
+  check_all_paths(&pr);
+  int64_t in11[3] = {1, 30, 200}, k11[3] = {1, 5, 5};
+  pr = make(1, 16, 3, 1, in11, k11, ONE, (int64_t[3]){0, 2, 2}, ZERO, ONE, 1);
+  check_all_paths(&pr);
+  pr.dtype = CONVT3D_F64;
+  check_all_paths(&pr);
+  pr = make(1, 16, 3, 1, in9, k9, s9, ONE, ZERO, ONE, 0);
+  w = calloc(16 * 6 * 64, sizeof *w);
+  opt = (convt3d_plan_options){CONVT3D_ALGO_AUTO, 1, CONVT3D_ISA_AUTO};
+  CHECK(convt3d_plan_create(&pr, w, NULL, &opt, &plan) == CONVT3D_OK &&
+        convt3d_plan_get_info(plan, &info) == CONVT3D_OK &&
+        info.algorithm == CONVT3D_ALGO_TAP_GEMM);
+  convt3d_plan_destroy(plan);
+  pr = make(1, 16, 8, 1, in9, (int64_t[3]){3, 1, 1}, s9, ONE, ZERO, ONE, 0); /* 1x1 plane */
+  CHECK(convt3d_plan_create(&pr, w, NULL, &opt, &plan) == CONVT3D_OK &&
+        convt3d_plan_get_info(plan, &info) == CONVT3D_OK &&
+        info.algorithm == CONVT3D_ALGO_TAP_GEMM);
+  convt3d_plan_destroy(plan);
+  pr = make(1, 16, 6, 1, in9, k9, s9, ONE, ZERO, ONE, 0); /* six channels: the phase tiles */
+  CHECK(convt3d_plan_create(&pr, w, NULL, &opt, &plan) == CONVT3D_OK &&
+        convt3d_plan_get_info(plan, &info) == CONVT3D_OK &&
+        info.algorithm == CONVT3D_ALGO_PHASE);
   convt3d_plan_destroy(plan);
   free(w);
   if (skipped_isa_runs)

@@ -192,6 +192,7 @@ int main(void) {
     convt3d_algorithm algo;
   } ops[] = {
       {"forward, phase", op_forward, CONVT3D_ALGO_PHASE},
+      {"forward, tap_gemm", op_forward, CONVT3D_ALGO_TAP_GEMM},
       {"forward, direct", op_forward, CONVT3D_ALGO_DIRECT},
       {"forward, reference", op_forward, CONVT3D_ALGO_REFERENCE},
       {"backward, fast", op_backward, CONVT3D_ALGO_AUTO},

@@ -25,13 +25,13 @@
 
 #include "../internal.h"
 #include "arith.h"
+#include "phase_taps.h"
 #include "ukernel.h"
 
-/* Limits beyond which the phase algorithm declines (the direct one takes over): the
- * kernel's taps per axis, the spread of input offsets across an axis's taps, which sets
- * the padding of packed planes, and the height x width phases (stride 32 x 32), which set
- * the size of a task's tiles. All are far beyond any real layer. */
-#define PHASE_MAX_TAPS 1024
+/* Limits beyond which the phase algorithm declines (the direct one takes over), besides
+ * PHASE_MAX_TAPS (phase_taps.h): the spread of input offsets across an axis's taps, which
+ * sets the padding of packed planes, and the height x width phases (stride 32 x 32),
+ * which set the size of a task's tiles. Both are far beyond any real layer. */
 #define PHASE_MAX_SPREAD 1024
 #define PHASE_MAX_PLANE_PHASES 1024
 
@@ -54,38 +54,6 @@
 /* Output positions (all phases) a task should cover: slices of several depths, or of
  * several samples, are grouped until each weight loaded feeds this many. */
 #define PHASE_TASK_POSITIONS 2048
-
-typedef struct phase_tap {
-  int64_t k; /* kernel index along the axis */
-  int64_t e; /* input offset: i = j + e */
-} phase_tap;
-
-/* The taps of one axis that reach phase c, in ascending k; returns how many. */
-static int64_t phase_taps(int64_t c, int64_t ksize, int64_t s, int64_t pad, int64_t dil,
-                          phase_tap *out) {
-  int64_t n = 0;
-  for (int64_t k = 0; k < ksize; k++) {
-    const int64_t t = c + pad - k * dil; /* bounded by out + 2*pad: exact (api.c) */
-    if (t % s == 0) out[n++] = (phase_tap){k, t / s};
-  }
-  return n;
-}
-
-static int64_t gcd64(int64_t a, int64_t b) {
-  while (b) {
-    int64_t t = a % b;
-    a = b, b = t;
-  }
-  return a;
-}
-
-/* At most how many taps of an axis reach one phase: taps k and k + s/gcd(s, dil) are the
- * nearest that share a phase. */
-static int64_t max_taps_per_phase(int64_t ksize, int64_t s, int64_t dil) {
-  const int64_t period = s / gcd64(s, dil);
-  return ceil_div(ksize, period);
-}
-
 
 /* One in-plane axis (height or width) split into phases. */
 typedef struct phase_axis {

@@ -332,13 +332,14 @@ typedef struct exec_choice {
 } exec_choice;
 
 static exec_choice take_choice(reader *r) {
-  static const int algos[6] = {CONVT3D_ALGO_AUTO, CONVT3D_ALGO_REFERENCE, CONVT3D_ALGO_DIRECT,
-                               CONVT3D_ALGO_PHASE, 4, -1};
+  static const int algos[7] = {CONVT3D_ALGO_AUTO,  CONVT3D_ALGO_REFERENCE,
+                               CONVT3D_ALGO_DIRECT, CONVT3D_ALGO_PHASE,
+                               CONVT3D_ALGO_TAP_GEMM, 5, -1};
   static const int isas[6] = {CONVT3D_ISA_AUTO, CONVT3D_ISA_SCALAR, CONVT3D_ISA_AVX2,
                               CONVT3D_ISA_AVX512, 4, -1};
   static const int threads[8] = {0, 1, 2, 3, 4, 7, -1, 4097};
   exec_choice c;
-  c.algorithm = (convt3d_algorithm)algos[take_u8(r) % 6];
+  c.algorithm = (convt3d_algorithm)algos[take_u8(r) % 7];
   c.isa = (convt3d_isa)isas[take_u8(r) % 6];
   c.num_threads = threads[take_u8(r) % 8];
   return c;
@@ -407,7 +408,7 @@ static void run_problem(const convt3d_problem *p, const convt3d_shape *out, uint
   const bool options_valid = (unsigned)c.isa <= CONVT3D_ISA_AVX512 && c.num_threads <= 4096;
   const convt3d_plan_options auto_opt = {CONVT3D_ALGO_AUTO, c.num_threads, c.isa};
   s = make_plan(p, w, b, &auto_opt, out, &plan);
-  bool phase_ok = false;
+  bool phase_ok = false, tap_gemm_ok = false;
   if (!options_valid) {
     REQUIRE(s == CONVT3D_ERR_INVALID_ARGUMENT, "bad options accepted (isa %d, %d threads)",
             (int)c.isa, c.num_threads);
@@ -416,7 +417,9 @@ static void run_problem(const convt3d_problem *p, const convt3d_shape *out, uint
     REQUIRE(s == CONVT3D_OK, "auto plan failed: %s", convt3d_last_error());
     convt3d_plan_info info;
     convt3d_plan_get_info(plan, &info);
-    phase_ok = info.algorithm == CONVT3D_ALGO_PHASE;
+    /* AUTO takes tap_gemm only where the phase algorithm accepts the problem too */
+    tap_gemm_ok = info.algorithm == CONVT3D_ALGO_TAP_GEMM;
+    phase_ok = info.algorithm == CONVT3D_ALGO_PHASE || tap_gemm_ok;
     convt3d_plan_destroy(plan);
   }
 
@@ -427,10 +430,11 @@ static void run_problem(const convt3d_problem *p, const convt3d_shape *out, uint
   const convt3d_plan_options alt_opt = {c.algorithm, c.num_threads, c.isa};
   s = make_plan(p, w_copy, b, &alt_opt, out, &plan);
   free(w_copy);
-  /* Bad options must be refused; the phase algorithm may decline a problem, but not one
-   * the automatic choice gave it. */
-  const bool must_fail = !options_valid || (unsigned)c.algorithm > CONVT3D_ALGO_PHASE;
-  const bool may_fail = c.algorithm == CONVT3D_ALGO_PHASE && !phase_ok;
+  /* Bad options must be refused; the phase and tap_gemm algorithms may decline a
+   * problem, but not one the automatic choice gave them. */
+  const bool must_fail = !options_valid || (unsigned)c.algorithm > CONVT3D_ALGO_TAP_GEMM;
+  const bool may_fail = (c.algorithm == CONVT3D_ALGO_PHASE && !phase_ok) ||
+                        (c.algorithm == CONVT3D_ALGO_TAP_GEMM && !tap_gemm_ok);
   if (s != CONVT3D_OK) {
     REQUIRE(must_fail || may_fail, "plan create with algorithm %d, isa %d, %d threads "
             "failed: %s", (int)c.algorithm, (int)c.isa, c.num_threads, convt3d_last_error());

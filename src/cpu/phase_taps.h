@@ -1,0 +1,50 @@
+/* The forward pass's stride phases along one axis, shared by the phase and tap-GEMM
+ * algorithms (docs/algorithm.md).
+ *
+ * With stride s, padding p and dilation d, input i reaches output o = i*s - p + k*d
+ * through tap k. Writing o = j*s + c (phase c = o mod s), o receives exactly the taps k
+ * with k*d = c + p (mod s), each from input i = j + e(k), e(k) = (c + p - k*d) / s. */
+#ifndef CONVT3D_CPU_PHASE_TAPS_H
+#define CONVT3D_CPU_PHASE_TAPS_H
+
+#include <stdint.h>
+
+#include "arith.h"
+
+/* Bound on the kernel's taps per axis for the algorithms that list them: beyond it they
+ * decline (the direct algorithm takes over). Far beyond any real layer. */
+#define PHASE_MAX_TAPS 1024
+
+typedef struct phase_tap {
+  int64_t k; /* kernel index along the axis */
+  int64_t e; /* input offset: i = j + e */
+} phase_tap;
+
+/* The taps of one axis that reach phase c, in ascending k; returns how many (at most
+ * ksize, which is <= PHASE_MAX_TAPS where out is used). */
+static inline int64_t phase_taps(int64_t c, int64_t ksize, int64_t s, int64_t pad,
+                                 int64_t dil, phase_tap *out) {
+  int64_t n = 0;
+  for (int64_t k = 0; k < ksize; k++) {
+    const int64_t t = c + pad - k * dil; /* bounded by out + 2*pad: exact (api.c) */
+    if (t % s == 0) out[n++] = (phase_tap){k, t / s};
+  }
+  return n;
+}
+
+static inline int64_t gcd64(int64_t a, int64_t b) {
+  while (b) {
+    int64_t t = a % b;
+    a = b, b = t;
+  }
+  return a;
+}
+
+/* At most how many taps of an axis reach one phase: taps k and k + s/gcd(s, dil) are the
+ * nearest that share a phase. */
+static inline int64_t max_taps_per_phase(int64_t ksize, int64_t s, int64_t dil) {
+  const int64_t period = s / gcd64(s, dil);
+  return ceil_div(ksize, period);
+}
+
+#endif
