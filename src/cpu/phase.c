@@ -84,6 +84,7 @@ typedef struct phase_dims {
   int64_t tiles_per_row;  /* 0: tiles run across rows; else tiles per row */
   int64_t rpt;            /* stacked rows: rows per tile (vpr = jw / 16), or 0 */
   int64_t prow;           /* packed plane rows: the band, the height spread, the overrun */
+  int64_t plane;          /* distance between packed planes: prow*wp, unaliased_stride */
   int64_t bs, sbands;     /* slices per task (a divisor or multiple of oD), and bands */
   int64_t max_planes;     /* bound on the input planes (n, id) a task packs */
   int64_t max_range;      /* bound on the input depths a band within a sample reaches */
@@ -94,7 +95,10 @@ typedef struct phase_dims {
   int64_t ct, cchunks;    /* output channels per task (mr multiple), and tasks per group */
   int64_t ldc;            /* positions accumulated per channel and phase */
   int64_t cpitch;         /* distance between rows among the accumulated positions */
-  int64_t slice_elems;    /* cbuf elements per slice: cc * h.phases * w.phases * ldc */
+  int64_t cstride;        /* cbuf elements per channel: h.phases * w.phases * ldc, padded
+                             by unaliased_stride (kernels that vectorise along channels
+                             write C a channel apart per lane) */
+  int64_t slice_elems;    /* cbuf elements per slice: cc * cstride */
   int64_t in_h, in_w;
   int64_t x_channel;      /* D*H*W: distance between input channels */
   int64_t y_channel;      /* oD*oH*oW: distance between output channels */
@@ -215,12 +219,14 @@ static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
   d.ldc = tl.per_row ? d.bh * d.cpitch : tl.rpt ? d.tiles * tl.rpt * d.cpitch : d.tiles * d.nr;
   /* stacked tiles may run up to rpt - 1 rows past the band */
   d.prow = plane_rows(&d.h, d.bh) + (tl.rpt ? tl.rpt - 1 : 0);
+  d.plane = unaliased_stride(d.prow * d.wp, d.esize);
 
   /* Slices per task: enough that each weight loaded feeds PHASE_TASK_POSITIONS outputs
    * (deep layers on small volumes are otherwise bound by streaming their weights), as
    * far as one block of mr channels' tiles fits the tile budget. A band never splits a
    * sample unless it is within one. */
-  const int64_t per_slice = d.h.phases * d.w.phases * d.ldc; /* positions, all phases */
+  d.cstride = unaliased_stride(d.h.phases * d.w.phases * d.ldc, d.esize);
+  const int64_t per_slice = d.cstride; /* positions, all phases (and the padding) */
   const int64_t slices = g->n * g->out[0]; /* (n, od) output slices of the problem */
   d.bs = ceil_div(PHASE_TASK_POSITIONS, per_slice);
   d.bs = min64(d.bs, PHASE_TILE_BUDGET / (d.mr * per_slice * esize));
@@ -234,7 +240,7 @@ static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
 
   /* Input channels per packed block: the packing budget, and one call's weights (or,
    * when a task spans several depth phases, every depth tap's) kept in L2. */
-  const int64_t per_channel_in = d.max_planes * d.prow * d.wp * esize;
+  const int64_t per_channel_in = d.max_planes * d.plane * esize;
   const int64_t weight_taps = d.bs > 1 ? g->k[0] * taps_hw : d.max_batch;
   d.kc = min64(g->cin_g, PHASE_PACK_BUDGET / per_channel_in);
   d.kc = min64(d.kc, PHASE_WEIGHT_BUDGET / (weight_taps * d.mr * esize));
@@ -350,7 +356,7 @@ typedef struct phase_workspace {
 
 static size_t workspace_layout(const phase_dims *d, char *base, phase_workspace *ws) {
   const size_t sizes[] = {
-      (size_t)(d->max_planes * d->kc * d->prow * d->wp + PHASE_SLACK) * d->esize,
+      (size_t)(d->max_planes * d->kc * d->plane + PHASE_SLACK) * d->esize,
       (size_t)(d->bs * d->slice_elems) * d->esize,
       (size_t)(2 * d->max_batch) * sizeof(void *), /* two halves for the fused tiles */
       (size_t)d->max_batch * sizeof(void *),

@@ -15,7 +15,7 @@ static void CVT_PACK(const CVT_T *x, const phase_task *t, const phase_dims *d, i
   const int64_t ih0 = t->jh0 + d->h.emin, iw0 = d->w.emin;
   const int64_t a = iw0 < 0 ? -iw0 : 0;          /* first column inside the input */
   const int64_t b = min64(d->in_w - iw0, d->wp); /* one past the last */
-  const int64_t plane = d->prow * d->wp;
+  const int64_t plane = d->plane;
   for (int64_t q = 0; q < t->nplanes; q++)
     for (int64_t ci = 0; ci < kc; ci++) {
       const CVT_T *src = x + t->x_plane[q] + (ci0 + ci) * d->x_channel;
@@ -30,6 +30,8 @@ static void CVT_PACK(const CVT_T *x, const phase_task *t, const phase_dims *d, i
         memcpy(dst + a, src + ih * d->in_w + iw0 + a, (size_t)(b - a) * sizeof *dst);
         if (b < d->wp) memset(dst + b, 0, (size_t)(d->wp - b) * sizeof *dst);
       }
+      /* the gap to the next plane, which tiles that run past this one read */
+      memset(dst, 0, (size_t)(plane - d->prow * d->wp) * sizeof *dst);
     }
   /* The last tiles of the last plane run up to PHASE_SLACK positions past it: keep those
    * (dropped) lanes reading defined values. */
@@ -49,7 +51,7 @@ static void CVT_SCATTER(const cvt_geometry *g, const phase_dims *d, const phase_
         if (t->jh0 + r > (oh_n - 1 - ch) / sh) break; /* oh past the plane (no overflow) */
         const int64_t oh = (t->jh0 + r) * sh + ch;
         CVT_T *dst = y_slice + (cc0 + co) * d->y_channel + oh * ow_n;
-        const CVT_T *src = cbuf + ((co * hp + ch) * wph) * d->ldc + r * d->cpitch;
+        const CVT_T *src = cbuf + co * d->cstride + ch * wph * d->ldc + r * d->cpitch;
         if (sw == 1) {
           memcpy(dst, src, (size_t)ow_n * sizeof *dst);
         } else if (sw == 2 && wph == 2) { /* interleave the two phases; vectorises */
@@ -78,7 +80,7 @@ static void CVT_FUSED_W2(const cvt_exec *e, const CVT_T *x, CVT_T *y, const phas
   const cvt_geometry *g = e->geo;
   const cvt_brgemm_config *cfg = e->brgemm;
   const CVT_T *bias = e->bias;
-  const int64_t plane = d->prow * d->wp, jw = d->w.jmax, ow_n = g->out[2];
+  const int64_t plane = d->plane, jw = d->w.jmax, ow_n = g->out[2];
   const int64_t half = d->max_batch; /* a_ptrs has room for 2 * max_batch: see layout */
   if (t->nplanes > 0) CVT_PACK(x, t, d, 0, g->cin_g, planes);
   for (int64_t co0 = 0; co0 < t->con; co0 += d->mr) {
@@ -86,17 +88,20 @@ static void CVT_FUSED_W2(const cvt_exec *e, const CVT_T *x, CVT_T *y, const phas
     const CVT_T *w_block = (const CVT_T *)e->weight +
                            phase_weight_block_offset(g, t->group, t->co0 + co0);
     const CVT_T *b_block = bias ? bias + t->group * g->cout_g + t->co0 + co0 : NULL;
-    for (int64_t ch = 0; ch < d->h.phases; ch++) {
-      phase_tap th[PHASE_MAX_TAPS];
-      const int64_t nth = phase_taps(ch, g->k[1], g->stride[1], g->pad[1], g->dil[1], th);
-      for (int64_t i = 0; i < t->slices; i++) {
-        CVT_T *y_block = y + slice_y(g, t, i) + co0 * d->y_channel;
-        const int64_t *q = t->pair_q + i * d->max_pairs;
-        const int64_t *tap_d = t->pair_tap + i * d->max_pairs;
-        for (int64_t r = 0; r < d->bh; r++) {
-          const int64_t jh = t->jh0 + r;
-          if (jh >= d->h.jmax || jh > (g->out[1] - 1 - ch) / g->stride[1]) break;
+    /* Output rows in memory order (slice, then oh = jh*sH + ch): each row is written
+     * whole, once, after the one above it, so the output streams out line by line. */
+    for (int64_t i = 0; i < t->slices; i++) {
+      CVT_T *y_block = y + slice_y(g, t, i) + co0 * d->y_channel;
+      const int64_t *q = t->pair_q + i * d->max_pairs;
+      const int64_t *tap_d = t->pair_tap + i * d->max_pairs;
+      for (int64_t r = 0; r < d->bh; r++) {
+        const int64_t jh = t->jh0 + r;
+        if (jh >= d->h.jmax) break;
+        for (int64_t ch = 0; ch < d->h.phases; ch++) {
+          if (jh > (g->out[1] - 1 - ch) / g->stride[1]) break; /* oh past the plane */
           const int64_t oh = jh * g->stride[1] + ch; /* < out: exact */
+          phase_tap th[PHASE_MAX_TAPS];
+          const int64_t nth = phase_taps(ch, g->k[1], g->stride[1], g->pad[1], g->dil[1], th);
           size_t batch = 0;
           for (int64_t p = 0; p < t->npairs[i]; p++)
             for (int64_t a = 0; a < nth; a++) {
@@ -130,8 +135,8 @@ static void CVT_FN(const cvt_exec *e, const CVT_T *x, CVT_T *y) {
   const phase_dims d = phase_dims_of(g, e->brgemm, e->num_threads);
   const int64_t tasks = g->groups * d.cchunks * d.sbands * d.bands;
   const int64_t hp = d.h.phases, wph = d.w.phases;
-  const int64_t plane = d.prow * d.wp;
-  const int64_t c_stride = hp * wph * d.ldc; /* between output channels in cbuf */
+  const int64_t plane = d.plane;
+  const int64_t c_stride = d.cstride; /* between output channels in cbuf */
   const CVT_T *w_packed = e->weight, *bias = e->bias;
 
 #pragma omp parallel num_threads(e->num_threads)

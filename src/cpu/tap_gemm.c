@@ -72,6 +72,7 @@ typedef struct tg_dims {
   int64_t srows;      /* bound on the input rows a band reads */
   int64_t lds;        /* S elements per GEMM row: srows * W rounded up to the tile */
   int64_t kc;         /* input channels per call */
+  int64_t tld;        /* row stride of a partial tile's copy: nr, unaliased (arith.h) */
   int64_t x_channel;  /* D*H*W */
   size_t esize;
 } tg_dims;
@@ -95,10 +96,11 @@ static tg_dims tg_dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
   d.bands = ceil_div(d.h.jmax, bh);
   d.bh = ceil_div(d.h.jmax, d.bands); /* balanced */
   d.srows = min64(g->in[1], d.bh + spread_rows(&d.h));
-  d.lds = ceil_div(d.srows * width, d.nr) * d.nr;
+  d.lds = unaliased_stride(ceil_div(d.srows * width, d.nr) * d.nr, d.esize);
   d.kc = min64(g->cin_g, TG_B_BUDGET / (d.max_pairs * d.nr * esize));
   if (d.kc < 1) d.kc = 1;
   d.x_channel = g->in[0] * g->in[1] * g->in[2];
+  d.tld = unaliased_stride(d.nr, d.esize);
   return d;
 }
 
@@ -153,7 +155,7 @@ const cvt_brgemm_config *cvt_tap_gemm_pick_kernel(const cvt_geometry *g,
 
 typedef struct tg_workspace {
   void *s;                       /* m * lds: the band's S */
-  void *tail;                    /* max_pairs * kc * nr: a partial tile's input, padded */
+  void *tail;                    /* max_pairs * kc * tld: a partial tile's input, padded */
   void *row;                     /* w.phases * w.jmax: one output row, by width phase */
   const void **a_ptrs, **b_ptrs; /* max_pairs each: one brgemm batch */
   int64_t *x_off, *tap_d;        /* max_pairs each: a depth tap's input plane and kd */
@@ -164,7 +166,7 @@ typedef struct tg_workspace {
 static size_t tg_layout(const tg_dims *d, char *base, tg_workspace *ws) {
   const size_t sizes[] = {
       (size_t)(d->m * d->lds) * d->esize,
-      (size_t)(d->max_pairs * d->kc * d->nr) * d->esize,
+      (size_t)(d->max_pairs * d->kc * d->tld) * d->esize,
       (size_t)(d->w.phases * d->w.jmax) * d->esize,
       (size_t)d->max_pairs * sizeof(void *),
       (size_t)d->max_pairs * sizeof(void *),

@@ -17,21 +17,21 @@ static void CVT_CAT(CVT_FN, _s)(const cvt_exec *e, const tg_dims *d, const tg_wo
     const int64_t kc = min64(d->kc, g->cin_g - ci0);
     for (int64_t p0 = 0; p0 < npos; p0 += d->nr) {
       const int64_t n = min64(d->nr, npos - p0);
-      size_t ldb = (size_t)d->x_channel;
+      const bool copy = n < d->nr; /* full tiles read the input in place */
       for (int64_t p = 0; p < npairs; p++) {
         const CVT_T *src = x + ws->x_off[p] + ci0 * d->x_channel + r0 * width + p0;
-        if (n == d->nr) {
+        if (!copy) {
           b_ptrs[p] = src;
           continue;
         }
-        CVT_T *dst = tail + p * kc * d->nr;
-        for (int64_t ci = 0; ci < kc; ci++, src += d->x_channel, dst += d->nr) {
+        CVT_T *dst = tail + p * kc * d->tld;
+        b_ptrs[p] = dst;
+        for (int64_t ci = 0; ci < kc; ci++, src += d->x_channel, dst += d->tld) {
           memcpy(dst, src, (size_t)n * sizeof *dst);
           memset(dst + n, 0, (size_t)(d->nr - n) * sizeof *dst);
         }
-        b_ptrs[p] = tail + p * kc * d->nr;
-        ldb = (size_t)d->nr;
       }
+      const size_t ldb = (size_t)(copy ? d->tld : d->x_channel);
       for (int64_t m0 = 0; m0 < d->m; m0 += d->mr) {
         const int64_t mr = min64(d->mr, d->m - m0);
         const CVT_T *w_block = (const CVT_T *)e->weight + tg_block_offset(g, group, m0);
