@@ -408,6 +408,11 @@ static void test_paths_match_reference(void) {
         info.algorithm == CONVT3D_ALGO_PHASE);
   convt3d_plan_destroy(plan);
   free(w);
+  /* Kernel = stride = 2 with an output over 64 MiB (9 x 128^3 floats): the fused tiles
+   * write it with non-temporal stores. */
+  int64_t in12[3] = {64, 64, 64}, k12[3] = {2, 2, 2};
+  pr = make(1, 2, 9, 1, in12, k12, k12, ZERO, ZERO, ONE, 1);
+  check_all_paths(&pr);
   if (skipped_isa_runs)
     printf("test_api: %d runs skipped: ISA not on this CPU, or phase declines\n",
            skipped_isa_runs);

@@ -120,13 +120,14 @@ static void CVT_FUSED_W2(const cvt_exec *e, const CVT_T *x, CVT_T *y, const phas
             const int64_t n = min64(32, jw - j0); /* the row's last tile may be partial */
             cfg->f32_w2[n > 16]((size_t)mr, batch, (size_t)g->cin_g, a_ptrs, a_ptrs + half,
                                 b_ptrs, (size_t)plane, b_block, y_row + 2 * j0,
-                                (size_t)d->y_channel, (size_t)n);
+                                (size_t)d->y_channel, (size_t)n, d->stream);
             for (size_t k = 0; k < batch; k++) b_ptrs[k] += 32;
           }
         }
       }
     }
   }
+  if (d->stream) STREAM_FENCE(); /* the streamed rows are visible when the task ends */
 }
 #endif
 

@@ -49,12 +49,13 @@ typedef void (*cvt_f32_brgemm_rows_fn)(size_t mr, size_t batch, size_t kc,
 
 /* Fused tiles for kernel = stride = 2 along the width: both width phases of NR positions
  * from one B, started from the bias (or 0), written interleaved to the output row y (row m
- * of the block at y + m*ych), the first 2*n outputs only. See
+ * of the block at y + m*ych), the first 2*n outputs only, with non-temporal stores where
+ * stream is set (the caller then issues a full fence before the output is read). See
  * avx512/f32_brgemm_w2_avx512.c. */
 typedef void (*cvt_f32_brgemm_w2_fn)(size_t mr, size_t batch, size_t kc,
                                      const float *const *a0, const float *const *a1,
                                      const float *const *b, size_t ldb, const float *bias,
-                                     float *y, size_t ych, size_t n);
+                                     float *y, size_t ych, size_t n, int stream);
 
 /* A micro-kernel and its tile: the plan packs weights in blocks of mr_max channels and
  * the driver packs inputs in strips of nr positions. An instruction set may offer several
@@ -83,7 +84,7 @@ typedef struct cvt_brgemm_config {
 #define CVT_F32_BRGEMM_W2(name)                                                          \
   void name(size_t mr, size_t batch, size_t kc, const float *const *a0,                \
             const float *const *a1, const float *const *b, size_t ldb, const float *bias, \
-            float *y, size_t ych, size_t n)
+            float *y, size_t ych, size_t n, int stream)
 #define CVT_F64_BRGEMM(name)                                                             \
   void name(size_t mr, size_t batch, size_t kc, const double *const *a,                \
             const double *const *b, size_t ldb, double *c, size_t ldc)

@@ -13,8 +13,11 @@
  *   y[m*ych + 2*j + 1] = bias[m] + sum_b sum_k a1[b][k*mr + m] * B_b[k*ldb + j]
  *
  * for m < mr, j < n <= 16*nv (outputs past 2*n are not written; their input lanes may hold
- * anything). batch may be 0 (the output gets the bias). */
+ * anything). batch may be 0 (the output gets the bias). With stream set, whole aligned
+ * vectors go out with non-temporal stores (outputs too large for any cache: no read of
+ * each line before it is overwritten); the caller fences them. */
 #include <immintrin.h>
+#include <stdint.h>
 
 #include "../ukernel.h"
 
@@ -24,7 +27,7 @@ static inline __attribute__((always_inline)) void tile(const size_t mr, const si
                                                        const float *const *a1,
                                                        const float *const *b, size_t ldb,
                                                        const float *bias, float *y,
-                                                       size_t ych, size_t n) {
+                                                       size_t ych, size_t n, int stream) {
   __m512 acc0[6][2], acc1[6][2];
   for (size_t m = 0; m < mr; m++) {
     const __m512 v = bias ? _mm512_set1_ps(bias[m]) : _mm512_setzero_ps();
@@ -58,21 +61,26 @@ static inline __attribute__((always_inline)) void tile(const size_t mr, const si
   for (size_t m = 0; m < mr; m++)
     for (size_t j = 0; j < nv; j++) {
       float *dst = y + m * ych + 32 * j;
-      _mm512_mask_storeu_ps(dst, keep[j][0],
-                            _mm512_permutex2var_ps(acc0[m][j], lo, acc1[m][j]));
-      _mm512_mask_storeu_ps(dst + 16, keep[j][1],
-                            _mm512_permutex2var_ps(acc0[m][j], hi, acc1[m][j]));
+      const __m512 v0 = _mm512_permutex2var_ps(acc0[m][j], lo, acc1[m][j]);
+      const __m512 v1 = _mm512_permutex2var_ps(acc0[m][j], hi, acc1[m][j]);
+      if (stream && keep[j][1] == 0xFFFF && ((uintptr_t)dst & 63) == 0) {
+        _mm512_stream_ps(dst, v0);
+        _mm512_stream_ps(dst + 16, v1);
+      } else {
+        _mm512_mask_storeu_ps(dst, keep[j][0], v0);
+        _mm512_mask_storeu_ps(dst + 16, keep[j][1], v1);
+      }
     }
 }
 
 #define CVT_W2_SWITCH(nv)                                                                \
   switch (mr) {                                                                          \
-  case 6: tile(6, nv, batch, kc, a0, a1, b, ldb, bias, y, ych, n); break;                   \
-  case 5: tile(5, nv, batch, kc, a0, a1, b, ldb, bias, y, ych, n); break;                   \
-  case 4: tile(4, nv, batch, kc, a0, a1, b, ldb, bias, y, ych, n); break;                   \
-  case 3: tile(3, nv, batch, kc, a0, a1, b, ldb, bias, y, ych, n); break;                   \
-  case 2: tile(2, nv, batch, kc, a0, a1, b, ldb, bias, y, ych, n); break;                   \
-  default: tile(1, nv, batch, kc, a0, a1, b, ldb, bias, y, ych, n); break;                  \
+  case 6: tile(6, nv, batch, kc, a0, a1, b, ldb, bias, y, ych, n, stream); break;                   \
+  case 5: tile(5, nv, batch, kc, a0, a1, b, ldb, bias, y, ych, n, stream); break;                   \
+  case 4: tile(4, nv, batch, kc, a0, a1, b, ldb, bias, y, ych, n, stream); break;                   \
+  case 3: tile(3, nv, batch, kc, a0, a1, b, ldb, bias, y, ych, n, stream); break;                   \
+  case 2: tile(2, nv, batch, kc, a0, a1, b, ldb, bias, y, ych, n, stream); break;                   \
+  default: tile(1, nv, batch, kc, a0, a1, b, ldb, bias, y, ych, n, stream); break;                  \
   }
 
 CVT_F32_BRGEMM_W2(cvt_f32_brgemm_w2_6x16_avx512) { CVT_W2_SWITCH(1) }
