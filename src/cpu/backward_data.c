@@ -48,9 +48,11 @@ typedef struct bwd_data_dims {
   int64_t hslots, wslots;        /* packed phases per axis (upper bounds; rows: hslots 1) */
   int64_t slots;                 /* hslots * wslots */
   int64_t pitch;                 /* elements of one packed phase row / plane, + slack */
+  int64_t ldb;                   /* between grad_output channels in the pack: slots * pitch,
+                                    unaliased (arith.h; the micro-kernel's B rows) */
   int64_t lenw;                  /* planes: the packed row length */
   int64_t positions, ppad;       /* planes: H * lenw positions, rounded up to nr */
-  int64_t pack_elems;            /* the whole pack: groups_of_rows * kc * slots * pitch */
+  int64_t pack_elems;            /* the whole pack: groups_of_rows * kc * ldb */
 } bwd_data_dims;
 
 /* The plane buffer a task may hold (group channels x positions). */
@@ -96,9 +98,10 @@ static bwd_data_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg
     d.pitch = w.len + d.nr; /* a row's last tile runs up to nr - 1 past it */
     d.positions = d.ppad = 0;
   }
-  const int64_t per_channel = d.groups_of_rows * d.slots * d.pitch * (int64_t)g->esize;
+  d.ldb = unaliased_stride(d.slots * d.pitch, g->esize);
+  const int64_t per_channel = d.groups_of_rows * d.ldb * (int64_t)g->esize;
   d.kc = min64(g->cout_g, max64(1, BWD_DATA_PACK_BUDGET / per_channel));
-  d.pack_elems = d.groups_of_rows * d.kc * d.slots * d.pitch;
+  d.pack_elems = d.groups_of_rows * d.kc * d.ldb;
   return d;
 }
 

@@ -12,6 +12,8 @@ static void CVT_PACK_ROW(const CVT_T *src, int64_t oW, int64_t sw, int64_t r, in
   memset(dst, 0, (size_t)lo * sizeof *dst);
   if (sw == 1) {
     memcpy(dst + lo, src + lo + qmin, (size_t)(hi - lo) * sizeof *dst);
+  } else if (sw == 2) { /* a constant stride: the compiler vectorises the gather */
+    for (int64_t j = lo; j < hi; j++) dst[j] = src[(j + qmin) * 2 + r];
   } else { /* indexed, not a stepped pointer: a huge stride must not step past */
     for (int64_t j = lo; j < hi; j++) dst[j] = src[(j + qmin) * sw + r];
   }
@@ -27,7 +29,7 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
   const int64_t oD = g->out[0], oH = g->out[1], oW = g->out[2];
   const int64_t kH = g->k[1], kW = g->k[2];
   const int64_t x_channel = D * H * W, y_channel = oD * oH * oW;
-  const int64_t ldb = d->slots * d->pitch; /* between grad_output channels in the pack */
+  const int64_t ldb = d->ldb; /* between grad_output channels in the pack */
   CVT_T *pack = ws->pack, *tile = ws->tile;
   const CVT_T **a_ptrs = (const CVT_T **)ws->a_ptrs, **b_ptrs = (const CVT_T **)ws->b_ptrs;
   const int64_t ih = task % H, id = task / H % D, grp = task / H / D % g->groups;
@@ -61,7 +63,7 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
         for (int64_t s = 0; s < wd->slots; s++)
           CVT_PACK_ROW(gy_chunk + co * y_channel + ws->pair_row[p], oW, g->stride[2],
                        wd->phase[s], wd->qmin, d->pitch,
-                       pack + ((p * kc + co) * d->slots + s) * d->pitch);
+                       pack + (p * kc + co) * ldb + s * d->pitch);
     for (int64_t b = 0; b < d->blocks; b++) {
       const int64_t ci0 = b * d->mr_max, mr = min64(d->mr_max, g->cin_g - ci0);
       const CVT_T *a_block = w_packed + block_offset(g, d->mr_max, grp, b);
@@ -70,7 +72,7 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
         for (int64_t kw = 0; kw < kW; kw++) {
           if (wd->slot[kw] < 0) continue;
           a_ptrs[batch] = a_block + ((ws->pair_tap[p] + kw) * g->cout_g + co0) * mr;
-          b_ptrs[batch] = pack + (p * kc * d->slots + wd->slot[kw]) * d->pitch + wd->shift[kw];
+          b_ptrs[batch] = pack + p * kc * ldb + wd->slot[kw] * d->pitch + wd->shift[kw];
           batch++;
         }
       CVT_T *c = gx_rows + ci0 * x_channel;
@@ -107,7 +109,7 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
   const int64_t oD = g->out[0], oH = g->out[1], oW = g->out[2];
   const int64_t kH = g->k[1], kW = g->k[2], lenw = d->lenw;
   const int64_t x_channel = D * H * W, y_channel = oD * oH * oW;
-  const int64_t ldb = d->slots * d->pitch; /* between grad_output channels in the pack */
+  const int64_t ldb = d->ldb; /* between grad_output channels in the pack */
   CVT_T *pack = ws->pack, *cbuf = ws->tile;
   const CVT_T **a_ptrs = (const CVT_T **)ws->a_ptrs, **b_ptrs = (const CVT_T **)ws->b_ptrs;
   const int64_t id = task % D, grp = task / D % g->groups, n = task / D / g->groups;
@@ -133,7 +135,7 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
       for (int64_t co = 0; co < kc; co++)
         for (int64_t sh = 0; sh < hd->slots; sh++)
           for (int64_t sw = 0; sw < wd->slots; sw++) {
-            CVT_T *dst = pack + (((p * kc + co) * d->hslots + sh) * d->wslots + sw) * d->pitch;
+            CVT_T *dst = pack + (p * kc + co) * ldb + (sh * d->wslots + sw) * d->pitch;
             const CVT_T *src = gy_chunk + co * y_channel + ws->pair_row[p];
             for (int64_t jh = 0; jh < hd->len; jh++, dst += lenw) {
               const int64_t oh = (jh + hd->qmin) * g->stride[1] + hd->phase[sh];
@@ -155,9 +157,8 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
           for (int64_t kw = 0; kw < kW; kw++) {
             if (wd->slot[kw] < 0) continue;
             a_ptrs[batch] = a_block + ((ws->pair_tap[p] + kh * kW + kw) * g->cout_g + co0) * mr;
-            b_ptrs[batch] = pack +
-                            ((p * kc * d->hslots + hd->slot[kh]) * d->wslots + wd->slot[kw]) *
-                                d->pitch +
+            b_ptrs[batch] = pack + p * kc * ldb +
+                            (hd->slot[kh] * d->wslots + wd->slot[kw]) * d->pitch +
                             hd->shift[kh] * lenw + wd->shift[kw];
             batch++;
           }
