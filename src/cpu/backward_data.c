@@ -52,11 +52,22 @@ typedef struct bwd_data_dims {
                                     unaliased (arith.h; the micro-kernel's B rows) */
   int64_t lenw;                  /* planes: the packed row length */
   int64_t positions, ppad;       /* planes: H * lenw positions, rounded up to nr */
+  int64_t ldp;                   /* planes: between channels of the plane buffer: ppad,
+                                    unaliased (arith.h) */
+  bool rowbuf;                   /* rows: the row is summed in a buffer, then copied out */
+  int64_t ldr;                   /* rows: between channels of that buffer: W rounded up to
+                                    nr, unaliased */
   int64_t pack_elems;            /* the whole pack: groups_of_rows * kc * ldb */
 } bwd_data_dims;
 
 /* The plane buffer a task may hold (group channels x positions). */
 #define BWD_DATA_PLANE_BUDGET (INT64_C(1024) * 1024)
+
+/* The row buffer a task holds when rows are summed apart from grad_input (group channels
+ * x the row): grad_input's own channels lie D*H*W apart, which for power-of-two volumes
+ * puts a tile's rows in one L1 set; the buffer's lie an unaliased stride apart. Above
+ * this, tiles accumulate in grad_input directly. */
+#define BWD_DATA_ROW_BUDGET (INT64_C(256) * 1024)
 
 /* Rows shorter than a vector of positions are cut by planes when the tile puts positions
  * in the lanes, the plane holds enough positions to fill tiles (measured: from 64
@@ -93,10 +104,15 @@ static bwd_data_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg
     d.pitch = h.len * w.len + w.len + d.nr;
     d.positions = g->in[1] * w.len;
     d.ppad = ceil_div(d.positions, d.nr) * d.nr;
+    d.ldp = unaliased_stride(d.ppad, g->esize);
+    d.rowbuf = false;
+    d.ldr = 0;
   } else {
     d.groups_of_rows = g->k[0] * g->k[1];
     d.pitch = w.len + d.nr; /* a row's last tile runs up to nr - 1 past it */
-    d.positions = d.ppad = 0;
+    d.positions = d.ppad = d.ldp = 0;
+    d.ldr = unaliased_stride(ceil_div(d.W, d.nr) * d.nr, g->esize);
+    d.rowbuf = g->cin_g * d.ldr * (int64_t)g->esize <= BWD_DATA_ROW_BUDGET;
   }
   d.ldb = unaliased_stride(d.slots * d.pitch, g->esize);
   const int64_t per_channel = d.groups_of_rows * d.ldb * (int64_t)g->esize;
@@ -224,7 +240,8 @@ typedef struct bwd_data_ws {
   int64_t *wslot, *wshift, *wphase;    /* the width taps */
   int64_t *pair_row, *pair_tap;        /* per live (kd, kh) or kd: grad_output offset, tap */
   const void **a_ptrs, **b_ptrs;       /* taps entries each */
-  void *tile;                          /* rows: mr_max * nr; planes: cin_g * ppad */
+  void *tile;                          /* planes: cin_g * ldp; rows: cin_g * ldr with a row
+                                          buffer, else mr_max * nr (a last tile's copy) */
 } bwd_data_ws;
 
 static size_t ws_layout(const cvt_geometry *g, const cvt_brgemm_config *cfg, char *base,
@@ -249,7 +266,10 @@ static size_t ws_layout(const cvt_geometry *g, const cvt_brgemm_config *cfg, cha
   TAKE(pair_tap, (size_t)(g->k[0] * kh) * i8);
   TAKE(a_ptrs, (size_t)taps * sizeof(void *));
   TAKE(b_ptrs, (size_t)taps * sizeof(void *));
-  TAKE(tile, (size_t)(d.planes ? g->cin_g * d.ppad : d.mr_max * d.nr) * es);
+  TAKE(tile, (size_t)(d.planes   ? g->cin_g * d.ldp
+                      : d.rowbuf ? g->cin_g * d.ldr
+                                 : d.mr_max * d.nr) *
+                 es);
 #undef TAKE
   return at;
 }

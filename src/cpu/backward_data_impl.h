@@ -35,10 +35,14 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
   const int64_t ih = task % H, id = task / H % D, grp = task / H / D % g->groups;
   const int64_t n = task / H / D / g->groups;
   CVT_T *gx_rows = gx + ((n * g->cin + grp * g->cin_g) * D + id) * H * W + ih * W;
+  /* The row's sums: in the row buffer (ldr apart; its tiles all whole) or in grad_input */
+  CVT_T *rows = d->rowbuf ? tile : gx_rows;
+  const int64_t ldc = d->rowbuf ? d->ldr : x_channel;
+  const int64_t filled = d->rowbuf ? ceil_div(W, d->nr) * d->nr : W; /* whole tiles */
   for (int64_t ci = 0; ci < g->cin_g; ci++) {
     const CVT_T v = bias ? bias[grp * g->cin_g + ci] : (CVT_T)0;
-    CVT_T *row = gx_rows + ci * x_channel;
-    for (int64_t iw = 0; iw < W; iw++) row[iw] = v;
+    CVT_T *row = rows + ci * ldc;
+    for (int64_t iw = 0; iw < filled; iw++) row[iw] = v;
   }
   /* The (kd, kh) taps whose grad_output row exists. */
   int64_t pairs = 0;
@@ -53,9 +57,8 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
       pairs++;
     }
   }
-  if (pairs == 0 || wd->live == 0) return; /* no tap reaches: bias only */
-
-  for (int64_t co0 = 0; co0 < g->cout_g; co0 += d->kc) {
+  const bool reached = pairs > 0 && wd->live > 0; /* else the bias only */
+  for (int64_t co0 = 0; reached && co0 < g->cout_g; co0 += d->kc) {
     const int64_t kc = min64(d->kc, g->cout_g - co0);
     const CVT_T *gy_chunk = gy + (n * g->cout + grp * g->cout_g + co0) * y_channel;
     for (int64_t p = 0; p < pairs; p++)
@@ -75,13 +78,13 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
           b_ptrs[batch] = pack + p * kc * ldb + wd->slot[kw] * d->pitch + wd->shift[kw];
           batch++;
         }
-      CVT_T *c = gx_rows + ci0 * x_channel;
+      CVT_T *c = rows + ci0 * ldc;
       for (int64_t iw0 = 0; iw0 < W; iw0 += d->nr) {
         if (iw0 > 0)
           for (size_t k = 0; k < batch; k++) b_ptrs[k] += d->nr;
-        if (iw0 + d->nr <= W) {
+        if (d->rowbuf || iw0 + d->nr <= W) {
           e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)kc, a_ptrs, b_ptrs,
-                                   (size_t)ldb, c + iw0, (size_t)x_channel);
+                                   (size_t)ldb, c + iw0, (size_t)ldc);
           continue;
         }
         /* The row's last tile: on a copy, whose extra lanes are dropped. */
@@ -97,6 +100,9 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
       }
     }
   }
+  if (d->rowbuf)
+    for (int64_t ci = 0; ci < g->cin_g; ci++)
+      memcpy(gx_rows + ci * x_channel, rows + ci * ldc, (size_t)W * sizeof *gx);
 }
 
 /* One grad_input plane (n, group, id): see backward_data.c. */
@@ -115,7 +121,7 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
   const int64_t id = task % D, grp = task / D % g->groups, n = task / D / g->groups;
   for (int64_t ci = 0; ci < g->cin_g; ci++) {
     const CVT_T v = bias ? bias[grp * g->cin_g + ci] : (CVT_T)0;
-    CVT_T *row = cbuf + ci * d->ppad;
+    CVT_T *row = cbuf + ci * d->ldp;
     for (int64_t i = 0; i < d->ppad; i++) row[i] = v;
   }
   /* The kd taps whose grad_output plane exists. */
@@ -163,12 +169,12 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
             batch++;
           }
         }
-      CVT_T *c = cbuf + ci0 * d->ppad;
+      CVT_T *c = cbuf + ci0 * d->ldp;
       for (int64_t t0 = 0; t0 < d->positions; t0 += d->nr) {
         if (t0 > 0)
           for (size_t k = 0; k < batch; k++) b_ptrs[k] += d->nr;
         e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)kc, a_ptrs, b_ptrs, (size_t)ldb,
-                                 c + t0, (size_t)d->ppad);
+                                 c + t0, (size_t)d->ldp);
       }
     }
   }
@@ -176,7 +182,7 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
   CVT_T *gx_plane = gx + ((n * g->cin + grp * g->cin_g) * D + id) * H * W;
   for (int64_t ci = 0; ci < g->cin_g; ci++)
     for (int64_t ih = 0; ih < H; ih++)
-      memcpy(gx_plane + ci * x_channel + ih * W, cbuf + ci * d->ppad + ih * lenw,
+      memcpy(gx_plane + ci * x_channel + ih * W, cbuf + ci * d->ldp + ih * lenw,
              (size_t)W * sizeof *gx);
 }
 
