@@ -139,11 +139,11 @@ const cvt_brgemm_config *cvt_tap_gemm_pick_kernel(const cvt_geometry *g,
   for (size_t i = 0; i < count; i++) {
     if (tiles[i].vec_m > 1) continue;
     const int64_t mr = (int64_t)tiles[i].mr_max, nr = (int64_t)tiles[i].nr;
-    const int64_t vn = (int64_t)tiles[i].vec_n;
-    const double fmas = (double)(ceil_div(positions, nr) * nr / vn) *
-                        (double)(ceil_div(m, mr) * mr);
-    const int64_t rows = min64(mr, m), accumulators = rows * (nr / vn);
-    const double loads_per_fma = (double)(rows + nr / vn) / (double)accumulators;
+    const int64_t vecs = nr / (int64_t)tiles[i].vec_n; /* B vectors per k step */
+    const int64_t tile_vecs = ceil_div(positions, nr) * vecs;
+    const double fmas = (double)tile_vecs * (double)(ceil_div(m, mr) * mr);
+    const int64_t rows = min64(mr, m), accumulators = rows * vecs;
+    const double loads_per_fma = (double)(rows + vecs) / (double)accumulators;
     const double cost = fmas * (1.0 + loads_per_fma) *
                         (accumulators < 8 ? 8.0 / (double)accumulators : 1.0);
     if (best_cost == 0 || cost < best_cost) best = &tiles[i], best_cost = cost;
