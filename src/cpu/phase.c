@@ -76,24 +76,6 @@
  * several samples, are grouped until each weight loaded feeds this many. */
 #define PHASE_TASK_POSITIONS 2048
 
-/* One in-plane axis (height or width) split into phases. */
-typedef struct phase_axis {
-  int64_t phases;     /* phases that have outputs: min(s, out) */
-  int64_t jmax;       /* positions j of the largest phase: ceil(out / s) */
-  int64_t emin, emax; /* bounds on the input offsets e over all phases and taps */
-} phase_axis;
-
-static phase_axis phase_axis_of(const cvt_geometry *g, int ax) {
-  const int64_t s = g->stride[ax], out = g->out[ax];
-  phase_axis a;
-  a.phases = min64(s, out);
-  a.jmax = ceil_div(out, s);
-  /* e = (c + pad - k*dil) / s over c in [0, phases), k in [0, k) */
-  a.emin = floor_div(g->pad[ax] - (g->k[ax] - 1) * g->dil[ax], s);
-  a.emax = floor_div(a.phases - 1 + g->pad[ax], s);
-  return a;
-}
-
 /* Sizes shared by planning and execution, all derived from the geometry and the
  * micro-kernel's tile, never from the thread count. */
 typedef struct phase_dims {

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "../internal.h"
 #include "arith.h"
 
 /* Bound on the kernel's taps per axis for the algorithms that list them: beyond it they
@@ -45,6 +46,25 @@ static inline int64_t gcd64(int64_t a, int64_t b) {
 static inline int64_t max_taps_per_phase(int64_t ksize, int64_t s, int64_t dil) {
   const int64_t period = s / gcd64(s, dil);
   return ceil_div(ksize, period);
+}
+
+/* One in-plane axis (height or width) split into phases. */
+typedef struct phase_axis {
+  int64_t phases;     /* phases that have outputs: min(s, out) */
+  int64_t jmax;       /* positions j of the largest phase: ceil(out / s) */
+  int64_t emin, emax; /* bounds on the input offsets e over all phases and taps */
+} phase_axis;
+
+/* Axis ax of a validated geometry (0 depth, 1 height, 2 width). */
+static inline phase_axis phase_axis_of(const cvt_geometry *g, int ax) {
+  const int64_t s = g->stride[ax], out = g->out[ax];
+  phase_axis a;
+  a.phases = min64(s, out);
+  a.jmax = ceil_div(out, s);
+  /* e = (c + pad - k*dil) / s over c in [0, phases), k in [0, k) */
+  a.emin = floor_div(g->pad[ax] - (g->k[ax] - 1) * g->dil[ax], s);
+  a.emax = floor_div(a.phases - 1 + g->pad[ax], s);
+  return a;
 }
 
 #endif

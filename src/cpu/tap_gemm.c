@@ -43,30 +43,12 @@
 #define TG_MAX_ROWS 4096
 #define TG_MAX_S_ELEMS (INT64_C(1) << 20)
 
-/* The in-plane axes' phases (height 1, width 2). */
-typedef struct tg_axis {
-  int64_t phases;     /* phases that have outputs: min(s, out) */
-  int64_t jmax;       /* positions j of the largest phase: ceil(out / s) */
-  int64_t emin, emax; /* bounds on the input offsets e over all phases and taps */
-  int64_t max_taps;   /* bound on the taps of one phase */
-} tg_axis;
-
-static tg_axis tg_axis_of(const cvt_geometry *g, int ax) {
-  const int64_t s = g->stride[ax], out = g->out[ax];
-  tg_axis a;
-  a.phases = min64(s, out);
-  a.jmax = ceil_div(out, s);
-  a.emin = floor_div(g->pad[ax] - (g->k[ax] - 1) * g->dil[ax], s);
-  a.emax = floor_div(a.phases - 1 + g->pad[ax], s);
-  a.max_taps = max_taps_per_phase(g->k[ax], s, g->dil[ax]);
-  return a;
-}
-
 /* Sizes shared by planning and execution, from the geometry and the tile only. */
 typedef struct tg_dims {
   int64_t m;          /* GEMM rows: (kh, kw, co), co fastest */
   int64_t mr, nr;     /* the micro-kernel's tile */
-  tg_axis h, w;
+  phase_axis h, w;
+  int64_t w_taps;     /* bound on the width taps of one phase */
   int64_t max_pairs;  /* bound on a slice's depth taps */
   int64_t bh, bands;  /* rows j of the height phases per task, and bands per slice */
   int64_t srows;      /* bound on the input rows a band reads */
@@ -77,7 +59,7 @@ typedef struct tg_dims {
   size_t esize;
 } tg_dims;
 
-static int64_t spread_rows(const tg_axis *h) { return h->emax - h->emin; }
+static int64_t spread_rows(const phase_axis *h) { return h->emax - h->emin; }
 
 static tg_dims tg_dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
   tg_dims d;
@@ -85,8 +67,9 @@ static tg_dims tg_dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
   d.m = g->k[1] * g->k[2] * g->cout_g;
   d.mr = (int64_t)cfg->mr_max;
   d.nr = (int64_t)cfg->nr;
-  d.h = tg_axis_of(g, 1);
-  d.w = tg_axis_of(g, 2);
+  d.h = phase_axis_of(g, 1);
+  d.w = phase_axis_of(g, 2);
+  d.w_taps = max_taps_per_phase(g->k[2], g->stride[2], g->dil[2]);
   d.max_pairs = max_taps_per_phase(g->k[0], g->stride[0], g->dil[0]);
   const int64_t esize = (int64_t)g->esize, width = g->in[2];
   /* A band of bh rows reads at most bh + spread input rows. */
@@ -110,7 +93,7 @@ bool cvt_tap_gemm_supports(const cvt_geometry *g) {
     if (g->k[ax] > PHASE_MAX_TAPS) return false;
   const int64_t m = g->k[1] * g->k[2] * g->cout_g; /* <= 2^20 * cout_g: exact */
   if (m < 1 || m > TG_MAX_ROWS) return false;
-  const tg_axis h = tg_axis_of(g, 1), w = tg_axis_of(g, 2);
+  const phase_axis h = phase_axis_of(g, 1), w = phase_axis_of(g, 2);
   /* One output row's band: S of 1 + spread input rows, and the row buffer. */
   const int64_t rows = min64(g->in[1], 1 + spread_rows(&h));
   return rows <= TG_MAX_S_ELEMS / g->in[2] && m * rows <= TG_MAX_S_ELEMS / g->in[2] &&
@@ -159,7 +142,7 @@ typedef struct tg_workspace {
   void *row;                     /* w.phases * w.jmax: one output row, by width phase */
   const void **a_ptrs, **b_ptrs; /* max_pairs each: one brgemm batch */
   int64_t *x_off, *tap_d;        /* max_pairs each: a depth tap's input plane and kd */
-  phase_tap *tw;                 /* w.phases * w.max_taps: the width taps of each phase */
+  phase_tap *tw;                 /* w.phases * w_taps: the width taps of each phase */
   int64_t *ntw;                  /* w.phases */
 } tg_workspace;
 
@@ -172,7 +155,7 @@ static size_t tg_layout(const tg_dims *d, char *base, tg_workspace *ws) {
       (size_t)d->max_pairs * sizeof(void *),
       (size_t)d->max_pairs * sizeof(int64_t),
       (size_t)d->max_pairs * sizeof(int64_t),
-      (size_t)(d->w.phases * d->w.max_taps) * sizeof(phase_tap),
+      (size_t)(d->w.phases * d->w_taps) * sizeof(phase_tap),
       (size_t)d->w.phases * sizeof(int64_t),
   };
   void **slots[] = {&ws->s,

@@ -65,7 +65,7 @@ static void CVT_CAT(CVT_FN, _row)(const cvt_geometry *g, const tg_dims *d,
     for (int64_t cw = 0; cw < d->w.phases; cw++) {
       CVT_T *r = row + cw * d->w.jmax;
       const int64_t jw_n = (ow_n - 1 - cw) / sw + 1;
-      const phase_tap *tw = ws->tw + cw * d->w.max_taps;
+      const phase_tap *tw = ws->tw + cw * d->w_taps;
       for (int64_t b = 0; b < ws->ntw[cw]; b++) {
         const int64_t m = (th[a].k * g->k[2] + tw[b].k) * g->cout_g + co;
         const CVT_T *src = s + m * d->lds + ih * width;
@@ -109,7 +109,7 @@ static void CVT_FN(const cvt_exec *e, const CVT_T *x, CVT_T *y) {
     tg_layout(&d, (char *)e->workspace + (size_t)tid * e->workspace_per_thread, &ws);
     for (int64_t cw = 0; cw < d.w.phases; cw++)
       ws.ntw[cw] = phase_taps(cw, g->k[2], g->stride[2], g->pad[2], g->dil[2],
-                              ws.tw + cw * d.w.max_taps);
+                              ws.tw + cw * d.w_taps);
 
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; task++) {
