@@ -246,9 +246,17 @@ CONVT3D_API const char *convt3d_algorithm_name(convt3d_algorithm algorithm);
  * environment variable CONVT3D_ISA=avx512|avx2|scalar (read at each plan creation) and by
  * options.isa; a request above what the CPU supports is lowered to what it supports
  * (convt3d_plan_get_info says what was used). The choice applies to the algorithms with
- * micro-kernels (CONVT3D_ALGO_PHASE, CONVT3D_ALGO_TAP_GEMM); the others are portable C. For tuning, the
- * environment variable CONVT3D_KERNEL may name one of the chosen instruction set's
- * micro-kernels (convt3d_plan_info.kernel) to use instead of the plan's pick.
+ * micro-kernels (CONVT3D_ALGO_PHASE, CONVT3D_ALGO_TAP_GEMM); the others are portable C.
+ * For tuning, the environment variable CONVT3D_KERNEL may name one of the chosen
+ * instruction set's micro-kernels (convt3d_plan_info.kernel) to use instead of the plan's
+ * pick.
+ *
+ * An algorithm asked for explicitly that cannot take the problem makes plan creation fail
+ * with CONVT3D_ERR_INVALID_ARGUMENT and a message saying why: the phase algorithm beyond
+ * its limits (more than 1024 taps on an axis, or a dilation far beyond the stride), the
+ * tap_gemm algorithm beyond its own (more than 1024 taps on an axis, more than 4096 GEMM
+ * rows kH*kW*Cout/groups, or input rows too wide for its buffers), the direct and tap_gemm
+ * algorithms for a backward pass. CONVT3D_ALGO_AUTO never fails this way.
  */
 typedef struct convt3d_plan_options {
   convt3d_algorithm algorithm; /**< CONVT3D_ALGO_AUTO unless testing; an empty batch
