@@ -42,12 +42,14 @@
 /* Bytes per thread of packed input planes (sets the band height and the input-channel
  * block), of output tiles being accumulated (sets the output-channel chunk), and of the
  * weights one micro-kernel call reads (caps the input-channel block). A task's working set
- * stays near the 1 MiB L2 of a Zen 4/5 core. The planes' budget was measured (Zen 5, bench
- * ratios against oneDNN): 768 KiB beats 384 KiB by 1.1-1.6x where the smaller one made
- * each output-channel chunk repack its planes per input-channel block (benchdnn fwks
- * 7x7x5, V-Net, VideoGPT, TATS), and 1280 KiB loses 10-20% on the kernel 4 layers. */
+ * stays near the 1 MiB L2 of a Zen 4/5 core. The first two were measured (Zen 5, bench
+ * ratios against oneDNN, two paired runs each): planes of 768 KiB beat 384 KiB by
+ * 1.1-1.6x where the smaller budget made each output-channel chunk repack its planes per
+ * input-channel block (benchdnn fwks 7x7x5, V-Net, VideoGPT, TATS), and 1280 KiB loses
+ * 10-20% on the kernel 4 layers; tiles of 384 KiB beat 192 KiB by 3-12% (fewer chunks,
+ * so fewer repacks: 3D-GAN l4, TATS, ResidualUNet3D up3, unet3d deconv8). */
 #define PHASE_PACK_BUDGET (INT64_C(768) * 1024)
-#define PHASE_TILE_BUDGET (INT64_C(192) * 1024)
+#define PHASE_TILE_BUDGET (INT64_C(384) * 1024)
 #define PHASE_WEIGHT_BUDGET (INT64_C(256) * 1024)
 
 /* Positions per phase a task should cover, where the plane has them: each weight loaded
