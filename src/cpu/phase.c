@@ -46,8 +46,9 @@
  * ratios against oneDNN, two paired runs each): planes of 768 KiB beat 384 KiB by
  * 1.1-1.6x where the smaller budget made each output-channel chunk repack its planes per
  * input-channel block (benchdnn fwks 7x7x5, V-Net, VideoGPT, TATS), and 1280 KiB loses
- * 10-20% on the kernel 4 layers; tiles of 384 KiB beat 192 KiB by 3-12% (fewer chunks,
- * so fewer repacks: 3D-GAN l4, TATS, ResidualUNet3D up3, unet3d deconv8). */
+ * 10-20% on the kernel 4 layers; tiles of 384 KiB beat 192 KiB by a median 6% (up to
+ * 22%; fewer chunks, so fewer repacks: 3D-GAN l4, TATS, ResidualUNet3D up3, unet3d
+ * deconv8), all but VideoGPT's kernel 4 layer at 1 thread (-2%, -6%). */
 #define PHASE_PACK_BUDGET (INT64_C(768) * 1024)
 #define PHASE_TILE_BUDGET (INT64_C(384) * 1024)
 #define PHASE_WEIGHT_BUDGET (INT64_C(256) * 1024)
