@@ -94,7 +94,8 @@ bool cvt_tap_gemm_supports(const cvt_geometry *g) {
   const int64_t m = g->k[1] * g->k[2] * g->cout_g; /* <= 2^20 * cout_g: exact */
   if (m < 1 || m > TG_MAX_ROWS) return false;
   const phase_axis h = phase_axis_of(g, 1), w = phase_axis_of(g, 2);
-  /* One output row's band: S of 1 + spread input rows, and the row buffer. */
+  /* One output row's band: S of 1 + spread input rows, and the row buffer (the first test
+   * bounds rows, so that m * rows cannot overflow). */
   const int64_t rows = min64(g->in[1], 1 + spread_rows(&h));
   return rows <= TG_MAX_S_ELEMS / g->in[2] && m * rows <= TG_MAX_S_ELEMS / g->in[2] &&
          w.phases * w.jmax <= TG_MAX_S_ELEMS;
