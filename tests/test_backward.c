@@ -185,6 +185,15 @@ static void test_random(void) {
   int64_t in5[3] = {1, 2, 9}, k5[3] = {1, 2, 6}, d5[3] = {1, 3, 7};
   pr = make(2, 3, 4, 1, in5, k5, s3, zero, zero, d5, 1);
   check_problem(&pr);
+  /* grad_weight's gemm formulation (input positions at most twice cin_g) in several
+   * slabs of Y: 64 positions, rows of 8, cout_g * 27 columns per position, so that a row
+   * of Y takes 2.1-2.2 MiB against a 16 MiB slab. */
+  int64_t in7[3] = {1, 8, 8};
+  pr = make(1, 32, 2500, 1, in7, k3, one, one, zero, one, 1);
+  check_problem(&pr);
+  pr = make(1, 64, 1300, 2, in7, k3, one, one, zero, one, 0);
+  pr.dtype = CONVT3D_F64;
+  check_problem(&pr);
   /* Empty batch. */
   pr = make(0, 4, 4, 2, in3, k3, s3, one, zero, one, 1);
   check_problem(&pr);

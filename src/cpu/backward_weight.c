@@ -15,7 +15,26 @@
  * The sums accumulate in a tap-major copy of the weight, [group][tap][ci][co], owned by
  * the plan's workspace; the threads split its tiles, and every tile takes the slabs in
  * order, so each element is summed in an order set by the problem alone: bit-identical
- * for any thread count. */
+ * for any thread count.
+ *
+ * That is the tap formulation. When the volume is small (the deep layers of a decoder:
+ * 1^3..8^3 inputs, weights of 10-60 MB) its per-tap accumulator costs more than the sums:
+ * it is zeroed, revisited per slab and transposed back, three passes over the weight.
+ * There the whole pass is one GEMM instead, the gemm formulation:
+ *
+ *     gw[ci][(co, k)] = sum over n, i of x[n, ci, i] * Y[(n, i)][(co, k)],
+ *     Y[(n, i)][(co, k)] = gy[n, co, i*s - p + k*dil], or 0 outside grad_output,
+ *
+ * whose C is grad_weight itself, in PyTorch's layout: a row per input channel, its
+ * columns (co, tap) contiguous. Y (an im2col of grad_output, one row per input position)
+ * is packed per slab of input rows, x as in the tap formulation, and one micro-kernel
+ * call covers a block of ci and a tile of (co, tap) columns over the slab (the batch over
+ * its rows, k along each row). The terms of taps that fall outside grad_output are
+ * products with Y's zeros: exact for finite inputs, and a few more multiply-adds than the
+ * tap formulation's (42% more on ResidualUNet3D's k3 s2 layer on 4^3, none for
+ * kernel = stride); Y holds each grad_output element once per tap that reaches it
+ * (kD*kH*kW / (sD*sH*sW) times), so it is used only where the volume is small. */
+#include <stdbool.h>
 #include <string.h>
 
 #ifdef _OPENMP
@@ -27,11 +46,28 @@
 #include "taps.h"
 #include "ukernel.h"
 
-/* Bytes of packed input and grad_output a slab aims for. */
+/* Bytes of packed input and grad_output a slab aims for. The gemm formulation's C is the
+ * whole weight, loaded and stored once per slab (measured: 3D-GAN's l2, a 33 MB weight,
+ * 22.6 ms in three slabs), so it takes one slab of up to 16 MiB, still less than the
+ * tap formulation's accumulator for the weights it serves (its Y holds at most
+ * BWD_WEIGHT_GEMM_RATIO times the weight's elements, and mostly far fewer). */
 #define BWD_WEIGHT_SLAB_BUDGET (INT64_C(4096) * 1024)
+#define BWD_WEIGHT_GEMM_SLAB_BUDGET (INT64_C(16384) * 1024)
+
+/* The gemm formulation when building Y costs less than the tap formulation's passes over
+ * the weight: Y holds positions * cout_g * taps values, the weight cin_g * cout_g * taps,
+ * so while the input positions (n, id, ih, iw) number at most BWD_WEIGHT_GEMM_RATIO
+ * times the input channels per group. */
+#define BWD_WEIGHT_GEMM_RATIO 2
+
+static bool use_gemm(const cvt_geometry *g) {
+  const int64_t positions = g->n * g->in[0] * g->in[1] * g->in[2];
+  return positions <= BWD_WEIGHT_GEMM_RATIO * g->cin_g;
+}
 
 /* Sizes fixed by the problem and the tile. */
 typedef struct bwd_weight_dims {
+  bool gemm;             /* the gemm formulation (else taps) */
   int64_t taps, pairs;   /* kD*kH*kW; kD*kH */
   int64_t W, mr_max, nr;
   int64_t blocks;        /* blocks of mr_max input channels per group */
@@ -41,6 +77,9 @@ typedef struct bwd_weight_dims {
   int64_t rows;          /* input rows (n, id, ih) in all */
   int64_t slab;          /* rows per slab */
   int64_t x_row, y_row;  /* elements one slab row takes in the x and grad_output packs */
+  int64_t cols;          /* gemm: columns of C, cout_g * taps */
+  int64_t ctiles;        /* tiles of nr: of cpad (taps), of cols (gemm) */
+  int64_t ldy;           /* gemm: between positions in Y: ctiles * nr, unaliased */
 } bwd_weight_dims;
 
 static bwd_weight_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
@@ -60,9 +99,14 @@ static bwd_weight_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *c
   d.len = w.len;
   d.rows = g->n * g->in[0] * g->in[1];
   d.x_row = d.W * g->cin_g * g->groups + d.mr_max; /* + a block's slack */
-  d.y_row = d.pairs * d.slots * d.len * d.cpad * g->groups;
+  d.gemm = use_gemm(g);
+  d.cols = g->cout_g * d.taps;
+  d.ctiles = d.gemm ? ceil_div(d.cols, d.nr) : d.cpad / d.nr;
+  d.ldy = unaliased_stride(d.ctiles * d.nr, g->esize);
+  d.y_row = d.gemm ? d.W * d.ldy * g->groups : d.pairs * d.slots * d.len * d.cpad * g->groups;
   const int64_t per_row = (d.x_row + d.y_row) * (int64_t)g->esize;
-  d.slab = max64(1, min64(d.rows, BWD_WEIGHT_SLAB_BUDGET / per_row));
+  const int64_t budget = d.gemm ? BWD_WEIGHT_GEMM_SLAB_BUDGET : BWD_WEIGHT_SLAB_BUDGET;
+  d.slab = max64(1, min64(d.rows, budget / per_row));
   return d;
 }
 
@@ -98,26 +142,47 @@ static double tile_cost(const cvt_geometry *g, const cvt_brgemm_config *c) {
   return fmas + 0.5 * loads;
 }
 
+/* The gemm formulation's: a C tile is mr_max input channels by nr contiguous columns of
+ * grad_weight, so only the tiles with positions (here: columns) in the lanes apply. */
+static double gemm_tile_cost(const cvt_geometry *g, const cvt_brgemm_config *c) {
+  const int64_t taps = g->k[0] * g->k[1] * g->k[2];
+  const double tiles = (double)ceil_div(g->cout_g * taps, (int64_t)c->nr);
+  const double vecs = (double)c->nr / (double)c->vec_n;
+  const double blocks = (double)ceil_div(g->cin_g, (int64_t)c->mr_max);
+  return (double)g->cin_g * tiles * vecs + 0.5 * blocks * tiles * (vecs + (double)c->mr_max);
+}
+
 const cvt_brgemm_config *cvt_bwd_weight_pick_kernel(const cvt_geometry *g,
                                                     const cvt_brgemm_config *tiles,
                                                     size_t count) {
-  const cvt_brgemm_config *best = &tiles[0];
-  double best_cost = tile_cost(g, best);
-  for (size_t i = 1; i < count; i++) {
-    const double c = tile_cost(g, &tiles[i]);
-    if (c < best_cost) best = &tiles[i], best_cost = c;
+  const bool gemm = use_gemm(g);
+  const cvt_brgemm_config *best = NULL;
+  double best_cost = 0;
+  for (size_t i = 0; i < count; i++) {
+    if (gemm && tiles[i].vec_m > 1) continue;
+    const double c = gemm ? gemm_tile_cost(g, &tiles[i]) : tile_cost(g, &tiles[i]);
+    if (!best || c < best_cost) best = &tiles[i], best_cost = c;
   }
-  return best;
+  return best ? best : &tiles[0];
 }
 
-/* The shared workspace: the tap-major accumulator, the slab's two packs, and per thread
- * the batch's pointers. */
+/* The shared workspace: the tap-major accumulator (taps), the slab's two packs, and per
+ * thread the batch's pointers and a C tile (gemm: the last, partial tile of a row). */
 typedef struct bwd_weight_ws {
-  void *acc;   /* groups * taps * cin_g * cpad elements */
+  void *acc;   /* taps: groups * taps * cin_g * cpad elements */
   void *xpack; /* slab * x_row elements */
   void *ypack; /* slab * y_row elements */
-  void *ptrs;  /* per thread: 2 * slab pointers */
+  void *ptrs;  /* per thread: 2 * slab pointers, in slices of ptr_slice */
+  void *tile;  /* gemm, per thread: mr_max * nr elements */
 } bwd_weight_ws;
+
+/* Pointers per thread's slice: 2 * slab, rounded up to 128 bytes, so that no two threads
+ * write one cache line (or an adjacent pair the prefetcher fetches together) when they
+ * fill their batches (measured: on 3^3 SwinUNETR, 2 threads took 1.7 ms to 1 thread's 1.4
+ * with the slices adjacent). */
+static size_t ptr_slice(const bwd_weight_dims *d) {
+  return ((size_t)(2 * d->slab) + 15) & ~(size_t)15;
+}
 
 static size_t ws_layout(const cvt_geometry *g, const bwd_weight_dims *d, int threads,
                         char *base, bwd_weight_ws *ws) {
@@ -128,10 +193,11 @@ static size_t ws_layout(const cvt_geometry *g, const bwd_weight_dims *d, int thr
     if (ws) ws->field = (void *)(base + at);                                             \
     at += align64(bytes);                                                                \
   } while (0)
-  TAKE(acc, (size_t)(g->groups * d->taps * g->cin_g * d->cpad) * es);
+  TAKE(acc, d->gemm ? 0 : (size_t)(g->groups * d->taps * g->cin_g * d->cpad) * es);
   TAKE(xpack, (size_t)(d->slab * d->x_row) * es);
   TAKE(ypack, (size_t)(d->slab * d->y_row) * es);
-  TAKE(ptrs, (size_t)threads * 2 * (size_t)d->slab * sizeof(void *));
+  TAKE(ptrs, (size_t)threads * ptr_slice(d) * sizeof(void *));
+  TAKE(tile, d->gemm ? (size_t)threads * (size_t)(d->mr_max * d->nr) * es : 0);
 #undef TAKE
   return at;
 }
@@ -144,18 +210,26 @@ size_t cvt_bwd_weight_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_co
 
 #define CVT_T float
 #define CVT_FN bwd_weight_f32
+#define CVT_GEMM_PACK_Y gemm_pack_y_f32
+#define CVT_GEMM_TILES gemm_tiles_f32
 #define CVT_BRGEMM f32
 #include "backward_weight_impl.h"
 #undef CVT_T
 #undef CVT_FN
+#undef CVT_GEMM_PACK_Y
+#undef CVT_GEMM_TILES
 #undef CVT_BRGEMM
 
 #define CVT_T double
 #define CVT_FN bwd_weight_f64
+#define CVT_GEMM_PACK_Y gemm_pack_y_f64
+#define CVT_GEMM_TILES gemm_tiles_f64
 #define CVT_BRGEMM f64
 #include "backward_weight_impl.h"
 #undef CVT_T
 #undef CVT_FN
+#undef CVT_GEMM_PACK_Y
+#undef CVT_GEMM_TILES
 #undef CVT_BRGEMM
 
 void cvt_bwd_weight_run(const cvt_exec *e, const void *input, const void *grad_output,

@@ -2,6 +2,82 @@
  * file once per dtype with CVT_T (element type), CVT_FN (this dtype's function) and
  * CVT_BRGEMM (the member of the config's kernel union) defined. */
 
+/* The gemm formulation's Y for a slab of input rows r0 .. r0 + nrows: row rr, group
+ * grp, position iw at ypack + ((rr * groups + grp) * W + iw) * ldy, holding column
+ * co * taps + tap (zero past cols), as in backward_weight.c. One task per (row, group,
+ * grad_output channel). */
+static void CVT_GEMM_PACK_Y(const cvt_exec *e, const bwd_weight_dims *d, const CVT_T *gy,
+                            CVT_T *ypack, int64_t r0, int64_t nrows) {
+  const cvt_geometry *g = e->geo;
+  const int64_t D = g->in[0], H = g->in[1], W = g->in[2];
+  const int64_t oD = g->out[0], oH = g->out[1], oW = g->out[2];
+  const int64_t kD = g->k[0], kH = g->k[1], kW = g->k[2];
+  const int64_t cout_g = g->cout_g, groups = g->groups, y_channel = oD * oH * oW;
+#pragma omp for schedule(static)
+  for (int64_t it = 0; it < nrows * groups * cout_g; it++) {
+    const int64_t rr = it / (groups * cout_g), grp = it / cout_g % groups;
+    const int64_t co = it % cout_g;
+    const int64_t row = r0 + rr, ih = row % H, id = row / H % D, n = row / H / D;
+    const CVT_T *src = gy + (n * g->cout + grp * cout_g + co) * y_channel;
+    CVT_T *dst = ypack + (rr * groups + grp) * W * d->ldy + co * d->taps;
+    for (int64_t kd = 0; kd < kD; kd++)
+      for (int64_t kh = 0; kh < kH; kh++) {
+        const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
+        const int64_t oh = ih * g->stride[1] - g->pad[1] + kh * g->dil[1];
+        const bool live = od >= 0 && od < oD && oh >= 0 && oh < oH;
+        const CVT_T *yrow = src + (live ? od * oH + oh : 0) * oW;
+        CVT_T *out = dst + (kd * kH + kh) * kW;
+        for (int64_t iw = 0; iw < W; iw++)
+          for (int64_t kw = 0; kw < kW; kw++) {
+            const int64_t ow = iw * g->stride[2] - g->pad[2] + kw * g->dil[2];
+            out[iw * d->ldy + kw] = live && ow >= 0 && ow < oW ? yrow[ow] : (CVT_T)0;
+          }
+      }
+    if (co == cout_g - 1) /* the columns past cols, read by the last tile */
+      for (int64_t iw = 0; iw < W; iw++)
+        memset(dst - co * d->taps + iw * d->ldy + d->cols, 0,
+               (size_t)(d->ctiles * d->nr - d->cols) * sizeof *dst);
+  }
+}
+
+/* The gemm formulation's micro-kernel calls for one slab: each task a block of ci by a
+ * tile of (co, tap) columns of grad_weight (the ci blocks of a tile consecutive, so its
+ * Y stays in cache), started from zero on the first slab. A tile that would run past the
+ * row's cols runs on the thread's tile buffer. */
+static void CVT_GEMM_TILES(const cvt_exec *e, const bwd_weight_dims *d, const CVT_T *xpack,
+                           const CVT_T *ypack, CVT_T *gw, CVT_T *tile, const CVT_T **a_ptrs,
+                           const CVT_T **b_ptrs, int64_t nrows, bool first) {
+  const cvt_geometry *g = e->geo;
+  const int64_t W = g->in[2], cin_g = g->cin_g, groups = g->groups;
+#pragma omp for schedule(static)
+  for (int64_t item = 0; item < groups * d->ctiles * d->blocks; item++) {
+    const int64_t b = item % d->blocks, j0 = item / d->blocks % d->ctiles * d->nr;
+    const int64_t grp = item / d->blocks / d->ctiles;
+    const int64_t ci0 = b * d->mr_max, mr = min64(d->mr_max, cin_g - ci0);
+    const int64_t nc = min64(d->nr, d->cols - j0);
+    for (int64_t rr = 0; rr < nrows; rr++) {
+      a_ptrs[rr] = xpack + rr * d->x_row + (grp * cin_g + ci0) * W;
+      b_ptrs[rr] = ypack + (rr * groups + grp) * W * d->ldy + j0;
+    }
+    CVT_T *c = gw + (grp * cin_g + ci0) * d->cols + j0;
+    int64_t ldc = d->cols;
+    if (nc < d->nr) { /* the partial tile: through the buffer */
+      for (int64_t m = 0; m < mr; m++)
+        for (int64_t j = 0; j < d->nr; j++)
+          tile[m * d->nr + j] = first || j >= nc ? (CVT_T)0 : c[m * ldc + j];
+      c = tile, ldc = d->nr;
+    } else if (first) {
+      for (int64_t m = 0; m < mr; m++) memset(c + m * ldc, 0, (size_t)d->nr * sizeof *c);
+    }
+    e->brgemm->fn.CVT_BRGEMM((size_t)mr, (size_t)nrows, (size_t)W, a_ptrs, b_ptrs,
+                             (size_t)d->ldy, c, (size_t)ldc);
+    if (c == tile)
+      for (int64_t m = 0; m < mr; m++)
+        memcpy(gw + (grp * cin_g + ci0 + m) * d->cols + j0, tile + m * d->nr,
+               (size_t)nc * sizeof *tile);
+  }
+}
+
 static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output,
                    void *grad_weight, void *grad_bias) {
   const cvt_geometry *g = e->geo;
@@ -16,7 +92,7 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
   const int64_t kH = g->k[1], kW = g->k[2], sw = g->stride[2];
   const int64_t x_channel = D * H * W, y_channel = oD * oH * oW;
   const int64_t cin_g = g->cin_g, cout_g = g->cout_g, groups = g->groups;
-  const int64_t ctiles = d.cpad / d.nr;
+  const int64_t ctiles = d.ctiles;
   const int64_t items = groups * d.taps * d.blocks * ctiles;
   const int64_t acc_rows = groups * d.taps * cin_g; /* of cpad elements */
 
@@ -26,12 +102,14 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
 #ifdef _OPENMP
     tid = omp_get_thread_num();
 #endif
-    const CVT_T **a_ptrs = (const CVT_T **)ws.ptrs + (size_t)tid * 2 * (size_t)d.slab;
+    const CVT_T **a_ptrs = (const CVT_T **)ws.ptrs + (size_t)tid * ptr_slice(&d);
     const CVT_T **b_ptrs = a_ptrs + d.slab;
 
+    if (!d.gemm) {
 #pragma omp for schedule(static)
-    for (int64_t r = 0; r < acc_rows; r++)
-      memset(acc + r * d.cpad, 0, (size_t)d.cpad * sizeof *acc);
+      for (int64_t r = 0; r < acc_rows; r++)
+        memset(acc + r * d.cpad, 0, (size_t)d.cpad * sizeof *acc);
+    }
 
     for (int64_t r0 = 0; r0 < d.rows; r0 += d.slab) {
       const int64_t nrows = min64(d.slab, d.rows - r0);
@@ -48,6 +126,13 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
         if (it % (groups * d.blocks) == groups * d.blocks - 1) /* the row's slack */
           memset(xpack + rr * d.x_row + groups * cin_g * W, 0,
                  (size_t)d.mr_max * sizeof *xpack);
+      }
+      if (d.gemm) {
+        CVT_GEMM_PACK_Y(e, &d, gy, ypack, r0, nrows);
+        CVT_GEMM_TILES(e, &d, xpack, ypack, gw,
+                       (CVT_T *)ws.tile + (size_t)tid * (size_t)(d.mr_max * d.nr), a_ptrs,
+                       b_ptrs, nrows, r0 == 0);
+        continue;
       }
       /* The grad_output rows each x row reaches, per (kd, kh), width phase and position,
        * channels-last and zero-padded to cpad: [(kd, kh)][phase][j][co]. */
@@ -110,13 +195,15 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
     }
 
     /* Back to PyTorch's layout: gw[ci][co][tap]. */
+    if (!d.gemm) {
 #pragma omp for schedule(static)
-    for (int64_t ic = 0; ic < g->cin; ic++) {
-      const int64_t grp = ic / cin_g, ci = ic % cin_g;
-      CVT_T *dst = gw + ic * cout_g * d.taps;
-      for (int64_t tap = 0; tap < d.taps; tap++) {
-        const CVT_T *src = acc + ((grp * d.taps + tap) * cin_g + ci) * d.cpad;
-        for (int64_t co = 0; co < cout_g; co++) dst[co * d.taps + tap] = src[co];
+      for (int64_t ic = 0; ic < g->cin; ic++) {
+        const int64_t grp = ic / cin_g, ci = ic % cin_g;
+        CVT_T *dst = gw + ic * cout_g * d.taps;
+        for (int64_t tap = 0; tap < d.taps; tap++) {
+          const CVT_T *src = acc + ((grp * d.taps + tap) * cin_g + ci) * d.cpad;
+          for (int64_t co = 0; co < cout_g; co++) dst[co * d.taps + tap] = src[co];
+        }
       }
     }
     /* grad_bias: per channel, samples in order, each plane summed in 8 interleaved
