@@ -194,6 +194,32 @@ static void test_random(void) {
   pr = make(1, 64, 1300, 2, in7, k3, one, one, zero, one, 0);
   pr.dtype = CONVT3D_F64;
   check_problem(&pr);
+  /* grad_weight's dot formulation (float32, AVX-512; width stride 1 or 2, rows of 16
+   * positions or more, at most 16 channels per group on one side): every tile (cout_g 1,
+   * 2-3 and larger, both strides), rows with a partial last vector, padding and
+   * output_padding at the row ends, dilation at stride 1, groups, depthwise, and several
+   * slabs. */
+  for (int iter = 0; iter < 60; iter++) {
+    int64_t in8[3] = {rnd(1, 3), rnd(1, 3), 16 * rnd(1, 4) + rnd(0, 3) * (iter % 2)};
+    int64_t k8[3], s8[3], p8[3], op8[3], d8[3];
+    for (int a = 0; a < 3; a++) {
+      k8[a] = rnd(1, 5), s8[a] = rnd(1, 2), d8[a] = a < 2 ? rnd(1, 2) : 1;
+      p8[a] = rnd(0, k8[a] - 1), op8[a] = rnd(0, s8[a] - 1);
+    }
+    if (iter % 3 == 0) d8[2] = s8[2] == 1 ? 2 : 1;
+    const int64_t g8 = iter % 4 == 0 ? rnd(2, 4) : 1;
+    const int64_t couts[] = {1, 2, 3, 5, 13, 24};
+    int64_t cin_g = rnd(1, 30), cout_g = couts[iter % 6];
+    if (iter % 5 == 0) cin_g = rnd(1, 4), cout_g = rnd(17, 40); /* few on the input side */
+    if (iter % 10 == 9) cin_g = cout_g = 1;                    /* depthwise */
+    pr = make(rnd(1, 2), g8 * cin_g, cout_g, g8, in8, k8, s8, p8, op8, d8, (int)rnd(0, 1));
+    if (convt3d_problem_check(&pr) == CONVT3D_OK) check_problem(&pr);
+  }
+  int64_t in9[3] = {4, 8, 64}, k9[3] = {3, 3, 3};
+  pr = make(2, 16, 16, 1, in9, k9, one, one, zero, one, 1); /* 64 rows, slabs of 36 */
+  check_problem(&pr);
+  pr = make(2, 16, 8, 1, in9, k9, s3, one, one, one, 0); /* stride 2: slabs of 30 */
+  check_problem(&pr);
   /* Empty batch. */
   pr = make(0, 4, 4, 2, in3, k3, s3, one, zero, one, 1);
   check_problem(&pr);

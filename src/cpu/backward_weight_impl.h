@@ -78,6 +78,90 @@ static void CVT_GEMM_TILES(const cvt_exec *e, const bwd_weight_dims *d, const CV
   }
 }
 
+/* The dot formulation for one slab of input rows r0 .. r0 + nrows. First the rows are
+ * copied into the slab's buffers: input [c][row][iw], grad_output [co][(kd, kh)][row][ow]
+ * (the row (od, oh) that (kd, kh) reaches from the input row, when it exists). Then each
+ * task is a block of input channels, a block of grad_output channels, a (kd, kh) and a
+ * width tap (stride 2: the pair of taps at offsets 2q, 2q + 1), its batch the slab's rows
+ * whose (od, oh) exists. Each grad_weight element is summed by one task, slab after slab. */
+static void CVT_DOT_SLAB(const cvt_exec *e, const bwd_weight_dims *d, const CVT_T *x,
+                         const CVT_T *gy, CVT_T *gw, CVT_T *xbuf, CVT_T *gbuf,
+                         const CVT_T **a_ptrs, const CVT_T **b_ptrs, int64_t r0,
+                         int64_t nrows) {
+#if CVT_HAS_DOT
+  const cvt_geometry *g = e->geo;
+  const int64_t D = g->in[0], H = g->in[1], W = g->in[2];
+  const int64_t oD = g->out[0], oH = g->out[1], oW = g->out[2];
+  const int64_t kH = g->k[1], kW = g->k[2], sw = g->stride[2];
+  const int64_t cin_g = g->cin_g, cout_g = g->cout_g, groups = g->groups;
+  const int64_t x_channel = D * H * W, y_channel = oD * oH * oW;
+  const int64_t ldc = cout_g * d->taps, slab = d->slab;
+#pragma omp for schedule(static)
+  for (int64_t it = 0; it < nrows * g->cin; it++) {
+    const int64_t rr = it / g->cin, c = it % g->cin, row = r0 + rr;
+    memcpy(xbuf + c * d->dot_ldx + rr * W, x + (row / H / D * g->cin + c) * x_channel +
+                                               row % (D * H) * W,
+           (size_t)W * sizeof *xbuf);
+  }
+#pragma omp for schedule(static)
+  for (int64_t it = 0; it < nrows * d->pairs * g->cout; it++) {
+    const int64_t rr = it / (d->pairs * g->cout), pair = it / g->cout % d->pairs;
+    const int64_t c = it % g->cout, row = r0 + rr;
+    const int64_t ih = row % H, id = row / H % D, n = row / H / D;
+    const int64_t od = id * g->stride[0] - g->pad[0] + pair / kH * g->dil[0];
+    const int64_t oh = ih * g->stride[1] - g->pad[1] + pair % kH * g->dil[1];
+    if (od < 0 || od >= oD || oh < 0 || oh >= oH) continue; /* never read */
+    memcpy(gbuf + c * d->dot_ldg + (pair * slab + rr) * oW,
+           gy + (n * g->cout + c) * y_channel + (od * oH + oh) * oW, (size_t)oW * sizeof *gbuf);
+  }
+  const int64_t items = groups * d->pairs * d->dot_wg * d->dot_ob * d->dot_cb;
+#pragma omp for schedule(static)
+  for (int64_t item = 0; item < items; item++) {
+    const int64_t cb = item % d->dot_cb, ob = item / d->dot_cb % d->dot_ob;
+    const int64_t wg = item / d->dot_cb / d->dot_ob % d->dot_wg;
+    const int64_t pair = item / d->dot_cb / d->dot_ob / d->dot_wg % d->pairs;
+    const int64_t grp = item / d->dot_cb / d->dot_ob / d->dot_wg / d->pairs;
+    const int64_t kd = pair / kH, kh = pair % kH;
+    const int64_t ci0 = cb * d->dot_mr, mr = min64(d->dot_mr, cin_g - ci0);
+    const int64_t co0 = ob * d->dot_nr, nr = min64(d->dot_nr, cout_g - co0);
+    /* The width: input columns lo .. hi, grad_output elements from off, nel of them. */
+    int64_t lo, hi, off, nel, kw0, kw1;
+    if (sw == 1) {
+      kw0 = wg, kw1 = -1;
+      const int64_t t = kw0 * g->dil[2] - g->pad[2];
+      lo = max64(0, -t), hi = min64(W, oW - t);
+      off = lo + t, nel = hi - lo;
+    } else { /* taps 2q + r - pW... of offset q: kw = 2q + pW + r, r = 0, 1 */
+      const int64_t q = d->dot_q0 + wg;
+      kw0 = 2 * q + g->pad[2], kw1 = kw0 + 1;
+      lo = max64(0, -q), hi = min64(W, ceil_div(oW, 2) - q);
+      off = 2 * (lo + q), nel = oW - off;
+    }
+    if (hi <= lo) continue;
+    size_t batch = 0;
+    for (int64_t rr = 0; rr < nrows; rr++) {
+      const int64_t row = r0 + rr, ih = row % H, id = row / H % D;
+      const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
+      const int64_t oh = ih * g->stride[1] - g->pad[1] + kh * g->dil[1];
+      if (od < 0 || od >= oD || oh < 0 || oh >= oH) continue;
+      a_ptrs[batch] = xbuf + (grp * cin_g + ci0) * d->dot_ldx + rr * W + lo;
+      b_ptrs[batch] = gbuf + (grp * cout_g + co0) * d->dot_ldg + (pair * slab + rr) * oW + off;
+      batch++;
+    }
+    if (batch == 0) continue;
+    CVT_T *c = gw + ((grp * cin_g + ci0) * cout_g + co0) * d->taps + pair * kW;
+    e->brgemm->f32_dot((size_t)sw, (size_t)d->dot_nr, (size_t)mr, (size_t)nr, batch,
+                       (size_t)(hi - lo), (size_t)nel, a_ptrs, (size_t)d->dot_ldx, b_ptrs,
+                       (size_t)d->dot_ldg, kw0 >= 0 && kw0 < kW ? c + kw0 : NULL,
+                       kw1 >= 0 && kw1 < kW ? c + kw1 : NULL, (size_t)ldc,
+                       (size_t)d->taps);
+  }
+#else
+  (void)e, (void)d, (void)x, (void)gy, (void)gw, (void)xbuf, (void)gbuf, (void)a_ptrs,
+      (void)b_ptrs, (void)r0, (void)nrows;
+#endif
+}
+
 static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output,
                    void *grad_weight, void *grad_bias) {
   const cvt_geometry *g = e->geo;
@@ -105,13 +189,20 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
     const CVT_T **a_ptrs = (const CVT_T **)ws.ptrs + (size_t)tid * ptr_slice(&d);
     const CVT_T **b_ptrs = a_ptrs + d.slab;
 
-    if (!d.gemm) {
+    if (d.dot) { /* sums straight into grad_weight */
+#pragma omp for schedule(static)
+      for (int64_t ic = 0; ic < g->cin; ic++)
+        memset(gw + ic * cout_g * d.taps, 0, (size_t)(cout_g * d.taps) * sizeof *gw);
+      for (int64_t r0 = 0; r0 < d.rows; r0 += d.slab)
+        CVT_DOT_SLAB(e, &d, x, gy, gw, xpack, ypack, a_ptrs, b_ptrs, r0,
+                     min64(d.slab, d.rows - r0));
+    } else if (!d.gemm) {
 #pragma omp for schedule(static)
       for (int64_t r = 0; r < acc_rows; r++)
         memset(acc + r * d.cpad, 0, (size_t)d.cpad * sizeof *acc);
     }
 
-    for (int64_t r0 = 0; r0 < d.rows; r0 += d.slab) {
+    for (int64_t r0 = 0; r0 < d.rows && !d.dot; r0 += d.slab) {
       const int64_t nrows = min64(d.slab, d.rows - r0);
       /* x rows, channels-last per block of mr_max input channels: [iw][mr]. */
 #pragma omp for schedule(static)
@@ -195,7 +286,7 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
     }
 
     /* Back to PyTorch's layout: gw[ci][co][tap]. */
-    if (!d.gemm) {
+    if (!d.gemm && !d.dot) {
 #pragma omp for schedule(static)
       for (int64_t ic = 0; ic < g->cin; ic++) {
         const int64_t grp = ic / cin_g, ci = ic % cin_g;

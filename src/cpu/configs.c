@@ -5,12 +5,13 @@
 #include "configs.h"
 
 /* name, tile (mr_max x nr), lanes per FMA along channels and along positions */
-#define F32(name, mr, nr, vm, vn) {#name, mr, nr, vm, vn, {.f32 = cvt_##name}, NULL, {NULL}}
-#define F64(name, mr, nr, vm, vn) {#name, mr, nr, vm, vn, {.f64 = cvt_##name}, NULL, {NULL}}
-/* an AVX-512 6xN tile: with its stacked-rows entry and the fused width-2 tiles */
+#define F32(name, mr, nr, vm, vn) {#name, mr, nr, vm, vn, {.f32 = cvt_##name}, NULL, {NULL}, NULL}
+#define F64(name, mr, nr, vm, vn) {#name, mr, nr, vm, vn, {.f64 = cvt_##name}, NULL, {NULL}, NULL}
+/* an AVX-512 6xN tile: with its stacked-rows entry, the fused width-2 tiles and the
+ * dot-product tiles */
 #define F32R(name, rows, mr, nr, vm, vn)                                                 \
   {#name, mr, nr, vm, vn, {.f32 = cvt_##name}, cvt_##rows,                               \
-   {cvt_f32_brgemm_w2_6x16_avx512, cvt_f32_brgemm_w2_6x32_avx512}}
+   {cvt_f32_brgemm_w2_6x16_avx512, cvt_f32_brgemm_w2_6x32_avx512}, cvt_f32_dot_avx512}
 
 static const cvt_brgemm_config f32_scalar[] = {F32(f32_brgemm_4x16_scalar, 4, 16, 1, 4)};
 static const cvt_brgemm_config f32_avx2[] = {F32(f32_brgemm_4x24_avx2, 4, 24, 1, 8)};

@@ -57,6 +57,42 @@ typedef void (*cvt_f32_brgemm_w2_fn)(size_t mr, size_t batch, size_t kc,
                                      const float *const *b, size_t ldb, const float *bias,
                                      float *y, size_t ych, size_t n, int stream);
 
+/* Dot-product tiles for grad_weight read in place (backward_weight.c's dot formulation):
+ *
+ *     C_r[m*ldc + j*cs] += sum over b < batch, k < kc of A_b[m*lda + k] * B_b[j*ldb + s*k + r]
+ *
+ * for m < mr, j < nr and r < s, where s (1 or 2) is the width stride: with s = 2 the call
+ * covers two width taps, r = 0 into C_0 and r = 1 into C_1 (either may be NULL: not
+ * stored).
+ *   A_b: mr rows of input, lda apart, read for kc elements;
+ *   B_b: nr rows of grad_output, ldb apart; elements at or past nel (counted from B_b)
+ *        are neither read nor multiplied: they count as zero;
+ *   tile_nr: the tile's nr_max, from cvt_dot_tile, which the caller blocks by.
+ * Preconditions: 1 <= mr <= mr_max, 1 <= nr <= tile_nr, batch >= 1, kc >= 1. Each C
+ * element's terms are summed per vector lane (b, then k ascending), then across the lanes
+ * in a fixed order, and the total is added to C: results do not depend on threads. */
+typedef void (*cvt_f32_dot_fn)(size_t s, size_t tile_nr, size_t mr, size_t nr, size_t batch,
+                               size_t kc, size_t nel, const float *const *a, size_t lda,
+                               const float *const *b, size_t ldb, float *c0, float *c1,
+                               size_t ldc, size_t cs);
+
+/* The dot tile (mr_max x nr_max) for stride s and cin x cout channels per group: the
+ * fewest estimated cycles, ceil(cin/mr) * ceil(cout/nr) tiles at the cycles per vector of
+ * positions each tile takes (the FMAs at two per cycle, or its cache lines at one per
+ * cycle, whichever binds; see avx512/f32_dot_avx512.c). */
+static inline void cvt_dot_tile(size_t s, size_t cin, size_t cout, size_t *mr_max,
+                                size_t *nr_max) {
+  static const size_t tiles[2][3][3] = {{{4, 6, 12}, {8, 3, 12}, {24, 1, 25}},
+                                        {{4, 4, 16}, {8, 2, 16}, {12, 1, 14}}};
+  const size_t(*t)[3] = tiles[s == 2];
+  size_t best = 0, best_cost = 0;
+  for (size_t i = 0; i < 3; i++) {
+    const size_t cost = (cin + t[i][0] - 1) / t[i][0] * ((cout + t[i][1] - 1) / t[i][1]) * t[i][2];
+    if (i == 0 || cost < best_cost) best = i, best_cost = cost;
+  }
+  *mr_max = t[best][0], *nr_max = t[best][1];
+}
+
 /* A micro-kernel and its tile: the plan packs weights in blocks of mr_max channels and
  * the driver packs inputs in strips of nr positions. An instruction set may offer several
  * tiles; the plan picks the one that computes the fewest vector multiply-adds. */
@@ -70,6 +106,7 @@ typedef struct cvt_brgemm_config {
   } fn;
   cvt_f32_brgemm_rows_fn f32_rows; /* the stacked-rows entry, or NULL */
   cvt_f32_brgemm_w2_fn f32_w2[2];  /* fused k = s = 2 width tiles of 16 and 32, or NULL */
+  cvt_f32_dot_fn f32_dot;          /* the ISA's dot-product tiles, or NULL */
 } cvt_brgemm_config;
 
 /* The kernels, one declaration macro per signature (the signature is written once, in
@@ -85,6 +122,10 @@ typedef struct cvt_brgemm_config {
   void name(size_t mr, size_t batch, size_t kc, const float *const *a0,                \
             const float *const *a1, const float *const *b, size_t ldb, const float *bias, \
             float *y, size_t ych, size_t n, int stream)
+#define CVT_F32_DOT(name)                                                                \
+  void name(size_t s, size_t tile_nr, size_t mr, size_t nr, size_t batch, size_t kc,     \
+            size_t nel, const float *const *a, size_t lda, const float *const *b,        \
+            size_t ldb, float *c0, float *c1, size_t ldc, size_t cs)
 #define CVT_F64_BRGEMM(name)                                                             \
   void name(size_t mr, size_t batch, size_t kc, const double *const *a,                \
             const double *const *b, size_t ldb, double *c, size_t ldc)
@@ -99,6 +140,7 @@ CVT_F32_BRGEMM_ROWS(cvt_f32_brgemm_6x48_rows_avx512);
 CVT_F32_BRGEMM_ROWS(cvt_f32_brgemm_6x64_rows_avx512);
 CVT_F32_BRGEMM_W2(cvt_f32_brgemm_w2_6x16_avx512);
 CVT_F32_BRGEMM_W2(cvt_f32_brgemm_w2_6x32_avx512);
+CVT_F32_DOT(cvt_f32_dot_avx512);
 CVT_F32_BRGEMM(cvt_f32_brgemm_64x1_avx512);
 CVT_F32_BRGEMM(cvt_f32_brgemm_64x2_avx512);
 CVT_F32_BRGEMM(cvt_f32_brgemm_64x3_avx512);
