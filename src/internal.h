@@ -179,8 +179,11 @@ size_t cvt_bwd_data_packed_weight_bytes(const cvt_geometry *geo,
                                         const struct cvt_brgemm_config *cfg);
 void cvt_bwd_data_pack_weights(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg,
                                const void *weight, void *packed, int num_threads);
+/* Per-thread bytes, or with *shared set the whole workspace for num_threads threads
+ * (the gemm cut, whose im2col of grad_output the threads share). */
 size_t cvt_bwd_data_workspace_bytes(const cvt_geometry *geo,
-                                    const struct cvt_brgemm_config *cfg);
+                                    const struct cvt_brgemm_config *cfg, int num_threads,
+                                    bool *shared);
 void cvt_bwd_data_run(const cvt_exec *e, const void *grad_output, void *grad_input);
 
 /* src/cpu/backward_weight.c: grad_weight as GEMMs over positions, on slabs of input and

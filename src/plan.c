@@ -239,7 +239,11 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
     case CONVT3D_PASS_CONV3D:
       brgemm = choose_kernel(geo, isa, cvt_bwd_data_pick_kernel);
       weight_bytes = cvt_bwd_data_packed_weight_bytes(geo, brgemm);
-      ws_per_thread = cvt_bwd_data_workspace_bytes(geo, brgemm);
+      {
+        bool shared = false;
+        ws_per_thread = cvt_bwd_data_workspace_bytes(geo, brgemm, num_threads, &shared);
+        if (shared) ws_bytes = ws_per_thread, ws_per_thread = 0;
+      }
       break;
     case CONVT3D_PASS_BACKWARD_WEIGHT:
       brgemm = choose_kernel(geo, isa, cvt_bwd_weight_pick_kernel);

@@ -41,6 +41,9 @@
  *   buffer holding the group's whole plane, copied out at the end. For short rows, where
  *   row tiles would waste most lanes. */
 typedef struct bwd_data_dims {
+  bool gemm;                     /* the gemm cut (below; else planes or rows) */
+  int64_t P, ptiles, ldy, chunk; /* gemm: positions, their tiles, Y's row stride, taps per
+                                    chunk of the reduction */
   bool planes;                   /* the plane cut (else rows) */
   int64_t W, nr, mr_max, blocks; /* blocks of mr_max channels per group */
   int64_t kc;                    /* grad_output channels per packed chunk */
@@ -84,8 +87,35 @@ static bool use_planes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
   return g->cin_g * ppad * (int64_t)g->esize <= BWD_DATA_PLANE_BUDGET;
 }
 
+/* The gemm cut, for small volumes: the input positions (n, id, ih, iw) number at most
+ * twice the input channels per group, the deep decoder layers on 1^3..8^3 inputs whose
+ * rows and planes are too short to fill a tile. grad_input is then one GEMM per group,
+ *
+ *     gx[ci][(n, i)] = sum over (tap, co) of w[ci][co][tap] * Y[(tap, co)][(n, i)],
+ *     Y[(tap, co)][(n, i)] = gy[n, co, i*s - p + tap*dil], or 0 outside grad_output,
+ *
+ * A the plan's packed weights ([co][mr] panels per tap, as the other cuts), B = Y (an
+ * im2col of grad_output: a row per (tap, co), the positions contiguous, built once per
+ * execute and shared by the threads), one micro-kernel call per block of ci, tile of
+ * positions and chunk of taps (Y's chunk stays in L2 while the ci blocks pass). The sums
+ * go to a [ci][position] buffer, then out to grad_input. Y holds at most twice the
+ * weight's elements; taps outside grad_output cost multiply-adds with its zeros. */
+#define BWD_DATA_GEMM_RATIO 2
+#define BWD_DATA_GEMM_MIN_POSITIONS 16 /* a vector's worth (3D-GAN l1's 2: 2.5x slower) */
+#define BWD_DATA_GEMM_CHUNK_BUDGET (INT64_C(256) * 1024)
+static bool use_gemm(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
+  const int64_t positions = g->n * g->in[0] * g->in[1] * g->in[2];
+  return cfg->vec_m == 1 && positions >= BWD_DATA_GEMM_MIN_POSITIONS &&
+         positions <= BWD_DATA_GEMM_RATIO * g->cin_g;
+}
+
 static bwd_data_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
-  bwd_data_dims d;
+  bwd_data_dims d = {0};
+  d.gemm = use_gemm(g, cfg);
+  d.P = g->n * g->in[0] * g->in[1] * g->in[2];
+  d.ptiles = ceil_div(d.P, (int64_t)cfg->nr);
+  d.ldy = unaliased_stride(d.ptiles * (int64_t)cfg->nr, g->esize);
+  d.chunk = max64(1, BWD_DATA_GEMM_CHUNK_BUDGET / (g->cout_g * d.ldy * (int64_t)g->esize));
   bwd_axis h = {0}, w = {0};
   axis_of(g, 1, &h);
   axis_of(g, 2, &w);
@@ -175,6 +205,16 @@ static double taps_per_call(const cvt_geometry *g) {
 const cvt_brgemm_config *cvt_bwd_data_pick_kernel(const cvt_geometry *g,
                                                   const cvt_brgemm_config *tiles,
                                                   size_t count) {
+  /* the gemm cut: the positions-in-lanes tile wasting fewest lanes, the wider on a tie */
+  const int64_t positions = g->n * g->in[0] * g->in[1] * g->in[2];
+  const cvt_brgemm_config *gemm = NULL;
+  for (size_t i = 0; i < count; i++) {
+    if (!use_gemm(g, &tiles[i])) continue;
+    const int64_t nr = (int64_t)tiles[i].nr, waste = ceil_div(positions, nr) * nr;
+    if (!gemm || waste <= ceil_div(positions, (int64_t)gemm->nr) * (int64_t)gemm->nr)
+      gemm = &tiles[i];
+  }
+  if (gemm) return gemm;
   bool planes = false;
   for (size_t i = 0; i < count; i++) planes |= use_planes(g, &tiles[i]);
   const bool channel_tiles = !planes && (g->in[2] < 16 || taps_per_call(g) >= 8);
@@ -274,8 +314,34 @@ static size_t ws_layout(const cvt_geometry *g, const cvt_brgemm_config *cfg, cha
   return at;
 }
 
-size_t cvt_bwd_data_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
-  return ws_layout(g, cfg, NULL, NULL);
+/* The gemm cut's workspace, shared: Y, the [ci][position] sums (whole tiles: the calls
+ * write them in place), and per thread the batch's pointers. */
+typedef struct bwd_data_gemm_ws {
+  void *y;             /* groups * taps * cout_g * ldy elements */
+  void *sums;          /* cin * ldy elements */
+  size_t thread_bytes; /* per thread, from `threads` on */
+  char *threads;       /* a_ptrs, b_ptrs: chunk entries each */
+} bwd_data_gemm_ws;
+
+static size_t gemm_ws_layout(const cvt_geometry *g, const cvt_brgemm_config *cfg,
+                             int num_threads, char *base, bwd_data_gemm_ws *ws) {
+  const bwd_data_dims d = dims_of(g, cfg);
+  const int64_t taps = g->k[0] * g->k[1] * g->k[2];
+  const size_t y = align64((size_t)(g->groups * taps * g->cout_g * d.ldy) * g->esize);
+  const size_t sums = align64((size_t)(g->cin * d.ldy) * g->esize);
+  /* 128 bytes between threads' slices: no line (or prefetched pair) written by two */
+  const size_t per = (2 * (size_t)d.chunk * sizeof(void *) + 127) & ~(size_t)127;
+  if (ws) {
+    ws->y = base, ws->sums = base + y, ws->thread_bytes = per;
+    ws->threads = base + align64(y + sums + 64);
+  }
+  return align64(y + sums + 64) + per * (size_t)num_threads;
+}
+
+size_t cvt_bwd_data_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_config *cfg,
+                                    int num_threads, bool *shared) {
+  *shared = use_gemm(g, cfg);
+  return *shared ? gemm_ws_layout(g, cfg, num_threads, NULL, NULL) : ws_layout(g, cfg, NULL, NULL);
 }
 
 #define CVT_T float
@@ -283,6 +349,7 @@ size_t cvt_bwd_data_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_conf
 #define CVT_ROWS bwd_data_rows_f32
 #define CVT_PLANES bwd_data_planes_f32
 #define CVT_PACK_ROW pack_row_f32
+#define CVT_GEMM bwd_data_gemm_f32
 #define CVT_BRGEMM f32
 #include "backward_data_impl.h"
 #undef CVT_T
@@ -290,6 +357,7 @@ size_t cvt_bwd_data_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_conf
 #undef CVT_ROWS
 #undef CVT_PLANES
 #undef CVT_PACK_ROW
+#undef CVT_GEMM
 #undef CVT_BRGEMM
 
 #define CVT_T double
@@ -297,6 +365,7 @@ size_t cvt_bwd_data_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_conf
 #define CVT_ROWS bwd_data_rows_f64
 #define CVT_PLANES bwd_data_planes_f64
 #define CVT_PACK_ROW pack_row_f64
+#define CVT_GEMM bwd_data_gemm_f64
 #define CVT_BRGEMM f64
 #include "backward_data_impl.h"
 #undef CVT_T
@@ -304,6 +373,7 @@ size_t cvt_bwd_data_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_conf
 #undef CVT_ROWS
 #undef CVT_PLANES
 #undef CVT_PACK_ROW
+#undef CVT_GEMM
 #undef CVT_BRGEMM
 
 void cvt_bwd_data_run(const cvt_exec *e, const void *grad_output, void *grad_input) {

@@ -186,9 +186,93 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
              (size_t)W * sizeof *gx);
 }
 
+/* The gemm cut (backward_data.c): Y built by all threads, then the calls, each thread
+ * keeping its (block, tile) items from chunk to chunk of taps, then out to grad_input. */
+static void CVT_GEMM(const cvt_exec *e, const bwd_data_dims *d, const CVT_T *gy,
+                     CVT_T *gx) {
+  const cvt_geometry *g = e->geo;
+  const CVT_T *w_packed = e->weight, *bias = e->bias;
+  const int64_t D = g->in[0], H = g->in[1], W = g->in[2];
+  const int64_t oD = g->out[0], oH = g->out[1], oW = g->out[2];
+  const int64_t kH = g->k[1], kW = g->k[2], taps = g->k[0] * kH * kW;
+  const int64_t cin_g = g->cin_g, cout_g = g->cout_g, groups = g->groups;
+  const int64_t x_channel = D * H * W, y_channel = oD * oH * oW;
+  const int64_t nr = d->nr, mr_max = d->mr_max, ldy = d->ldy;
+  bwd_data_gemm_ws ws;
+  gemm_ws_layout(g, e->brgemm, e->num_threads, e->workspace, &ws);
+  CVT_T *y = ws.y, *sums = ws.sums;
+
+#pragma omp parallel num_threads(e->num_threads) if (e->num_threads > 1)
+  {
+    int tid = 0;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+#endif
+    char *mine = ws.threads + (size_t)tid * ws.thread_bytes;
+    const CVT_T **a_ptrs = (const CVT_T **)mine, **b_ptrs = a_ptrs + d->chunk;
+
+    /* Y: row (group, tap, co), zero past the positions. */
+#pragma omp for schedule(static)
+    for (int64_t it = 0; it < groups * taps * cout_g; it++) {
+      const int64_t co = it % cout_g, tap = it / cout_g % taps, grp = it / cout_g / taps;
+      const int64_t kd = tap / (kH * kW), kh = tap / kW % kH, kw = tap % kW;
+      CVT_T *dst = y + it * ldy;
+      for (int64_t n = 0; n < g->n; n++)
+        for (int64_t id = 0; id < D; id++)
+          for (int64_t ih = 0; ih < H; ih++, dst += W) {
+            const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
+            const int64_t oh = ih * g->stride[1] - g->pad[1] + kh * g->dil[1];
+            const bool live = od >= 0 && od < oD && oh >= 0 && oh < oH;
+            const CVT_T *row =
+                gy + (n * g->cout + grp * cout_g + co) * y_channel + (live ? od * oH + oh : 0) * oW;
+            for (int64_t iw = 0; iw < W; iw++) {
+              const int64_t ow = iw * g->stride[2] - g->pad[2] + kw * g->dil[2];
+              dst[iw] = live && ow >= 0 && ow < oW ? row[ow] : (CVT_T)0;
+            }
+          }
+      memset(dst, 0, (size_t)(ldy - d->P) * sizeof *dst);
+    }
+    /* The sums, chunk by chunk of taps; an item is (group, ci block, position tile). */
+    const int64_t items = groups * d->blocks * d->ptiles;
+    for (int64_t t0 = 0; t0 < taps; t0 += d->chunk) {
+      const int64_t tn = min64(d->chunk, taps - t0);
+#pragma omp for schedule(static) nowait
+      for (int64_t item = 0; item < items; item++) {
+        const int64_t j0 = item % d->ptiles * nr, b = item / d->ptiles % d->blocks;
+        const int64_t grp = item / d->ptiles / d->blocks;
+        const int64_t ci0 = b * mr_max, mr = min64(mr_max, cin_g - ci0);
+        CVT_T *c = sums + (grp * cin_g + ci0) * ldy + j0;
+        if (t0 == 0)
+          for (int64_t m = 0; m < mr; m++)
+            for (int64_t j = 0; j < nr; j++)
+              c[m * ldy + j] = bias ? bias[grp * cin_g + ci0 + m] : (CVT_T)0;
+        const CVT_T *a = w_packed + block_offset(g, mr_max, grp, b);
+        for (int64_t t = 0; t < tn; t++) {
+          a_ptrs[t] = a + (t0 + t) * cout_g * mr;
+          b_ptrs[t] = y + ((grp * taps + t0 + t) * cout_g) * ldy + j0;
+        }
+        e->brgemm->fn.CVT_BRGEMM((size_t)mr, (size_t)tn, (size_t)cout_g, a_ptrs, b_ptrs,
+                                 (size_t)ldy, c, (size_t)ldy);
+      }
+    }
+#pragma omp barrier
+    /* Out to grad_input: each (n, channel) a run of D*H*W positions. */
+#pragma omp for schedule(static)
+    for (int64_t it = 0; it < g->n * g->cin; it++) {
+      const int64_t n = it / g->cin, ci = it % g->cin;
+      memcpy(gx + it * x_channel, sums + ci * ldy + n * x_channel,
+             (size_t)x_channel * sizeof *gx);
+    }
+  }
+}
+
 static void CVT_FN(const cvt_exec *e, const void *grad_output, void *grad_input) {
   const cvt_geometry *g = e->geo;
   const bwd_data_dims d = dims_of(g, e->brgemm);
+  if (d.gemm) {
+    CVT_GEMM(e, &d, grad_output, grad_input);
+    return;
+  }
   const int64_t tasks = g->n * g->groups * g->in[0] * (d.planes ? 1 : g->in[1]);
 
 #pragma omp parallel num_threads(e->num_threads) if (e->num_threads > 1)
