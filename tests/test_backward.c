@@ -220,6 +220,16 @@ static void test_random(void) {
   check_problem(&pr);
   pr = make(2, 16, 8, 1, in9, k9, s3, one, one, one, 0); /* stride 2: slabs of 30 */
   check_problem(&pr);
+  /* Pointwise layers, which the backward plans re-cut into rows of up to 4096 positions
+   * that divide the volume: short volumes, a prime-ish one (1001), one of 8192 (rows of
+   * 4096), groups, dilation (ignored by a 1-kernel), with and without bias. */
+  const int64_t vols[][3] = {{1, 3, 5}, {4, 6, 10}, {7, 11, 13}, {2, 64, 64}, {3, 1, 17}};
+  for (int v = 0; v < 5; v++) {
+    int64_t d10[3] = {1, 1 + v % 2, 1};
+    pr = make(1 + v % 2, 6 * (1 + v % 3), 5 + 3 * v, 1 + v % 3, vols[v], one, one, zero, zero,
+              d10, v % 2);
+    check_problem(&pr);
+  }
   /* Empty batch. */
   pr = make(0, 4, 4, 2, in3, k3, s3, one, zero, one, 1);
   check_problem(&pr);
