@@ -167,6 +167,17 @@ static bwd_weight_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *c
   return d;
 }
 
+/* Whether input row `row` (n, id, ih) with depth and height taps (kd, kh) reaches a row
+ * (od, oh) of grad_output, whose offset od * oH + oh goes to *at. */
+static bool row_reaches(const cvt_geometry *g, int64_t row, int64_t kd, int64_t kh,
+                        int64_t *at) {
+  const int64_t ih = row % g->in[1], id = row / g->in[1] % g->in[0];
+  const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
+  const int64_t oh = ih * g->stride[1] - g->pad[1] + kh * g->dil[1];
+  *at = od * g->out[1] + oh;
+  return od >= 0 && od < g->out[0] && oh >= 0 && oh < g->out[1];
+}
+
 /* The packed width phase a tap reads: its phase r when every phase is packed (sW <= kW),
  * else one slot per tap. */
 static int64_t tap_slot(const cvt_geometry *g, int64_t kw) {

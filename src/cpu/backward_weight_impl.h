@@ -107,12 +107,10 @@ static void CVT_DOT_SLAB(const cvt_exec *e, const bwd_weight_dims *d, const CVT_
   for (int64_t it = 0; it < nrows * d->pairs * g->cout; it++) {
     const int64_t rr = it / (d->pairs * g->cout), pair = it / g->cout % d->pairs;
     const int64_t c = it % g->cout, row = r0 + rr;
-    const int64_t ih = row % H, id = row / H % D, n = row / H / D;
-    const int64_t od = id * g->stride[0] - g->pad[0] + pair / kH * g->dil[0];
-    const int64_t oh = ih * g->stride[1] - g->pad[1] + pair % kH * g->dil[1];
-    if (od < 0 || od >= oD || oh < 0 || oh >= oH) continue; /* never read */
+    int64_t at;
+    if (!row_reaches(g, row, pair / kH, pair % kH, &at)) continue; /* never read */
     memcpy(gbuf + c * d->dot_ldg + (pair * slab + rr) * oW,
-           gy + (n * g->cout + c) * y_channel + (od * oH + oh) * oW, (size_t)oW * sizeof *gbuf);
+           gy + (row / H / D * g->cout + c) * y_channel + at * oW, (size_t)oW * sizeof *gbuf);
   }
   const int64_t items = groups * d->pairs * d->dot_wg * d->dot_ob * d->dot_cb;
 #pragma omp for schedule(static)
@@ -140,10 +138,8 @@ static void CVT_DOT_SLAB(const cvt_exec *e, const bwd_weight_dims *d, const CVT_
     if (hi <= lo) continue;
     size_t batch = 0;
     for (int64_t rr = 0; rr < nrows; rr++) {
-      const int64_t row = r0 + rr, ih = row % H, id = row / H % D;
-      const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
-      const int64_t oh = ih * g->stride[1] - g->pad[1] + kh * g->dil[1];
-      if (od < 0 || od >= oD || oh < 0 || oh >= oH) continue;
+      int64_t at;
+      if (!row_reaches(g, r0 + rr, kd, kh, &at)) continue;
       a_ptrs[batch] = xbuf + (grp * cin_g + ci0) * d->dot_ldx + rr * W + lo;
       b_ptrs[batch] = gbuf + (grp * cout_g + co0) * d->dot_ldg + (pair * slab + rr) * oW + off;
       batch++;
@@ -266,10 +262,8 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
         const int64_t pair = kd * kH + kh;
         size_t batch = 0;
         for (int64_t rr = 0; rr < nrows; rr++) {
-          const int64_t row = r0 + rr, ih = row % H, id = row / H % D;
-          const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
-          const int64_t oh = ih * g->stride[1] - g->pad[1] + kh * g->dil[1];
-          if (od < 0 || od >= oD || oh < 0 || oh >= oH) continue;
+          int64_t at;
+          if (!row_reaches(g, r0 + rr, kd, kh, &at)) continue;
           a_ptrs[batch] = xpack + rr * d.x_row + (grp * cin_g + ci0) * W + lo * mr;
           b_ptrs[batch] = ypack + rr * d.y_row +
                           (((grp * d.pairs + pair) * d.slots + slot) * d.len + lo + q - d.qmin) *
