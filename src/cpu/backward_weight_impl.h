@@ -17,15 +17,14 @@ static void CVT_GEMM_PACK_Y(const cvt_exec *e, const bwd_weight_dims *d, const C
   for (int64_t it = 0; it < nrows * groups * cout_g; it++) {
     const int64_t rr = it / (groups * cout_g), grp = it / cout_g % groups;
     const int64_t co = it % cout_g;
-    const int64_t row = r0 + rr, ih = row % H, id = row / H % D, n = row / H / D;
+    const int64_t row = r0 + rr, n = row / H / D;
     const CVT_T *src = gy + (n * g->cout + grp * cout_g + co) * y_channel;
     CVT_T *dst = ypack + (rr * groups + grp) * W * d->ldy + co * d->taps;
     for (int64_t kd = 0; kd < kD; kd++)
       for (int64_t kh = 0; kh < kH; kh++) {
-        const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
-        const int64_t oh = ih * g->stride[1] - g->pad[1] + kh * g->dil[1];
-        const bool live = od >= 0 && od < oD && oh >= 0 && oh < oH;
-        const CVT_T *yrow = src + (live ? od * oH + oh : 0) * oW;
+        int64_t at;
+        const bool live = row_reaches(g, row, kd, kh, &at);
+        const CVT_T *yrow = src + (live ? at : 0) * oW;
         CVT_T *out = dst + (kd * kH + kh) * kW;
         for (int64_t iw = 0; iw < W; iw++)
           for (int64_t kw = 0; kw < kW; kw++) {
@@ -227,11 +226,10 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
       for (int64_t it = 0; it < nrows * groups * d.pairs; it++) {
         const int64_t rr = it / (groups * d.pairs), grp = it / d.pairs % groups;
         const int64_t pair = it % d.pairs, kd = pair / kH, kh = pair % kH;
-        const int64_t row = r0 + rr, ih = row % H, id = row / H % D, n = row / H / D;
-        const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
-        const int64_t oh = ih * g->stride[1] - g->pad[1] + kh * g->dil[1];
-        if (od < 0 || od >= oD || oh < 0 || oh >= oH) continue; /* never read */
-        const CVT_T *src = gy + ((n * g->cout + grp * cout_g) * oD + od) * oH * oW + oh * oW;
+        const int64_t row = r0 + rr, n = row / H / D;
+        int64_t at;
+        if (!row_reaches(g, row, kd, kh, &at)) continue; /* never read */
+        const CVT_T *src = gy + (n * g->cout + grp * cout_g) * y_channel + at * oW;
         CVT_T *dst = ypack + rr * d.y_row + (grp * d.pairs + pair) * d.slots * d.len * d.cpad;
         for (int64_t s = 0; s < d.slots; s++, dst += d.len * d.cpad) {
           const int64_t r = slot_phase(g, s);
