@@ -230,6 +230,20 @@ static void test_random(void) {
               d10, v % 2);
     check_problem(&pr);
   }
+  /* grad_input's row cut in bands of rows (a row buffer holding several rows of a plane):
+   * 32 planes of 7 rows make bands of 6 and a last band of 1; buffer rows longer than the
+   * row (20 positions) and equal to it (32); few grad_output channels (the taps join the
+   * reduction) and more, with bias (conv3d's). */
+  int64_t in11[3] = {16, 7, 20};
+  pr = make(2, 5, 2, 1, in11, k3, s3, one, one, one, 1);
+  check_problem(&pr);
+  pr = make(2, 12, 9, 3, in11, k3, s3, one, zero, one, 1);
+  check_problem(&pr);
+  in11[2] = 32;
+  pr = make(2, 7, 1, 1, in11, k3, one, one, zero, one, 1);
+  check_problem(&pr);
+  pr.dtype = CONVT3D_F64;
+  check_problem(&pr);
   /* Empty batch. */
   pr = make(0, 4, 4, 2, in3, k3, s3, one, zero, one, 1);
   check_problem(&pr);

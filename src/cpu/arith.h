@@ -1,4 +1,4 @@
-/* Small integer helpers shared by the drivers. */
+/* Small integer helpers shared by the drivers and the packing kernels. */
 #ifndef CONVT3D_CPU_ARITH_H
 #define CONVT3D_CPU_ARITH_H
 
@@ -16,6 +16,14 @@ static inline int64_t ceil_div(int64_t a, int64_t b) {
 /* a / b rounded down, for any a and b > 0; no intermediate can overflow. */
 static inline int64_t floor_div(int64_t a, int64_t b) {
   return a / b - (a % b != 0 && a < 0); /* NOLINT(clang-analyzer-core.DivideZero): b > 0 */
+}
+
+/* The positions j < len of a packed phase row (phase r, first position qmin) whose output
+ * index (j + qmin)*s + r lies in [0, out): [*lo, *hi). No intermediate overflows. */
+static inline void phase_row_range(int64_t out, int64_t s, int64_t r, int64_t qmin,
+                                   int64_t len, int64_t *lo, int64_t *hi) {
+  *lo = min64(len, max64(0, -qmin));
+  *hi = out - 1 - r < 0 ? *lo : max64(*lo, min64(len, (out - 1 - r) / s - qmin + 1));
 }
 
 /* n rounded up to a multiple of 64 (bytes: keeps workspace slices cache-line aligned). */

@@ -57,20 +57,41 @@ typedef struct bwd_data_dims {
   int64_t positions, ppad;       /* planes: H * lenw positions, rounded up to nr */
   int64_t ldp;                   /* planes: between channels of the plane buffer: ppad,
                                     unaliased (arith.h) */
-  bool rowbuf;                   /* rows: the row is summed in a buffer, then copied out */
-  int64_t ldr;                   /* rows: between channels of that buffer: W rounded up to
-                                    nr, unaliased */
+  bool rowbuf;                   /* rows: the rows are summed in a buffer, then copied out */
+  bool taps_k;                   /* rows: the live taps join the reduction (below) */
+  int64_t ldw;                   /* rows: W rounded up to whole tiles (a row of the buffer,
+                                    and of the taps_k copy) */
+  int64_t band;                  /* rows: grad_input rows per task (1 without a buffer) */
+  int64_t ldr;                   /* rows: between channels of the buffer: band * ldw,
+                                    unaliased */
   int64_t pack_elems;            /* the whole pack: groups_of_rows * kc * ldb */
 } bwd_data_dims;
+
+/* With few grad_output channels, a call of the row cut reduces over kc = Cout/groups
+ * channels per tap, 1-3 on the output layers (3D-GAN l5, VideoGPT's head), and every
+ * batch entry costs its pointer loads and loop for a few FMAs. There the row's live
+ * taps join the reduction instead: each (pair, kw, co) run of the pack is copied to a
+ * row of its own, so the rows of consecutive taps follow one another as the packed
+ * weights' panels do, and one batch entry covers a run of consecutive taps (all of them
+ * inside the volume, or the live kh of one kd): kc = taps x channels. The copy is one
+ * memcpy of a tile-rounded row per (tap, channel), shared by all the row's channel
+ * blocks. */
+#define BWD_DATA_TAPS_K_MAX_CHANNELS 4
+#define BWD_DATA_TAPS_K_BUDGET (INT64_C(128) * 1024)
 
 /* The plane buffer a task may hold (group channels x positions). */
 #define BWD_DATA_PLANE_BUDGET (INT64_C(1024) * 1024)
 
 /* The row buffer a task holds when rows are summed apart from grad_input (group channels
- * x the row): grad_input's own channels lie D*H*W apart, which for power-of-two volumes
- * puts a tile's rows in one L1 set; the buffer's lie an unaliased stride apart. Above
- * this, tiles accumulate in grad_input directly. */
+ * x a band of rows): grad_input's own channels lie D*H*W apart, which for power-of-two
+ * volumes puts a tile's rows in one L1 set; the buffer's lie an unaliased stride apart.
+ * Above this, one row's buffer included, tiles accumulate in grad_input directly. A task
+ * takes as many rows of its plane as the buffer holds, so that copying it out writes each
+ * channel's band as one contiguous run: row by row, the writes to grad_input were 64-128
+ * short runs a power of two apart, all in the same L2 set, and took 30% of 3D-GAN l5's
+ * time. Bands keep at least BWD_DATA_ROW_TASKS tasks for the threads. */
 #define BWD_DATA_ROW_BUDGET (INT64_C(256) * 1024)
+#define BWD_DATA_ROW_TASKS 64
 
 /* Rows shorter than a vector of positions are cut by planes when the tile puts positions
  * in the lanes, the plane holds enough positions to fill tiles (measured: from 64
@@ -141,12 +162,23 @@ static bwd_data_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg
     d.groups_of_rows = g->k[0] * g->k[1];
     d.pitch = w.len + d.nr; /* a row's last tile runs up to nr - 1 past it */
     d.positions = d.ppad = d.ldp = 0;
-    d.ldr = unaliased_stride(ceil_div(d.W, d.nr) * d.nr, g->esize);
-    d.rowbuf = g->cin_g * d.ldr * (int64_t)g->esize <= BWD_DATA_ROW_BUDGET;
+    d.ldw = ceil_div(d.W, d.nr) * d.nr;
+    const int64_t es = (int64_t)g->esize, planes = g->n * g->groups * g->in[0];
+    d.rowbuf = g->cin_g * unaliased_stride(d.ldw, g->esize) * es <= BWD_DATA_ROW_BUDGET;
+    d.band = 1;
+    while (d.rowbuf && d.band < g->in[1] &&
+           planes * ceil_div(g->in[1], d.band + 1) >= BWD_DATA_ROW_TASKS &&
+           g->cin_g * unaliased_stride((d.band + 1) * d.ldw, g->esize) * es <=
+               BWD_DATA_ROW_BUDGET)
+      d.band++;
+    d.ldr = unaliased_stride(d.band * d.ldw, g->esize);
+    d.taps_k = g->cout_g <= BWD_DATA_TAPS_K_MAX_CHANNELS &&
+               g->k[0] * g->k[1] * g->k[2] * g->cout_g * d.ldw * es <= BWD_DATA_TAPS_K_BUDGET;
   }
   d.ldb = unaliased_stride(d.slots * d.pitch, g->esize);
   const int64_t per_channel = d.groups_of_rows * d.ldb * (int64_t)g->esize;
-  d.kc = min64(g->cout_g, max64(1, BWD_DATA_PACK_BUDGET / per_channel));
+  d.kc = d.taps_k ? g->cout_g /* the panels of consecutive taps are then contiguous */
+                  : min64(g->cout_g, max64(1, BWD_DATA_PACK_BUDGET / per_channel));
   d.pack_elems = d.groups_of_rows * d.kc * d.ldb;
   return d;
 }
@@ -282,6 +314,7 @@ typedef struct bwd_data_ws {
   const void **a_ptrs, **b_ptrs;       /* taps entries each */
   void *tile;                          /* planes: cin_g * ldp; rows: cin_g * ldr with a row
                                           buffer, else mr_max * nr (a last tile's copy) */
+  void *taps;                          /* taps_k: taps * cout_g rows of ldw */
 } bwd_data_ws;
 
 static size_t ws_layout(const cvt_geometry *g, const cvt_brgemm_config *cfg, char *base,
@@ -310,6 +343,7 @@ static size_t ws_layout(const cvt_geometry *g, const cvt_brgemm_config *cfg, cha
                       : d.rowbuf ? g->cin_g * d.ldr
                                  : d.mr_max * d.nr) *
                  es);
+  TAKE(taps, d.taps_k ? (size_t)(taps * g->cout_g * d.ldw) * es : 0);
 #undef TAKE
   return at;
 }
@@ -347,32 +381,36 @@ size_t cvt_bwd_data_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_conf
 #define CVT_T float
 #define CVT_FN bwd_data_f32
 #define CVT_ROWS bwd_data_rows_f32
+#define CVT_ROW bwd_data_row_f32
 #define CVT_PLANES bwd_data_planes_f32
-#define CVT_PACK_ROW pack_row_f32
+#define CVT_PHASE_ROW_FN cvt_f32_phase_row_fn
 #define CVT_GEMM bwd_data_gemm_f32
 #define CVT_BRGEMM f32
 #include "backward_data_impl.h"
 #undef CVT_T
 #undef CVT_FN
 #undef CVT_ROWS
+#undef CVT_ROW
 #undef CVT_PLANES
-#undef CVT_PACK_ROW
+#undef CVT_PHASE_ROW_FN
 #undef CVT_GEMM
 #undef CVT_BRGEMM
 
 #define CVT_T double
 #define CVT_FN bwd_data_f64
 #define CVT_ROWS bwd_data_rows_f64
+#define CVT_ROW bwd_data_row_f64
 #define CVT_PLANES bwd_data_planes_f64
-#define CVT_PACK_ROW pack_row_f64
+#define CVT_PHASE_ROW_FN cvt_f64_phase_row_fn
 #define CVT_GEMM bwd_data_gemm_f64
 #define CVT_BRGEMM f64
 #include "backward_data_impl.h"
 #undef CVT_T
 #undef CVT_FN
 #undef CVT_ROWS
+#undef CVT_ROW
 #undef CVT_PLANES
-#undef CVT_PACK_ROW
+#undef CVT_PHASE_ROW_FN
 #undef CVT_GEMM
 #undef CVT_BRGEMM
 

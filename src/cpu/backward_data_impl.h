@@ -1,49 +1,23 @@
 /* Body of the backward-data pass for one element type. backward_data.c includes this
- * file once per dtype with CVT_T (element type), CVT_FN, CVT_ROWS, CVT_PLANES and
- * CVT_PACK_ROW (this dtype's functions) and CVT_BRGEMM (the member of the config's kernel
- * union) defined. */
+ * file once per dtype with CVT_T (element type), CVT_FN, CVT_ROWS, CVT_ROW, CVT_PLANES and
+ * CVT_GEMM (this dtype's functions), CVT_PHASE_ROW_FN (its packing kernel's type) and
+ * CVT_BRGEMM (the member of the config's kernel unions) defined. */
 
-/* Packs one phase of one grad_output row: dst[j] = src[(j + qmin)*s + r] where that
- * column exists, 0 elsewhere, for j < len. */
-static void CVT_PACK_ROW(const CVT_T *src, int64_t oW, int64_t sw, int64_t r, int64_t qmin,
-                         int64_t len, CVT_T *dst) {
-  int64_t lo, hi;
-  phase_row_range(oW, sw, r, qmin, len, &lo, &hi);
-  memset(dst, 0, (size_t)lo * sizeof *dst);
-  if (sw == 1) {
-    memcpy(dst + lo, src + lo + qmin, (size_t)(hi - lo) * sizeof *dst);
-  } else if (sw == 2) { /* a constant stride: the compiler vectorises the gather */
-    for (int64_t j = lo; j < hi; j++) dst[j] = src[(j + qmin) * 2 + r];
-  } else { /* indexed, not a stepped pointer: a huge stride must not step past */
-    for (int64_t j = lo; j < hi; j++) dst[j] = src[(j + qmin) * sw + r];
-  }
-  memset(dst + hi, 0, (size_t)(len - hi) * sizeof *dst);
-}
-
-/* One grad_input row (n, group, id, ih): see backward_data.c. */
-static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_ws *ws,
-                     const bwd_axis *wd, const CVT_T *gy, CVT_T *gx, int64_t task) {
+/* One grad_input row (n, group, id, ih) of a band, summed into rows (its channels ldc
+ * apart, already holding the bias or 0). */
+static void CVT_ROW(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_ws *ws,
+                    const bwd_axis *wd, const CVT_T *gy, CVT_T *rows, int64_t ldc, int64_t n,
+                    int64_t grp, int64_t id, int64_t ih) {
   const cvt_geometry *g = e->geo;
-  const CVT_T *w_packed = e->weight, *bias = e->bias;
+  const CVT_T *w_packed = e->weight;
+  const CVT_PHASE_ROW_FN pack_row = e->brgemm->phase_row.CVT_BRGEMM;
   const int64_t D = g->in[0], H = g->in[1], W = g->in[2];
   const int64_t oD = g->out[0], oH = g->out[1], oW = g->out[2];
   const int64_t kH = g->k[1], kW = g->k[2];
   const int64_t x_channel = D * H * W, y_channel = oD * oH * oW;
   const int64_t ldb = d->ldb; /* between grad_output channels in the pack */
-  CVT_T *pack = ws->pack, *tile = ws->tile;
+  CVT_T *pack = ws->pack, *tile = ws->tile, *taps = ws->taps;
   const CVT_T **a_ptrs = (const CVT_T **)ws->a_ptrs, **b_ptrs = (const CVT_T **)ws->b_ptrs;
-  const int64_t ih = task % H, id = task / H % D, grp = task / H / D % g->groups;
-  const int64_t n = task / H / D / g->groups;
-  CVT_T *gx_rows = gx + ((n * g->cin + grp * g->cin_g) * D + id) * H * W + ih * W;
-  /* The row's sums: in the row buffer (ldr apart; its tiles all whole) or in grad_input */
-  CVT_T *rows = d->rowbuf ? tile : gx_rows;
-  const int64_t ldc = d->rowbuf ? d->ldr : x_channel;
-  const int64_t filled = d->rowbuf ? ceil_div(W, d->nr) * d->nr : W; /* whole tiles */
-  for (int64_t ci = 0; ci < g->cin_g; ci++) {
-    const CVT_T v = bias ? bias[grp * g->cin_g + ci] : (CVT_T)0;
-    CVT_T *row = rows + ci * ldc;
-    for (int64_t iw = 0; iw < filled; iw++) row[iw] = v;
-  }
   /* The (kd, kh) taps whose grad_output row exists. */
   int64_t pairs = 0;
   for (int64_t kd = 0; kd < g->k[0]; kd++) {
@@ -64,14 +38,39 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
     for (int64_t p = 0; p < pairs; p++)
       for (int64_t co = 0; co < kc; co++)
         for (int64_t s = 0; s < wd->slots; s++)
-          CVT_PACK_ROW(gy_chunk + co * y_channel + ws->pair_row[p], oW, g->stride[2],
-                       wd->phase[s], wd->qmin, d->pitch,
-                       pack + (p * kc + co) * ldb + s * d->pitch);
+          pack_row(gy_chunk + co * y_channel + ws->pair_row[p], oW, g->stride[2],
+                   wd->phase[s], wd->qmin, d->pitch, pack + (p * kc + co) * ldb + s * d->pitch);
+    /* taps_k: every (pair, kw, co) run copied to its row, in the packed weights' order;
+     * a batch entry is then a run of pairs with consecutive taps (the product of the live
+     * kd and kh ranges: all pairs, or the kh of each kd), whose rows are contiguous. */
+    int64_t run = 1;
+    if (d->taps_k) {
+      for (int64_t p = 0; p < pairs; p++)
+        for (int64_t kw = 0; kw < kW; kw++)
+          for (int64_t co = 0; co < kc; co++) {
+            CVT_T *dst = taps + ((p * kW + kw) * kc + co) * d->ldw;
+            if (wd->slot[kw] < 0)
+              memset(dst, 0, (size_t)d->ldw * sizeof *dst);
+            else
+              memcpy(dst, pack + (p * kc + co) * ldb + wd->slot[kw] * d->pitch + wd->shift[kw],
+                     (size_t)d->ldw * sizeof *dst);
+          }
+      while (run < pairs && ws->pair_tap[run] == ws->pair_tap[run - 1] + kW) run++;
+      for (int64_t p = 1; p < pairs; p++) /* uniform runs, else one pair per entry */
+        if ((p % run == 0) == (ws->pair_tap[p] == ws->pair_tap[p - 1] + kW)) run = 1;
+    }
+    const int64_t k_call = d->taps_k ? run * kW * kc : kc; /* per batch entry */
+    const int64_t ld_call = d->taps_k ? d->ldw : ldb;     /* between its B rows */
     for (int64_t b = 0; b < d->blocks; b++) {
       const int64_t ci0 = b * d->mr_max, mr = min64(d->mr_max, g->cin_g - ci0);
       const CVT_T *a_block = w_packed + block_offset(g, d->mr_max, grp, b);
       size_t batch = 0;
-      for (int64_t p = 0; p < pairs; p++)
+      for (int64_t p = 0; d->taps_k && p < pairs; p += run) {
+        a_ptrs[batch] = a_block + ws->pair_tap[p] * g->cout_g * mr;
+        b_ptrs[batch] = taps + p * kW * kc * d->ldw;
+        batch++;
+      }
+      for (int64_t p = 0; !d->taps_k && p < pairs; p++)
         for (int64_t kw = 0; kw < kW; kw++) {
           if (wd->slot[kw] < 0) continue;
           a_ptrs[batch] = a_block + ((ws->pair_tap[p] + kw) * g->cout_g + co0) * mr;
@@ -83,8 +82,8 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
         if (iw0 > 0)
           for (size_t k = 0; k < batch; k++) b_ptrs[k] += d->nr;
         if (d->rowbuf || iw0 + d->nr <= W) {
-          e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)kc, a_ptrs, b_ptrs,
-                                   (size_t)ldb, c + iw0, (size_t)ldc);
+          e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)k_call, a_ptrs, b_ptrs,
+                                   (size_t)ld_call, c + iw0, (size_t)ldc);
           continue;
         }
         /* The row's last tile: on a copy, whose extra lanes are dropped. */
@@ -93,16 +92,53 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
           memcpy(tile + m * d->nr, c + m * x_channel + iw0, (size_t)valid * sizeof *tile);
           memset(tile + m * d->nr + valid, 0, (size_t)(d->nr - valid) * sizeof *tile);
         }
-        e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)kc, a_ptrs, b_ptrs, (size_t)ldb,
-                                 tile, (size_t)d->nr);
+        e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)k_call, a_ptrs, b_ptrs,
+                                 (size_t)ld_call, tile, (size_t)d->nr);
         for (int64_t m = 0; m < mr; m++)
           memcpy(c + m * x_channel + iw0, tile + m * d->nr, (size_t)valid * sizeof *tile);
       }
     }
   }
-  if (d->rowbuf)
-    for (int64_t ci = 0; ci < g->cin_g; ci++)
-      memcpy(gx_rows + ci * x_channel, rows + ci * ldc, (size_t)W * sizeof *gx);
+}
+
+/* One band of grad_input rows (n, group, id, ih0 .. ih0 + band): see backward_data.c. */
+static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_ws *ws,
+                     const bwd_axis *wd, const CVT_T *gy, CVT_T *gx, int64_t task) {
+  const cvt_geometry *g = e->geo;
+  const CVT_T *bias = e->bias;
+  const int64_t D = g->in[0], H = g->in[1], W = g->in[2], x_channel = D * H * W;
+  CVT_T *tile = ws->tile;
+  const int64_t bands = ceil_div(H, d->band);
+  const int64_t ih0 = task % bands * d->band, nrows = min64(d->band, H - ih0);
+  const int64_t id = task / bands % D, grp = task / bands / D % g->groups;
+  const int64_t n = task / bands / D / g->groups;
+  CVT_T *gx_band = gx + ((n * g->cin + grp * g->cin_g) * D + id) * H * W + ih0 * W;
+  /* The band's sums: in the row buffer (channels ldr apart, rows ldw apart, every tile
+   * whole) or, a band of one row, in grad_input */
+  const int64_t ldc = d->rowbuf ? d->ldr : x_channel;
+  const int64_t filled = d->rowbuf ? nrows * d->ldw : W;
+  for (int64_t ci = 0; ci < g->cin_g; ci++) {
+    CVT_T *row = (d->rowbuf ? tile : gx_band) + ci * ldc;
+    if (!bias) {
+      memset(row, 0, (size_t)filled * sizeof *row);
+      continue;
+    }
+    const CVT_T v = bias[grp * g->cin_g + ci];
+    for (int64_t i = 0; i < filled; i++) row[i] = v;
+  }
+  for (int64_t ih = ih0; ih < ih0 + nrows; ih++)
+    CVT_ROW(e, d, ws, wd, gy, d->rowbuf ? tile + (ih - ih0) * d->ldw : gx_band, ldc, n, grp,
+            id, ih);
+  if (!d->rowbuf) return;
+  for (int64_t ci = 0; ci < g->cin_g; ci++) { /* each channel's band: one run */
+    CVT_T *dst = gx_band + ci * x_channel;
+    const CVT_T *src = tile + ci * d->ldr;
+    if (d->ldw == W)
+      memcpy(dst, src, (size_t)(nrows * W) * sizeof *dst);
+    else
+      for (int64_t r = 0; r < nrows; r++)
+        memcpy(dst + r * W, src + r * d->ldw, (size_t)W * sizeof *dst);
+  }
 }
 
 /* One grad_input plane (n, group, id): see backward_data.c. */
@@ -111,6 +147,7 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
                        int64_t task) {
   const cvt_geometry *g = e->geo;
   const CVT_T *w_packed = e->weight, *bias = e->bias;
+  const CVT_PHASE_ROW_FN pack_row = e->brgemm->phase_row.CVT_BRGEMM;
   const int64_t D = g->in[0], H = g->in[1], W = g->in[2];
   const int64_t oD = g->out[0], oH = g->out[1], oW = g->out[2];
   const int64_t kH = g->k[1], kW = g->k[2], lenw = d->lenw;
@@ -148,8 +185,7 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
               if (oh < 0 || oh >= oH)
                 memset(dst, 0, (size_t)lenw * sizeof *dst);
               else
-                CVT_PACK_ROW(src + oh * oW, oW, g->stride[2], wd->phase[sw], wd->qmin, lenw,
-                             dst);
+                pack_row(src + oh * oW, oW, g->stride[2], wd->phase[sw], wd->qmin, lenw, dst);
             }
             memset(dst, 0, (size_t)(lenw + d->nr) * sizeof *dst); /* the last tiles' overrun */
           }
@@ -273,7 +309,8 @@ static void CVT_FN(const cvt_exec *e, const void *grad_output, void *grad_input)
     CVT_GEMM(e, &d, grad_output, grad_input);
     return;
   }
-  const int64_t tasks = g->n * g->groups * g->in[0] * (d.planes ? 1 : g->in[1]);
+  const int64_t tasks =
+      g->n * g->groups * g->in[0] * (d.planes ? 1 : ceil_div(g->in[1], d.band));
 
 #pragma omp parallel num_threads(e->num_threads) if (e->num_threads > 1)
   {

@@ -54,12 +54,4 @@ static inline void axis_of(const cvt_geometry *g, int ax, bwd_axis *a) {
       if (a->slot[k] >= 0) a->shift[k] = floor_div(k * g->dil[ax] - g->pad[ax], s) - a->qmin;
 }
 
-/* The positions j < len of a packed phase row (phase r, first position qmin) whose output
- * index (j + qmin)*s + r lies in [0, out): [*lo, *hi). No intermediate overflows. */
-static inline void phase_row_range(int64_t out, int64_t s, int64_t r, int64_t qmin,
-                                   int64_t len, int64_t *lo, int64_t *hi) {
-  *lo = min64(len, max64(0, -qmin));
-  *hi = out - 1 - r < 0 ? *lo : max64(*lo, min64(len, (out - 1 - r) / s - qmin + 1));
-}
-
 #endif

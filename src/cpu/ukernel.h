@@ -31,6 +31,7 @@
 #define CONVT3D_UKERNEL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef void (*cvt_f32_brgemm_fn)(size_t mr, size_t batch, size_t kc,
                                   const float *const *a, const float *const *b, size_t ldb,
@@ -93,6 +94,18 @@ static inline void cvt_dot_tile(size_t s, size_t cin, size_t cout, size_t *mr_ma
   *mr_max = t[best][0], *nr_max = t[best][1];
 }
 
+/* The packing kernels: the same portable C (pack_generic.h) compiled per instruction set,
+ * so that its strided loops are vectorised for the set in use. One phase of a strided
+ * grad_output row, zero-filled outside it:
+ *
+ *     dst[j] = src[(j + qmin)*s + r] for j < len where 0 <= (j + qmin)*s + r < n, else 0,
+ *
+ * with s >= 1 and 0 <= r < s; src is read only at indices in [0, n). */
+typedef void (*cvt_f32_phase_row_fn)(const float *src, int64_t n, int64_t s, int64_t r,
+                                     int64_t qmin, int64_t len, float *dst);
+typedef void (*cvt_f64_phase_row_fn)(const double *src, int64_t n, int64_t s, int64_t r,
+                                     int64_t qmin, int64_t len, double *dst);
+
 /* A micro-kernel and its tile: the plan packs weights in blocks of mr_max channels and
  * the driver packs inputs in strips of nr positions. An instruction set may offer several
  * tiles; the plan picks the one that computes the fewest vector multiply-adds. */
@@ -107,6 +120,10 @@ typedef struct cvt_brgemm_config {
   cvt_f32_brgemm_rows_fn f32_rows; /* the stacked-rows entry, or NULL */
   cvt_f32_brgemm_w2_fn f32_w2[2];  /* fused k = s = 2 width tiles of 16 and 32, or NULL */
   cvt_f32_dot_fn f32_dot;          /* the ISA's dot-product tiles, or NULL */
+  union {
+    cvt_f32_phase_row_fn f32;
+    cvt_f64_phase_row_fn f64;
+  } phase_row; /* the ISA's packing kernel for the dtype */
 } cvt_brgemm_config;
 
 /* The kernels, one declaration macro per signature (the signature is written once, in
@@ -152,5 +169,17 @@ CVT_F32_BRGEMM(cvt_f32_brgemm_4x24_avx2);
 CVT_F64_BRGEMM(cvt_f64_brgemm_4x12_avx2);
 CVT_F32_BRGEMM(cvt_f32_brgemm_4x16_scalar);
 CVT_F64_BRGEMM(cvt_f64_brgemm_4x8_scalar);
+
+/* NOLINTBEGIN(bugprone-macro-parentheses): T is a type */
+#define CVT_PHASE_ROW_DECL(T, name)                                                      \
+  void name(const T *src, int64_t n, int64_t s, int64_t r, int64_t qmin, int64_t len,    \
+            T *dst)
+/* NOLINTEND(bugprone-macro-parentheses) */
+CVT_PHASE_ROW_DECL(float, cvt_f32_phase_row_scalar);
+CVT_PHASE_ROW_DECL(float, cvt_f32_phase_row_avx2);
+CVT_PHASE_ROW_DECL(float, cvt_f32_phase_row_avx512);
+CVT_PHASE_ROW_DECL(double, cvt_f64_phase_row_scalar);
+CVT_PHASE_ROW_DECL(double, cvt_f64_phase_row_avx2);
+CVT_PHASE_ROW_DECL(double, cvt_f64_phase_row_avx512);
 
 #endif

@@ -1,0 +1,4 @@
+/* The packing kernels (../pack_generic.h), compiled with this instruction set's flags
+ * (see CMakeLists.txt). */
+#define CVT_ISA_SUFFIX scalar
+#include "../pack_generic.h"
