@@ -31,9 +31,9 @@
 #define BWD_DATA_PACK_BUDGET (INT64_C(256) * 1024)
 
 /* Two ways to cut the work, both on the same packed operands:
- * - rows: a task is one grad_input row (n, group, id, ih); the live (kd, kh) select
- *   grad_output rows, packed per width phase; tiles run along the row. For rows of 16
- *   positions or more.
+ * - rows: a task is a band of grad_input rows (n, group, id, ih0 ..), taken row by row;
+ *   for each row the live (kd, kh) select grad_output rows, packed per width phase; tiles
+ *   run along the row. For rows of 16 positions or more.
  * - planes: a task is one grad_input plane (n, group, id); the grad_output planes the live
  *   kd select are packed per height and width phase, zero-filled, lenh x lenw, so that
  *   every tap is one offset into them and the plane's rows can be flattened: tiles of nr
