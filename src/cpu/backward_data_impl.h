@@ -35,11 +35,20 @@ static void CVT_ROW(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_ws
   for (int64_t co0 = 0; reached && co0 < g->cout_g; co0 += d->kc) {
     const int64_t kc = min64(d->kc, g->cout_g - co0);
     const CVT_T *gy_chunk = gy + (n * g->cout + grp * g->cout_g + co0) * y_channel;
+    /* Each grad_output row lies on a page of its own (channels a volume apart): its lines
+     * are prefetched BWD_DATA_PREFETCH channels ahead. The packed rows' slack (a last
+     * tile's lanes past the row, dropped) keeps whatever it holds: zeros or an earlier
+     * chunk's values (bwd_data_f32/f64 zero the pack once). */
     for (int64_t p = 0; p < pairs; p++)
-      for (int64_t co = 0; co < kc; co++)
+      for (int64_t co = 0; co < kc; co++) {
+        const CVT_T *src = gy_chunk + co * y_channel + ws->pair_row[p];
+        if (co + BWD_DATA_PREFETCH < kc)
+          for (int64_t i = 0; i < oW; i += 64 / (int64_t)sizeof *src)
+            __builtin_prefetch(src + BWD_DATA_PREFETCH * y_channel + i);
         for (int64_t s = 0; s < wd->slots; s++)
-          pack_row(gy_chunk + co * y_channel + ws->pair_row[p], oW, g->stride[2],
-                   wd->phase[s], wd->qmin, d->pitch, pack + (p * kc + co) * ldb + s * d->pitch);
+          pack_row(src, oW, g->stride[2], wd->phase[s], wd->qmin, d->lenw,
+                   pack + (p * kc + co) * ldb + s * d->pitch);
+      }
     /* taps_k: every (pair, kw, co) run copied to its row, in the packed weights' order;
      * a batch entry is then a run of pairs with consecutive taps (the product of the live
      * kd and kh ranges: all pairs, or the kh of each kd), whose rows are contiguous. */
@@ -326,6 +335,7 @@ static void CVT_FN(const cvt_exec *e, const void *grad_output, void *grad_input)
     wd.slot = ws.wslot, wd.shift = ws.wshift, wd.phase = ws.wphase;
     axis_of(g, 1, &hd);
     axis_of(g, 2, &wd);
+    memset(ws.pack, 0, (size_t)d.pack_elems * sizeof(CVT_T)); /* the rows' slack, once */
 
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; task++) {
