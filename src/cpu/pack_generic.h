@@ -10,24 +10,22 @@
 #include "ukernel.h"
 
 #define CVT_CAT_(a, b) a##b
-#define CVT_CAT(a, b)  CVT_CAT_(a, b)
+#define CVT_CAT(a, b) CVT_CAT_(a, b)
 
 /* NOLINTBEGIN(bugprone-macro-parentheses): T is a type */
-#define CVT_PHASE_ROW(T, name)                                                                     \
-  CVT_PHASE_ROW_DECL(T, name) {                                                                    \
-    int64_t lo, hi;                                                                                \
-    phase_row_range(n, s, r, qmin, len, &lo, &hi);                                                 \
-    memset(dst, 0, (size_t)lo * sizeof *dst);                                                      \
-    if (s == 1) {                                                                                  \
-      memcpy(dst + lo, src + lo + qmin, (size_t)(hi - lo) * sizeof *dst);                          \
-    } else if (s == 2) { /* a constant stride: vectorised as a deinterleave */                     \
-      for (int64_t j = lo; j < hi; j++)                                                            \
-        dst[j] = src[(j + qmin) * 2 + r];                                                          \
-    } else { /* indexed, not a stepped pointer: a huge stride must not step past */                \
-      for (int64_t j = lo; j < hi; j++)                                                            \
-        dst[j] = src[(j + qmin) * s + r];                                                          \
-    }                                                                                              \
-    memset(dst + hi, 0, (size_t)(len - hi) * sizeof *dst);                                         \
+#define CVT_PHASE_ROW(T, name)                                                           \
+  CVT_PHASE_ROW_DECL(T, name) {                                                          \
+    int64_t lo, hi;                                                                      \
+    phase_row_range(n, s, r, qmin, len, &lo, &hi);                                       \
+    memset(dst, 0, (size_t)lo * sizeof *dst);                                            \
+    if (s == 1) {                                                                        \
+      memcpy(dst + lo, src + lo + qmin, (size_t)(hi - lo) * sizeof *dst);                \
+    } else if (s == 2) { /* a constant stride: vectorised as a deinterleave */           \
+      for (int64_t j = lo; j < hi; j++) dst[j] = src[(j + qmin) * 2 + r];                \
+    } else { /* indexed, not a stepped pointer: a huge stride must not step past */      \
+      for (int64_t j = lo; j < hi; j++) dst[j] = src[(j + qmin) * s + r];                \
+    }                                                                                    \
+    memset(dst + hi, 0, (size_t)(len - hi) * sizeof *dst);                               \
   }
 /* NOLINTEND(bugprone-macro-parentheses) */
 
