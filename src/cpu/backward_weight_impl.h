@@ -236,11 +236,8 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
           int64_t lo, hi; /* positions j whose column (j + qmin)*sW + r exists */
           phase_row_range(oW, sw, r, d.qmin, d.len, &lo, &hi);
           memset(dst, 0, (size_t)(d.len * d.cpad) * sizeof *dst);
-          /* channel by channel: each reads its row in order, the writes stay in the block */
-          for (int64_t co = 0; co < cout_g; co++) {
-            const CVT_T *row = src + co * y_channel;
-            for (int64_t j = lo; j < hi; j++) dst[j * d.cpad + co] = row[(j + d.qmin) * sw + r];
-          }
+          e->brgemm->phase_cols.CVT_BRGEMM(src, y_channel, cout_g, sw, r, d.qmin, lo, hi, dst,
+                                           d.cpad);
         }
       }
       /* Each tile of the accumulator: one tap, a block of ci, a tile of co. */

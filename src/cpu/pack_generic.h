@@ -3,7 +3,9 @@
  * avx512) and is compiled with that set's flags, so that the compiler vectorises the
  * strided gathers with its own permutes (built for baseline x86-64, packing grad_output's
  * rows took a third of grad_input's time at kernel = stride = 2, three times what the
- * AVX-512 build takes). */
+ * AVX-512 build takes). A file that writes its own float32 phase_cols (a transpose the
+ * compiler does not vectorise) defines CVT_OWN_F32_PHASE_COLS: this one is then
+ * phase_cols_f32_portable, for the strides it leaves. */
 #include <string.h>
 
 #include "arith.h"
@@ -27,7 +29,20 @@
     }                                                                                    \
     memset(dst + hi, 0, (size_t)(len - hi) * sizeof *dst);                               \
   }
+#define CVT_PHASE_COLS(T, name)                                                          \
+  CVT_PHASE_COLS_DECL(T, name) {                                                         \
+    for (int64_t c = 0; c < nch; c++) { /* each channel reads its row in order */        \
+      const T *row = src + c * lds + r;                                                  \
+      for (int64_t j = lo; j < hi; j++) dst[j * ldd + c] = row[(j + qmin) * s];          \
+    }                                                                                    \
+  }
 /* NOLINTEND(bugprone-macro-parentheses) */
 
+#ifdef CVT_OWN_F32_PHASE_COLS
+static CVT_PHASE_COLS(float, phase_cols_f32_portable)
+#else
+CVT_PHASE_COLS(float, CVT_CAT(cvt_f32_phase_cols_, CVT_ISA_SUFFIX))
+#endif
+CVT_PHASE_COLS(double, CVT_CAT(cvt_f64_phase_cols_, CVT_ISA_SUFFIX))
 CVT_PHASE_ROW(float, CVT_CAT(cvt_f32_phase_row_, CVT_ISA_SUFFIX))
 CVT_PHASE_ROW(double, CVT_CAT(cvt_f64_phase_row_, CVT_ISA_SUFFIX))

@@ -105,6 +105,17 @@ typedef void (*cvt_f32_phase_row_fn)(const float *src, int64_t n, int64_t s, int
                                      int64_t qmin, int64_t len, float *dst);
 typedef void (*cvt_f64_phase_row_fn)(const double *src, int64_t n, int64_t s, int64_t r,
                                      int64_t qmin, int64_t len, double *dst);
+/* The same phase of nch rows lds apart, transposed to channels-last:
+ *
+ *     dst[j*ldd + c] = src[c*lds + (j + qmin)*s + r] for c < nch and lo <= j < hi,
+ *
+ * the caller keeping those columns inside the rows; dst is not written elsewhere. */
+typedef void (*cvt_f32_phase_cols_fn)(const float *src, int64_t lds, int64_t nch, int64_t s,
+                                      int64_t r, int64_t qmin, int64_t lo, int64_t hi,
+                                      float *dst, int64_t ldd);
+typedef void (*cvt_f64_phase_cols_fn)(const double *src, int64_t lds, int64_t nch, int64_t s,
+                                      int64_t r, int64_t qmin, int64_t lo, int64_t hi,
+                                      double *dst, int64_t ldd);
 
 /* A micro-kernel and its tile: the plan packs weights in blocks of mr_max channels and
  * the driver packs inputs in strips of nr positions. An instruction set may offer several
@@ -123,7 +134,11 @@ typedef struct cvt_brgemm_config {
   union {
     cvt_f32_phase_row_fn f32;
     cvt_f64_phase_row_fn f64;
-  } phase_row; /* the ISA's packing kernel for the dtype */
+  } phase_row; /* the ISA's packing kernels for the dtype */
+  union {
+    cvt_f32_phase_cols_fn f32;
+    cvt_f64_phase_cols_fn f64;
+  } phase_cols;
 } cvt_brgemm_config;
 
 /* The kernels, one declaration macro per signature (the signature is written once, in
@@ -174,6 +189,9 @@ CVT_F64_BRGEMM(cvt_f64_brgemm_4x8_scalar);
 #define CVT_PHASE_ROW_DECL(T, name)                                                      \
   void name(const T *src, int64_t n, int64_t s, int64_t r, int64_t qmin, int64_t len,    \
             T *dst)
+#define CVT_PHASE_COLS_DECL(T, name)                                                     \
+  void name(const T *src, int64_t lds, int64_t nch, int64_t s, int64_t r, int64_t qmin,  \
+            int64_t lo, int64_t hi, T *dst, int64_t ldd)
 /* NOLINTEND(bugprone-macro-parentheses) */
 CVT_PHASE_ROW_DECL(float, cvt_f32_phase_row_scalar);
 CVT_PHASE_ROW_DECL(float, cvt_f32_phase_row_avx2);
@@ -181,5 +199,11 @@ CVT_PHASE_ROW_DECL(float, cvt_f32_phase_row_avx512);
 CVT_PHASE_ROW_DECL(double, cvt_f64_phase_row_scalar);
 CVT_PHASE_ROW_DECL(double, cvt_f64_phase_row_avx2);
 CVT_PHASE_ROW_DECL(double, cvt_f64_phase_row_avx512);
+CVT_PHASE_COLS_DECL(float, cvt_f32_phase_cols_scalar);
+CVT_PHASE_COLS_DECL(float, cvt_f32_phase_cols_avx2);
+CVT_PHASE_COLS_DECL(float, cvt_f32_phase_cols_avx512);
+CVT_PHASE_COLS_DECL(double, cvt_f64_phase_cols_scalar);
+CVT_PHASE_COLS_DECL(double, cvt_f64_phase_cols_avx2);
+CVT_PHASE_COLS_DECL(double, cvt_f64_phase_cols_avx512);
 
 #endif

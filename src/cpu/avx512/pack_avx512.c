@@ -1,4 +1,77 @@
 /* The packing kernels (../pack_generic.h), compiled with this instruction set's flags
- * (see CMakeLists.txt). */
+ * (see CMakeLists.txt), and float32's phase_cols written out: at width strides 1 and 2 it
+ * transposes blocks of 16 channels by 16 positions in registers (the portable loop is
+ * scalar, one element per load and store; it was a third of nnU-Net up5's grad_weight). */
+#include <immintrin.h>
+
 #define CVT_ISA_SUFFIX avx512
+#define CVT_OWN_F32_PHASE_COLS
 #include "../pack_generic.h"
+
+/* r[x] = column x of the 16 rows r[0..15]: lanes interleaved in pairs, then quads, then the
+ * 128-bit quarters gathered (unpack, shuffle_ps, two rounds of shuffle_f32x4). */
+static inline void transpose16(__m512 r[16]) {
+  __m512 t[16], u[16];
+  for (size_t i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  /* u[4i + k], quarter L: element 4L + k of rows 4i .. 4i + 3 */
+  for (size_t i = 0; i < 4; i++) {
+    u[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+  for (size_t k = 0; k < 4; k++) {
+    const __m512 w0 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x88);
+    const __m512 w1 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xDD);
+    const __m512 w2 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x88);
+    const __m512 w3 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xDD);
+    r[k] = _mm512_shuffle_f32x4(w0, w2, 0x88);
+    r[4 + k] = _mm512_shuffle_f32x4(w1, w3, 0x88);
+    r[8 + k] = _mm512_shuffle_f32x4(w0, w2, 0xDD);
+    r[12 + k] = _mm512_shuffle_f32x4(w1, w3, 0xDD);
+  }
+}
+
+CVT_PHASE_COLS_DECL(float, cvt_f32_phase_cols_avx512) {
+  if (s > 2) {
+    phase_cols_f32_portable(src, lds, nch, s, r, qmin, lo, hi, dst, ldd);
+    return;
+  }
+  /* stride 2: the even elements of 32 loaded, picked across the two vectors */
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4,
+                                        2, 0);
+  for (int64_t c0 = 0; c0 < nch; c0 += 16) {
+    const int cn = (int)min64(16, nch - c0);
+    const __mmask16 cmask = (__mmask16)((1u << cn) - 1);
+    for (int64_t j0 = lo; j0 < hi; j0 += 16) {
+      const int jn = (int)min64(16, hi - j0);
+      /* the elements read: jn of the row (s = 1), or 2*jn - 1 from the first (s = 2); a
+       * masked load touches no element outside its mask */
+      const uint32_t span = s == 1 ? (1u << jn) - 1 : (uint32_t)((1ull << (2 * jn - 1)) - 1);
+      __m512 v[16];
+      for (int c = 0; c < 16; c++) {
+        if (c >= cn) {
+          v[c] = _mm512_setzero_ps();
+          continue;
+        }
+        const float *p = src + (c0 + c) * lds + (j0 + qmin) * s + r;
+        if (c0 + 16 + c < nch) { /* the next block's rows: each on a page of its own */
+          _mm_prefetch((const char *)(p + 16 * lds), _MM_HINT_T0);
+          if (s == 2) _mm_prefetch((const char *)(p + 16 * lds + 16), _MM_HINT_T0);
+        }
+        if (s == 1) {
+          v[c] = _mm512_maskz_loadu_ps((__mmask16)span, p);
+        } else {
+          const __m512 a = _mm512_maskz_loadu_ps((__mmask16)span, p);
+          const __m512 b = _mm512_maskz_loadu_ps((__mmask16)(span >> 16), p + 16);
+          v[c] = _mm512_permutex2var_ps(a, even, b);
+        }
+      }
+      transpose16(v);
+      for (int j = 0; j < jn; j++) _mm512_mask_storeu_ps(dst + (j0 + j) * ldd + c0, cmask, v[j]);
+    }
+  }
+}
