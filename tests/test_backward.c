@@ -232,16 +232,19 @@ static void test_random(void) {
   }
   /* grad_input's row cut in bands of rows (a row buffer holding several rows of a plane):
    * 32 planes of 7 rows make bands of 6 and a last band of 1; buffer rows longer than the
-   * row (20 positions) and equal to it (32); few grad_output channels (the taps join the
-   * reduction) and more, with bias (conv3d's). */
-  int64_t in11[3] = {16, 7, 20};
+   * row (20 and 70 positions) and equal to it (32); few grad_output channels on rows past
+   * 64 (the taps join the reduction) and more, with bias (conv3d's). */
+  int64_t in11[3] = {16, 7, 70};
   pr = make(2, 5, 2, 1, in11, k3, s3, one, one, one, 1);
   check_problem(&pr);
+  in11[2] = 20;
   pr = make(2, 12, 9, 3, in11, k3, s3, one, zero, one, 1);
   check_problem(&pr);
   in11[2] = 32;
-  pr = make(2, 7, 1, 1, in11, k3, one, one, zero, one, 1);
+  pr = make(2, 7, 8, 1, in11, k3, one, one, zero, one, 1);
   check_problem(&pr);
+  in11[2] = 80;
+  pr = make(2, 7, 1, 1, in11, k3, one, one, zero, one, 1);
   pr.dtype = CONVT3D_F64;
   check_problem(&pr);
   /* Empty batch. */

@@ -37,13 +37,13 @@
 /* Two ways to cut the work, both on the same packed operands:
  * - rows: a task is a band of grad_input rows (n, group, id, ih0 ..), taken row by row;
  *   for each row the live (kd, kh) select grad_output rows, packed per width phase; tiles
- *   run along the row. For rows of 16 positions or more.
+ *   run along the row. For rows longer than 16 positions (use_planes).
  * - planes: a task is one grad_input plane (n, group, id); the grad_output planes the live
  *   kd select are packed per height and width phase, zero-filled, lenh x lenw, so that
  *   every tap is one offset into them and the plane's rows can be flattened: tiles of nr
  *   positions run across rows (computing lenw - W padding columns per row, dropped), in a
  *   buffer holding the group's whole plane, copied out at the end. For short rows, where
- *   row tiles would waste most lanes. */
+ *   row tiles would waste most lanes or be bound by their loads. */
 typedef struct bwd_data_dims {
   bool gemm;                     /* the gemm cut (below; else planes or rows) */
   int64_t P, ptiles, ldy, chunk; /* gemm: positions, their tiles, Y's row stride, taps per
@@ -97,13 +97,24 @@ typedef struct bwd_data_dims {
 #define BWD_DATA_ROW_BUDGET (INT64_C(256) * 1024)
 #define BWD_DATA_ROW_TASKS 64
 
-/* Rows shorter than a vector of positions are cut by planes when the tile puts positions
- * in the lanes, the plane holds enough positions to fill tiles (measured: from 64
- * positions on, planes beat rows with the channels in the lanes by 1.2-1.8x; at 9-36 the
- * latter win by up to 3x), and the group's plane buffer fits its budget. */
+/* Rows of up to one vector of positions (or up to four, with the few grad_output channels
+ * of BWD_DATA_TAPS_K_MAX_CHANNELS) are cut by planes when the tile puts positions in the
+ * lanes, the plane holds enough positions to fill tiles (measured: from 64 positions on,
+ * planes beat rows with the channels in the lanes by 1.2-1.8x; at 9-36 the latter win by
+ * up to 3x), and the group's plane buffer fits its budget. A row of 16 takes the 6x16 row
+ * tile, bound by its loads (a B vector and six broadcasts per six FMAs), where planes run
+ * wide tiles across rows: ResidualUNet3D up3 129 -> 91 ms, V-Net 7.6 -> 5.5, 3D-GAN l4
+ * 122 -> 102 (1 thread). Past 16, planes lost 7-10% on rows of 32-56 (nnU-Net up4, TATS,
+ * benchdnn fwks 56x56x40) and tied at 18 (VideoGPT), but won with 1-3 grad_output
+ * channels: 3D-GAN l5 (rows of 32) 13.1 -> 7.9 ms, VideoGPT's head (34) 15.4 -> 14.0. */
 #define BWD_DATA_PLANE_MIN_POSITIONS 48
+#define BWD_DATA_PLANE_MAX_W 16
+#define BWD_DATA_PLANE_MAX_W_FEW_CHANNELS 64
 static bool use_planes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
-  if (cfg->vec_m > 1 || g->in[2] >= 16) return false;
+  const int64_t max_w = g->cout_g <= BWD_DATA_TAPS_K_MAX_CHANNELS
+                            ? BWD_DATA_PLANE_MAX_W_FEW_CHANNELS
+                            : BWD_DATA_PLANE_MAX_W;
+  if (cfg->vec_m > 1 || g->in[2] > max_w) return false;
   bwd_axis w = {0};
   axis_of(g, 2, &w);
   const int64_t positions = g->in[1] * w.len;
