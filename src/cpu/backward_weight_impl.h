@@ -2,10 +2,10 @@
  * file once per dtype with CVT_T (element type), CVT_FN (this dtype's function) and
  * CVT_BRGEMM (the member of the config's kernel union) defined. */
 
-/* The gemm formulation's Y for a slab of input rows r0 .. r0 + nrows: row rr, group
- * grp, position iw at ypack + ((rr * groups + grp) * W + iw) * ldy, holding column
- * co * taps + tap (zero past cols), as in backward_weight.c. One task per (row, group,
- * grad_output channel). */
+/* The gemm formulation's Y for a slab of input rows r0 .. r0 + nrows: group grp, row rr,
+ * position iw at ypack + ((grp * slab + rr) * W + iw) * ldy, holding column co * taps + tap
+ * (zero past cols), as in backward_weight.c: a group's rows follow one another, so the
+ * slab's positions are one run of K. One task per (row, group, grad_output channel). */
 static void CVT_GEMM_PACK_Y(const cvt_exec *e, const bwd_weight_dims *d, const CVT_T *gy,
                             CVT_T *ypack, int64_t r0, int64_t nrows) {
   const cvt_geometry *g = e->geo;
@@ -19,7 +19,7 @@ static void CVT_GEMM_PACK_Y(const cvt_exec *e, const bwd_weight_dims *d, const C
     const int64_t co = it % cout_g;
     const int64_t row = r0 + rr, n = row / H / D;
     const CVT_T *src = gy + (n * g->cout + grp * cout_g + co) * y_channel;
-    CVT_T *dst = ypack + (rr * groups + grp) * W * d->ldy + co * d->taps;
+    CVT_T *dst = ypack + (grp * d->slab + rr) * W * d->ldy + co * d->taps;
     for (int64_t kd = 0; kd < kD; kd++)
       for (int64_t kh = 0; kh < kH; kh++) {
         int64_t at;
@@ -41,8 +41,9 @@ static void CVT_GEMM_PACK_Y(const cvt_exec *e, const bwd_weight_dims *d, const C
 
 /* The gemm formulation's micro-kernel calls for one slab: each task a block of ci by a
  * tile of (co, tap) columns of grad_weight (the ci blocks of a tile consecutive, so its
- * Y stays in cache), started from zero on the first slab. A tile that would run past the
- * row's cols runs on the thread's tile buffer. */
+ * Y stays in cache), started from zero on the first slab, one call whose reduction runs
+ * over all the slab's positions (x packed block by block, rows in order: [block][row]
+ * [iw][mr]). A tile that would run past the row's cols runs on the thread's tile buffer. */
 static void CVT_GEMM_TILES(const cvt_exec *e, const bwd_weight_dims *d, const CVT_T *xpack,
                            const CVT_T *ypack, CVT_T *gw, CVT_T *tile, const CVT_T **a_ptrs,
                            const CVT_T **b_ptrs, int64_t nrows, bool first) {
@@ -54,10 +55,8 @@ static void CVT_GEMM_TILES(const cvt_exec *e, const bwd_weight_dims *d, const CV
     const int64_t grp = item / d->blocks / d->ctiles;
     const int64_t ci0 = b * d->mr_max, mr = min64(d->mr_max, cin_g - ci0);
     const int64_t nc = min64(d->nr, d->cols - j0);
-    for (int64_t rr = 0; rr < nrows; rr++) {
-      a_ptrs[rr] = xpack + rr * d->x_row + (grp * cin_g + ci0) * W;
-      b_ptrs[rr] = ypack + (rr * groups + grp) * W * d->ldy + j0;
-    }
+    a_ptrs[0] = xpack + (grp * cin_g + ci0) * d->slab * W;
+    b_ptrs[0] = ypack + grp * d->slab * W * d->ldy + j0;
     CVT_T *c = gw + (grp * cin_g + ci0) * d->cols + j0;
     int64_t ldc = d->cols;
     if (nc < d->nr) { /* the partial tile: through the buffer */
@@ -68,7 +67,7 @@ static void CVT_GEMM_TILES(const cvt_exec *e, const bwd_weight_dims *d, const CV
     } else if (first) {
       for (int64_t m = 0; m < mr; m++) memset(c + m * ldc, 0, (size_t)d->nr * sizeof *c);
     }
-    e->brgemm->fn.CVT_BRGEMM((size_t)mr, (size_t)nrows, (size_t)W, a_ptrs, b_ptrs,
+    e->brgemm->fn.CVT_BRGEMM((size_t)mr, 1, (size_t)(nrows * W), a_ptrs, b_ptrs,
                              (size_t)d->ldy, c, (size_t)ldc);
     if (c == tile)
       for (int64_t m = 0; m < mr; m++)
@@ -199,19 +198,23 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
 
     for (int64_t r0 = 0; r0 < d.rows && !d.dot; r0 += d.slab) {
       const int64_t nrows = min64(d.slab, d.rows - r0);
-      /* x rows, channels-last per block of mr_max input channels: [iw][mr]. */
+      /* x rows, channels-last per block of mr_max input channels: [iw][mr], a row's blocks
+       * together ([row][block]; gemm: [block][row], see CVT_GEMM_TILES). */
 #pragma omp for schedule(static)
       for (int64_t it = 0; it < nrows * groups * d.blocks; it++) {
         const int64_t rr = it / (groups * d.blocks), grp = it / d.blocks % groups;
         const int64_t ci0 = it % d.blocks * d.mr_max, mr = min64(d.mr_max, cin_g - ci0);
         const int64_t row = r0 + rr, ih = row % H, id = row / H % D, n = row / H / D;
         const CVT_T *src = x + ((n * g->cin + grp * cin_g + ci0) * D + id) * H * W + ih * W;
-        CVT_T *dst = xpack + rr * d.x_row + (grp * cin_g + ci0) * W;
+        CVT_T *dst = d.gemm ? xpack + ((grp * cin_g + ci0) * d.slab + rr * mr) * W
+                            : xpack + rr * d.x_row + (grp * cin_g + ci0) * W;
         for (int64_t m = 0; m < mr; m++)
           for (int64_t iw = 0; iw < W; iw++) dst[iw * mr + m] = src[m * x_channel + iw];
-        if (it % (groups * d.blocks) == groups * d.blocks - 1) /* the row's slack */
+        if (!d.gemm && it % (groups * d.blocks) == groups * d.blocks - 1) /* the row's slack */
           memset(xpack + rr * d.x_row + groups * cin_g * W, 0,
                  (size_t)d.mr_max * sizeof *xpack);
+        if (d.gemm && it == 0) /* the slab's slack, past its last block */
+          memset(xpack + groups * cin_g * W * d.slab, 0, (size_t)d.mr_max * sizeof *xpack);
       }
       if (d.gemm) {
         CVT_GEMM_PACK_Y(e, &d, gy, ypack, r0, nrows);
