@@ -335,7 +335,8 @@ static void CVT_FN(const cvt_exec *e, const void *grad_output, void *grad_input)
     wd.slot = ws.wslot, wd.shift = ws.wshift, wd.phase = ws.wphase;
     axis_of(g, 1, &hd);
     axis_of(g, 2, &wd);
-    memset(ws.pack, 0, (size_t)d.pack_elems * sizeof(CVT_T)); /* the rows' slack, once */
+    if (!d.planes) /* the rows' slack, once (the plane cut zeroes its own) */
+      memset(ws.pack, 0, (size_t)d.pack_elems * sizeof(CVT_T));
 
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; task++) {

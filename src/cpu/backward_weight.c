@@ -242,7 +242,7 @@ typedef struct bwd_weight_ws {
   void *acc;   /* taps: groups * taps * cin_g * cpad elements */
   void *xpack; /* slab * x_row elements */
   void *ypack; /* slab * y_row elements */
-  void *ptrs;  /* per thread: 2 * slab pointers, in slices of ptr_slice */
+  void *ptrs;  /* per thread: 2 * slab pointers, in slices of ptr_slice (gemm: none) */
   void *tile;  /* gemm, per thread: mr_max * nr elements */
 } bwd_weight_ws;
 
@@ -251,6 +251,7 @@ typedef struct bwd_weight_ws {
  * fill their batches (measured: on 3^3 SwinUNETR, 2 threads took 1.7 ms to 1 thread's 1.4
  * with the slices adjacent). */
 static size_t ptr_slice(const bwd_weight_dims *d) {
+  if (d->gemm) return 0; /* its calls take one entry each, pointers on the stack */
   return ((size_t)(2 * d->slab) + 15) & ~(size_t)15;
 }
 

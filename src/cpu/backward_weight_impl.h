@@ -45,8 +45,8 @@ static void CVT_GEMM_PACK_Y(const cvt_exec *e, const bwd_weight_dims *d, const C
  * over all the slab's positions (x packed block by block, rows in order: [block][row]
  * [iw][mr]). A tile that would run past the row's cols runs on the thread's tile buffer. */
 static void CVT_GEMM_TILES(const cvt_exec *e, const bwd_weight_dims *d, const CVT_T *xpack,
-                           const CVT_T *ypack, CVT_T *gw, CVT_T *tile, const CVT_T **a_ptrs,
-                           const CVT_T **b_ptrs, int64_t nrows, bool first) {
+                           const CVT_T *ypack, CVT_T *gw, CVT_T *tile, int64_t nrows,
+                           bool first) {
   const cvt_geometry *g = e->geo;
   const int64_t W = g->in[2], cin_g = g->cin_g, groups = g->groups;
 #pragma omp for schedule(static)
@@ -55,8 +55,8 @@ static void CVT_GEMM_TILES(const cvt_exec *e, const bwd_weight_dims *d, const CV
     const int64_t grp = item / d->blocks / d->ctiles;
     const int64_t ci0 = b * d->mr_max, mr = min64(d->mr_max, cin_g - ci0);
     const int64_t nc = min64(d->nr, d->cols - j0);
-    a_ptrs[0] = xpack + (grp * cin_g + ci0) * d->slab * W;
-    b_ptrs[0] = ypack + grp * d->slab * W * d->ldy + j0;
+    const CVT_T *a = xpack + (grp * cin_g + ci0) * d->slab * W;
+    const CVT_T *b_rows = ypack + grp * d->slab * W * d->ldy + j0;
     CVT_T *c = gw + (grp * cin_g + ci0) * d->cols + j0;
     int64_t ldc = d->cols;
     if (nc < d->nr) { /* the partial tile: through the buffer */
@@ -67,8 +67,8 @@ static void CVT_GEMM_TILES(const cvt_exec *e, const bwd_weight_dims *d, const CV
     } else if (first) {
       for (int64_t m = 0; m < mr; m++) memset(c + m * ldc, 0, (size_t)d->nr * sizeof *c);
     }
-    e->brgemm->fn.CVT_BRGEMM((size_t)mr, 1, (size_t)(nrows * W), a_ptrs, b_ptrs,
-                             (size_t)d->ldy, c, (size_t)ldc);
+    e->brgemm->fn.CVT_BRGEMM((size_t)mr, 1, (size_t)(nrows * W), &a, &b_rows, (size_t)d->ldy,
+                             c, (size_t)ldc);
     if (c == tile)
       for (int64_t m = 0; m < mr; m++)
         memcpy(gw + (grp * cin_g + ci0 + m) * d->cols + j0, tile + m * d->nr,
@@ -181,7 +181,7 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
     tid = omp_get_thread_num();
 #endif
     const CVT_T **a_ptrs = (const CVT_T **)ws.ptrs + (size_t)tid * ptr_slice(&d);
-    const CVT_T **b_ptrs = a_ptrs + d.slab;
+    const CVT_T **b_ptrs = a_ptrs + (ptr_slice(&d) ? d.slab : 0); /* none for gemm */
 
     if (d.dot) { /* sums straight into grad_weight */
 #pragma omp for schedule(static)
@@ -219,8 +219,8 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
       if (d.gemm) {
         CVT_GEMM_PACK_Y(e, &d, gy, ypack, r0, nrows);
         CVT_GEMM_TILES(e, &d, xpack, ypack, gw,
-                       (CVT_T *)ws.tile + (size_t)tid * (size_t)(d.mr_max * d.nr), a_ptrs,
-                       b_ptrs, nrows, r0 == 0);
+                       (CVT_T *)ws.tile + (size_t)tid * (size_t)(d.mr_max * d.nr), nrows,
+                       r0 == 0);
         continue;
       }
       /* The grad_output rows each x row reaches, per (kd, kh), width phase and position,
