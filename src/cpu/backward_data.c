@@ -57,7 +57,7 @@ typedef struct bwd_data_dims {
   int64_t pitch;                 /* elements of one packed phase row / plane, + slack */
   int64_t ldb;                   /* between grad_output channels in the pack: slots * pitch,
                                     unaliased (arith.h; the micro-kernel's B rows) */
-  int64_t lenw;                  /* planes: the packed row length */
+  int64_t lenw;                  /* the packed row length (both cuts) */
   int64_t positions, ppad;       /* planes: H * lenw positions, rounded up to nr */
   int64_t ldp;                   /* planes: between channels of the plane buffer: ppad,
                                     unaliased (arith.h) */
