@@ -220,6 +220,19 @@ static void test_random(void) {
   check_problem(&pr);
   pr = make(2, 16, 8, 1, in9, k9, s3, one, one, one, 0); /* stride 2: slabs of 30 */
   check_problem(&pr);
+  /* The dot formulation's pair tiles (at most 3 grad_output channels per group, 16 or
+   * more input channels): blocks of (kd, kh) pairs with a tail (9 and 10 pairs), edge
+   * rows where only some pairs of a block reach grad_output, both width strides, groups,
+   * several slabs (rows of 1000 positions). */
+  int64_t in12[3] = {3, 5, 47}, k12[3] = {3, 3, 4}, s12[3] = {2, 2, 2};
+  pr = make(2, 20, 1, 1, in12, k12, s12, one, zero, one, 1);
+  check_problem(&pr);
+  int64_t k13[3] = {2, 5, 3}, s13[3] = {1, 2, 1}, p13[3] = {0, 2, 1};
+  pr = make(1, 2 * 17, 2 * 3, 2, in12, k13, s13, p13, zero, one, 0);
+  check_problem(&pr);
+  int64_t in14[3] = {2, 3, 1000}, k14[3] = {2, 2, 4}, p14[3] = {1, 0, 1};
+  pr = make(2, 40, 2, 1, in14, k14, s12, p14, one, one, 1);
+  check_problem(&pr);
   /* Pointwise layers, which the backward plans re-cut into rows of up to 4096 positions
    * that divide the volume: short volumes, a prime-ish one (1001), one of 8192 (rows of
    * 4096), groups, dilation (ignored by a 1-kernel), with and without bias. */

@@ -13,6 +13,7 @@ static void CVT_GEMM_PACK_Y(const cvt_exec *e, const bwd_weight_dims *d, const C
   const int64_t oD = g->out[0], oH = g->out[1], oW = g->out[2];
   const int64_t kD = g->k[0], kH = g->k[1], kW = g->k[2];
   const int64_t cout_g = g->cout_g, groups = g->groups, y_channel = oD * oH * oW;
+  const int64_t sw = g->stride[2], dw = g->dil[2];
 #pragma omp for schedule(static)
   for (int64_t it = 0; it < nrows * groups * cout_g; it++) {
     const int64_t rr = it / (groups * cout_g), grp = it / cout_g % groups;
@@ -23,14 +24,25 @@ static void CVT_GEMM_PACK_Y(const cvt_exec *e, const bwd_weight_dims *d, const C
     for (int64_t kd = 0; kd < kD; kd++)
       for (int64_t kh = 0; kh < kH; kh++) {
         int64_t at;
-        const bool live = row_reaches(g, row, kd, kh, &at);
-        const CVT_T *yrow = src + (live ? at : 0) * oW;
         CVT_T *out = dst + (kd * kH + kh) * kW;
-        for (int64_t iw = 0; iw < W; iw++)
-          for (int64_t kw = 0; kw < kW; kw++) {
-            const int64_t ow = iw * g->stride[2] - g->pad[2] + kw * g->dil[2];
-            out[iw * d->ldy + kw] = live && ow >= 0 && ow < oW ? yrow[ow] : (CVT_T)0;
+        if (!row_reaches(g, row, kd, kh, &at)) {
+          for (int64_t iw = 0; iw < W; iw++, out += d->ldy)
+            for (int64_t kw = 0; kw < kW; kw++) out[kw] = (CVT_T)0;
+          continue;
+        }
+        const CVT_T *yrow = src + at * oW;
+        for (int64_t iw = 0; iw < W; iw++, out += d->ldy) {
+          const int64_t ow0 = iw * sw - g->pad[2];
+          if (ow0 >= 0 && ow0 + (kW - 1) * dw < oW) { /* every tap inside the row */
+            const CVT_T *in = yrow + ow0;
+            for (int64_t kw = 0; kw < kW; kw++) out[kw] = in[kw * dw];
+            continue;
           }
+          for (int64_t kw = 0; kw < kW; kw++) {
+            const int64_t ow = ow0 + kw * dw;
+            out[kw] = ow >= 0 && ow < oW ? yrow[ow] : (CVT_T)0;
+          }
+        }
       }
     if (co == cout_g - 1) /* the columns past cols, read by the last tile */
       for (int64_t iw = 0; iw < W; iw++)
@@ -77,11 +89,15 @@ static void CVT_GEMM_TILES(const cvt_exec *e, const bwd_weight_dims *d, const CV
 }
 
 /* The dot formulation for one slab of input rows r0 .. r0 + nrows. First the rows are
- * copied into the slab's buffers: input [c][row][iw], grad_output [co][(kd, kh)][row][ow]
- * (the row (od, oh) that (kd, kh) reaches from the input row, when it exists). Then each
- * task is a block of input channels, a block of grad_output channels, a (kd, kh) and a
- * width tap (stride 2: the pair of taps at offsets 2q, 2q + 1), its batch the slab's rows
- * whose (od, oh) exists. Each grad_weight element is summed by one task, slab after slab. */
+ * copied into the slab's buffers, a channel's rows in order: input [c][row][iw],
+ * grad_output [co][(kd, kh)][row][ow] (the row (od, oh) that (kd, kh) reaches from the
+ * input row, when it exists; with dot_phases [co][(kd, kh)][phase][row][j], element
+ * 2j + phase). Then each task is a block of input channels, a block of grad_output
+ * channels and a (kd, kh) (dot_pairs: one channel and a block of pairs), and a width tap
+ * (stride 2 without dot_phases: the pair of taps at offsets 2q, 2q + 1), its batch the
+ * slab's rows that reach grad_output. The tasks of one block of input channels are
+ * consecutive, so that its rows stay in L2. Each grad_weight element is summed by one
+ * task, slab after slab. */
 static void CVT_DOT_SLAB(const cvt_exec *e, const bwd_weight_dims *d, const CVT_T *x,
                          const CVT_T *gy, CVT_T *gw, CVT_T *xbuf, CVT_T *gbuf,
                          const CVT_T **a_ptrs, const CVT_T **b_ptrs, int64_t r0,
@@ -95,34 +111,62 @@ static void CVT_DOT_SLAB(const cvt_exec *e, const bwd_weight_dims *d, const CVT_
   const int64_t x_channel = D * H * W, y_channel = oD * oH * oW;
   const int64_t ldc = cout_g * d->taps, slab = d->slab;
 #pragma omp for schedule(static)
-  for (int64_t it = 0; it < nrows * g->cin; it++) {
-    const int64_t rr = it / g->cin, c = it % g->cin, row = r0 + rr;
+  for (int64_t it = 0; it < nrows * g->cin; it++) { /* a channel's rows in order */
+    const int64_t rr = it % nrows, c = it / nrows, row = r0 + rr;
     memcpy(xbuf + c * d->dot_ldx + rr * W, x + (row / H / D * g->cin + c) * x_channel +
                                                row % (D * H) * W,
            (size_t)W * sizeof *xbuf);
   }
 #pragma omp for schedule(static)
   for (int64_t it = 0; it < nrows * d->pairs * g->cout; it++) {
-    const int64_t rr = it / (d->pairs * g->cout), pair = it / g->cout % d->pairs;
-    const int64_t c = it % g->cout, row = r0 + rr;
+    const int64_t rr = it % nrows, pair = it / nrows % d->pairs;
+    const int64_t c = it / nrows / d->pairs, row = r0 + rr;
     int64_t at;
-    if (!row_reaches(g, row, pair / kH, pair % kH, &at)) continue; /* never read */
-    memcpy(gbuf + c * d->dot_ldg + (pair * slab + rr) * oW,
-           gy + (row / H / D * g->cout + c) * y_channel + at * oW, (size_t)oW * sizeof *gbuf);
+    const int64_t nph = d->dot_phases ? 2 : 1, len = d->dot_len;
+    CVT_T *dst = gbuf + c * d->dot_ldg + (pair * nph * slab + rr) * len;
+    if (!row_reaches(g, row, pair / kH, pair % kH, &at)) {
+      if (d->dot_pairs) /* read beside live pairs */
+        for (int64_t r = 0; r < nph; r++)
+          memset(dst + r * slab * len, 0, (size_t)len * sizeof *gbuf);
+      continue; /* else never read */
+    }
+    const CVT_T *src = gy + (row / H / D * g->cout + c) * y_channel + at * oW;
+    if (!d->dot_phases) {
+      memcpy(dst, src, (size_t)oW * sizeof *gbuf);
+      continue;
+    }
+    for (int64_t r = 0; r < 2; r++)
+      e->brgemm->phase_row.CVT_BRGEMM(src, oW, 2, r, 0, len, dst + r * slab * len);
   }
-  const int64_t items = groups * d->pairs * d->dot_wg * d->dot_ob * d->dot_cb;
+  /* A tile's columns j: grad_output channels co0 + j of one (kd, kh), or (dot_pairs) the
+   * pairs p0 + j of one channel, their rows nph * slab * len apart in gbuf and their sums
+   * kW apart in grad_weight. */
+  const int64_t nph = d->dot_phases ? 2 : 1, len = d->dot_len;
+  const int64_t ldb = d->dot_pairs ? nph * slab * len : d->dot_ldg;
+  const int64_t cs = d->dot_pairs ? kW : d->taps;
+  const size_t s_tile = d->dot_phases ? 1 : (size_t)sw;
+  const int64_t items = groups * d->dot_cb * d->dot_pb * d->dot_wg * d->dot_jb;
 #pragma omp for schedule(static)
   for (int64_t item = 0; item < items; item++) {
-    const int64_t cb = item % d->dot_cb, ob = item / d->dot_cb % d->dot_ob;
-    const int64_t wg = item / d->dot_cb / d->dot_ob % d->dot_wg;
-    const int64_t pair = item / d->dot_cb / d->dot_ob / d->dot_wg % d->pairs;
-    const int64_t grp = item / d->dot_cb / d->dot_ob / d->dot_wg / d->pairs;
-    const int64_t kd = pair / kH, kh = pair % kH;
+    const int64_t jb = item % d->dot_jb, wg = item / d->dot_jb % d->dot_wg;
+    const int64_t pb = item / d->dot_jb / d->dot_wg % d->dot_pb;
+    const int64_t cb = item / d->dot_jb / d->dot_wg / d->dot_pb % d->dot_cb;
+    const int64_t grp = item / d->dot_jb / d->dot_wg / d->dot_pb / d->dot_cb;
     const int64_t ci0 = cb * d->dot_mr, mr = min64(d->dot_mr, cin_g - ci0);
-    const int64_t co0 = ob * d->dot_nr, nr = min64(d->dot_nr, cout_g - co0);
+    int64_t co0 = jb, p0 = pb, nr, np = 1;
+    if (d->dot_pairs)
+      p0 = pb * d->dot_nr, np = nr = min64(d->dot_nr, d->pairs - p0);
+    else
+      co0 = jb * d->dot_nr, nr = min64(d->dot_nr, cout_g - co0);
     /* The width: input columns lo .. hi, grad_output elements from off, nel of them. */
-    int64_t lo, hi, off, nel, kw0, kw1;
-    if (sw == 1) {
+    int64_t lo, hi, off, nel, kw0, kw1, r = 0;
+    if (d->dot_phases) { /* tap kw reads phase r of the row from offset q: 2q + r = kw - pW */
+      kw0 = wg, kw1 = -1;
+      const int64_t t = kw0 - g->pad[2], q = floor_div(t, 2);
+      r = t - 2 * q;
+      lo = max64(0, -q), hi = min64(W, (oW - r + 1) / 2 - q);
+      off = lo + q, nel = hi - lo;
+    } else if (sw == 1) {
       kw0 = wg, kw1 = -1;
       const int64_t t = kw0 * g->dil[2] - g->pad[2];
       lo = max64(0, -t), hi = min64(W, oW - t);
@@ -134,21 +178,26 @@ static void CVT_DOT_SLAB(const cvt_exec *e, const bwd_weight_dims *d, const CVT_
       off = 2 * (lo + q), nel = oW - off;
     }
     if (hi <= lo) continue;
-    size_t batch = 0;
-    for (int64_t rr = 0; rr < nrows; rr++) {
-      int64_t at;
-      if (!row_reaches(g, r0 + rr, kd, kh, &at)) continue;
+    size_t batch = 0; /* the rows that reach a grad_output row for one of the pairs */
+    row_walk w = walk_from(g, r0);
+    for (int64_t rr = 0; rr < nrows; rr++, walk_next(g, &w)) {
+      bool live = false;
+      for (int64_t p = p0; p < p0 + np && !live; p++) {
+        int64_t at;
+        live = reaches(g, w.id, w.ih, p / kH, p % kH, &at);
+      }
+      if (!live) continue;
       a_ptrs[batch] = xbuf + (grp * cin_g + ci0) * d->dot_ldx + rr * W + lo;
-      b_ptrs[batch] = gbuf + (grp * cout_g + co0) * d->dot_ldg + (pair * slab + rr) * oW + off;
+      b_ptrs[batch] =
+          gbuf + (grp * cout_g + co0) * d->dot_ldg + ((p0 * nph + r) * slab + rr) * len + off;
       batch++;
     }
     if (batch == 0) continue;
-    CVT_T *c = gw + ((grp * cin_g + ci0) * cout_g + co0) * d->taps + pair * kW;
-    e->brgemm->f32_dot((size_t)sw, (size_t)d->dot_nr, (size_t)mr, (size_t)nr, batch,
+    CVT_T *c = gw + ((grp * cin_g + ci0) * cout_g + co0) * d->taps + p0 * kW;
+    e->brgemm->f32_dot(s_tile, (size_t)d->dot_nr, (size_t)mr, (size_t)nr, batch,
                        (size_t)(hi - lo), (size_t)nel, a_ptrs, (size_t)d->dot_ldx, b_ptrs,
-                       (size_t)d->dot_ldg, kw0 >= 0 && kw0 < kW ? c + kw0 : NULL,
-                       kw1 >= 0 && kw1 < kW ? c + kw1 : NULL, (size_t)ldc,
-                       (size_t)d->taps);
+                       (size_t)ldb, kw0 >= 0 && kw0 < kW ? c + kw0 : NULL,
+                       kw1 >= 0 && kw1 < kW ? c + kw1 : NULL, (size_t)ldc, (size_t)cs);
   }
 #else
   (void)e, (void)d, (void)x, (void)gy, (void)gw, (void)xbuf, (void)gbuf, (void)a_ptrs,
@@ -259,9 +308,10 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
         const int64_t q = floor_div(t, sw), slot = tap_slot(g, kw);
         const int64_t pair = kd * kH + kh;
         size_t batch = 0;
-        for (int64_t rr = 0; rr < nrows; rr++) {
+        row_walk w = walk_from(g, r0);
+        for (int64_t rr = 0; rr < nrows; rr++, walk_next(g, &w)) {
           int64_t at;
-          if (!row_reaches(g, r0 + rr, kd, kh, &at)) continue;
+          if (!reaches(g, w.id, w.ih, kd, kh, &at)) continue;
           a_ptrs[batch] = xpack + rr * d.x_row + (grp * cin_g + ci0) * W + lo * mr;
           b_ptrs[batch] = ypack + rr * d.y_row +
                           (((grp * d.pairs + pair) * d.slots + slot) * d.len + lo + q - d.qmin) *
