@@ -6,11 +6,14 @@
  * (channels ci by co), A = x with the positions as rows, B = grad_output with the
  * positions, shifted for the tap, as rows. Both are packed channels-last, a slab of input
  * rows (n, id, ih) at a time: x as [row][iw][ci block] and the grad_output rows the slab
- * reaches as [(kd, kh)][row][width phase][j][co], the width deinterleaved by phase as in
- * the backward-data pass, so that the positions of one input row are equally spaced for
- * every width tap. Then one micro-kernel call covers a block of ci, a tile of co and one
- * tap over the whole slab: k runs along a row's positions whose output exists, the batch
- * over the slab's rows whose (od, oh) exists.
+ * reaches as [row][(kd, kh)][ow][co], whole: a width tap t reads the positions iw*sW + t,
+ * sW rows of the pack apart (the micro-kernel's ldb). (A kernel narrower than its stride
+ * reaches only some width phases: there the rows are deinterleaved by phase, as in the
+ * backward-data pass, and only the phases the taps read are packed. Deinterleaving them
+ * always took two transposes per row instead of one: on nnU-Net up4 at 1 thread the pack
+ * took 30 ms of the slabs' 87, whole 17 of 77.) Then one micro-kernel call covers a block of ci, a tile of co
+ * and one tap over the whole slab: k runs along a row's positions whose output exists,
+ * the batch over the slab's rows whose (od, oh) exists.
  *
  * The sums accumulate in a tap-major copy of the weight, [group][tap][ci][co], owned by
  * the plan's workspace; the threads split its tiles, and every tile takes the slabs in
@@ -141,6 +144,7 @@ typedef struct bwd_weight_dims {
   int64_t cpad;          /* grad_output channels per group, rounded up to nr */
   int64_t qmin, len;     /* width: smallest tap offset q; packed phase row length */
   int64_t slots;         /* width phases (<= min(sW, kW)) */
+  bool whole;            /* taps: grad_output rows packed whole, not by width phase */
   int64_t rows;          /* input rows (n, id, ih) in all */
   int64_t slab;          /* rows per slab */
   int64_t x_row, y_row;  /* elements one slab row takes in the x and grad_output packs */
@@ -170,7 +174,10 @@ static bwd_weight_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *c
   d.cols = g->cout_g * d.taps;
   d.ctiles = d.gemm ? ceil_div(d.cols, d.nr) : d.cpad / d.nr;
   d.ldy = unaliased_stride(d.ctiles * d.nr, g->esize);
-  d.y_row = d.gemm ? d.W * d.ldy * g->groups : d.pairs * d.slots * d.len * d.cpad * g->groups;
+  d.whole = g->stride[2] <= g->k[2];
+  d.y_row = d.gemm    ? d.W * d.ldy * g->groups
+            : d.whole ? d.pairs * g->out[2] * d.cpad * g->groups
+                      : d.pairs * d.slots * d.len * d.cpad * g->groups;
   const int64_t per_row = (d.x_row + d.y_row) * (int64_t)g->esize;
   const int64_t budget = d.gemm ? BWD_WEIGHT_GEMM_SLAB_BUDGET : BWD_WEIGHT_SLAB_BUDGET;
   d.slab = max64(1, min64(d.rows, budget / per_row));

@@ -272,8 +272,9 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
                        r0 == 0);
         continue;
       }
-      /* The grad_output rows each x row reaches, per (kd, kh), width phase and position,
-       * channels-last and zero-padded to cpad: [(kd, kh)][phase][j][co]. */
+      /* The grad_output rows each x row reaches, per (kd, kh) and position (or width
+       * phase and position), channels-last and zero-padded to cpad: [(kd, kh)][ow][co]
+       * (or [(kd, kh)][phase][j][co]). */
 #pragma omp for schedule(static)
       for (int64_t it = 0; it < nrows * groups * d.pairs; it++) {
         const int64_t rr = it / (groups * d.pairs), grp = it / d.pairs % groups;
@@ -282,6 +283,14 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
         int64_t at;
         if (!row_reaches(g, row, kd, kh, &at)) continue; /* never read */
         const CVT_T *src = gy + (n * g->cout + grp * cout_g) * y_channel + at * oW;
+        if (d.whole) { /* [(kd, kh)][ow][co] */
+          CVT_T *dst = ypack + rr * d.y_row + (grp * d.pairs + pair) * oW * d.cpad;
+          if (d.cpad > cout_g) /* the last tile's columns past cout_g */
+            for (int64_t ow = 0; ow < oW; ow++)
+              memset(dst + ow * d.cpad + cout_g, 0, (size_t)(d.cpad - cout_g) * sizeof *dst);
+          e->brgemm->phase_cols.CVT_BRGEMM(src, y_channel, cout_g, 1, 0, 0, 0, oW, dst, d.cpad);
+          continue;
+        }
         CVT_T *dst = ypack + rr * d.y_row + (grp * d.pairs + pair) * d.slots * d.len * d.cpad;
         for (int64_t s = 0; s < d.slots; s++, dst += d.len * d.cpad) {
           const int64_t r = slot_phase(g, s);
@@ -313,15 +322,16 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
           int64_t at;
           if (!reaches(g, w.id, w.ih, kd, kh, &at)) continue;
           a_ptrs[batch] = xpack + rr * d.x_row + (grp * cin_g + ci0) * W + lo * mr;
-          b_ptrs[batch] = ypack + rr * d.y_row +
-                          (((grp * d.pairs + pair) * d.slots + slot) * d.len + lo + q - d.qmin) *
-                              d.cpad +
-                          co0;
+          b_ptrs[batch] =
+              ypack + rr * d.y_row + co0 +
+              (d.whole ? ((grp * d.pairs + pair) * oW + lo * sw + t) * d.cpad
+                       : (((grp * d.pairs + pair) * d.slots + slot) * d.len + lo + q - d.qmin) *
+                             d.cpad);
           batch++;
         }
         if (batch == 0) continue;
         e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)(hi - lo), a_ptrs, b_ptrs,
-                                 (size_t)d.cpad,
+                                 (size_t)(d.whole ? sw * d.cpad : d.cpad),
                                  acc + ((grp * d.taps + tap) * cin_g + ci0) * d.cpad + co0,
                                  (size_t)d.cpad);
       }
