@@ -11,9 +11,12 @@
  * reaches only some width phases: there the rows are deinterleaved by phase, as in the
  * backward-data pass, and only the phases the taps read are packed. Deinterleaving them
  * always took two transposes per row instead of one: on nnU-Net up4 at 1 thread the pack
- * took 30 ms of the slabs' 87, whole 17 of 77.) Then one micro-kernel call covers a block of ci, a tile of co
- * and one tap over the whole slab: k runs along a row's positions whose output exists,
- * the batch over the slab's rows whose (od, oh) exists.
+ * took 30 ms of the slabs' 87, whole 17 of 77.) Then one micro-kernel call covers a
+ * block of ci, a tile of co and one tap over the whole slab: k runs along a row's
+ * positions whose output exists, the batch over the slab's rows whose (od, oh) exists.
+ * The tiles with input channels in the lanes (64xN, for few grad_output channels: their
+ * values are broadcast, not loaded as vectors) need no grad_output pack at all: their
+ * _bt entry reads grad_output in place, a row per channel (d.direct).
  *
  * The sums accumulate in a tap-major copy of the weight, [group][tap][ci][co], owned by
  * the plan's workspace; the threads split its tiles, and every tile takes the slabs in
@@ -145,6 +148,7 @@ typedef struct bwd_weight_dims {
   int64_t qmin, len;     /* width: smallest tap offset q; packed phase row length */
   int64_t slots;         /* width phases (<= min(sW, kW)) */
   bool whole;            /* taps: grad_output rows packed whole, not by width phase */
+  bool direct;           /* taps: grad_output read in place (the tile's f32_bt entry) */
   int64_t rows;          /* input rows (n, id, ih) in all */
   int64_t slab;          /* rows per slab */
   int64_t x_row, y_row;  /* elements one slab row takes in the x and grad_output packs */
@@ -175,9 +179,11 @@ static bwd_weight_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *c
   d.ctiles = d.gemm ? ceil_div(d.cols, d.nr) : d.cpad / d.nr;
   d.ldy = unaliased_stride(d.ctiles * d.nr, g->esize);
   d.whole = g->stride[2] <= g->k[2];
-  d.y_row = d.gemm    ? d.W * d.ldy * g->groups
-            : d.whole ? d.pairs * g->out[2] * d.cpad * g->groups
-                      : d.pairs * d.slots * d.len * d.cpad * g->groups;
+  d.direct = !d.gemm && g->dtype == CONVT3D_F32 && cfg->f32_bt;
+  d.y_row = d.gemm     ? d.W * d.ldy * g->groups
+            : d.direct ? 0
+            : d.whole  ? d.pairs * g->out[2] * d.cpad * g->groups
+                       : d.pairs * d.slots * d.len * d.cpad * g->groups;
   const int64_t per_row = (d.x_row + d.y_row) * (int64_t)g->esize;
   const int64_t budget = d.gemm ? BWD_WEIGHT_GEMM_SLAB_BUDGET : BWD_WEIGHT_SLAB_BUDGET;
   d.slab = max64(1, min64(d.rows, budget / per_row));
@@ -228,17 +234,17 @@ static bool row_reaches(const cvt_geometry *g, int64_t row, int64_t kd, int64_t 
  * of a slab per micro-kernel call, and with short rows the divisions of row_reaches cost
  * as much as the call: 3D-GAN l5's rows of 32 took 40% longer). */
 typedef struct row_walk {
-  int64_t id, ih;
+  int64_t n, id, ih;
 } row_walk;
 
 static inline row_walk walk_from(const cvt_geometry *g, int64_t row) {
-  return (row_walk){row / g->in[1] % g->in[0], row % g->in[1]};
+  return (row_walk){row / g->in[1] / g->in[0], row / g->in[1] % g->in[0], row % g->in[1]};
 }
 
 static inline void walk_next(const cvt_geometry *g, row_walk *w) {
   if (++w->ih == g->in[1]) {
     w->ih = 0;
-    if (++w->id == g->in[0]) w->id = 0;
+    if (++w->id == g->in[0]) w->id = 0, w->n++;
   }
 }
 

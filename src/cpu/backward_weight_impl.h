@@ -276,7 +276,7 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
        * phase and position), channels-last and zero-padded to cpad: [(kd, kh)][ow][co]
        * (or [(kd, kh)][phase][j][co]). */
 #pragma omp for schedule(static)
-      for (int64_t it = 0; it < nrows * groups * d.pairs; it++) {
+      for (int64_t it = 0; it < (d.direct ? 0 : nrows * groups * d.pairs); it++) {
         const int64_t rr = it / (groups * d.pairs), grp = it / d.pairs % groups;
         const int64_t pair = it % d.pairs, kd = pair / kH, kh = pair % kH;
         const int64_t row = r0 + rr, n = row / H / D;
@@ -322,6 +322,13 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
           int64_t at;
           if (!reaches(g, w.id, w.ih, kd, kh, &at)) continue;
           a_ptrs[batch] = xpack + rr * d.x_row + (grp * cin_g + ci0) * W + lo * mr;
+#if CVT_HAS_DOT
+          if (d.direct) { /* channel co0's row, at the tap's first position */
+            b_ptrs[batch++] = gy + (w.n * g->cout + grp * cout_g + co0) * y_channel +
+                              at * oW + lo * sw + t;
+            continue;
+          }
+#endif
           b_ptrs[batch] =
               ypack + rr * d.y_row + co0 +
               (d.whole ? ((grp * d.pairs + pair) * oW + lo * sw + t) * d.cpad
@@ -330,6 +337,15 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
           batch++;
         }
         if (batch == 0) continue;
+#if CVT_HAS_DOT
+        if (d.direct) {
+          e->brgemm->f32_bt((size_t)mr, (size_t)min64(d.nr, cout_g - co0), batch,
+                            (size_t)(hi - lo), a_ptrs, b_ptrs, (size_t)sw, (size_t)y_channel,
+                            acc + ((grp * d.taps + tap) * cin_g + ci0) * d.cpad + co0,
+                            (size_t)d.cpad);
+          continue;
+        }
+#endif
         e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)(hi - lo), a_ptrs, b_ptrs,
                                  (size_t)(d.whole ? sw * d.cpad : d.cpad),
                                  acc + ((grp * d.taps + tap) * cin_g + ci0) * d.cpad + co0,

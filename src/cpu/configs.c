@@ -8,16 +8,21 @@
  * instruction set (the suffix of its packing kernels) */
 #define F32(name, mr, nr, vm, vn, isa)                                                   \
   {#name, mr, nr, vm, vn, {.f32 = cvt_##name}, NULL, {NULL}, NULL,                       \
-   {.f32 = cvt_f32_phase_row_##isa}, {.f32 = cvt_f32_phase_cols_##isa}}
+   {.f32 = cvt_f32_phase_row_##isa}, {.f32 = cvt_f32_phase_cols_##isa}, NULL}
 #define F64(name, mr, nr, vm, vn, isa)                                                   \
   {#name, mr, nr, vm, vn, {.f64 = cvt_##name}, NULL, {NULL}, NULL,                       \
-   {.f64 = cvt_f64_phase_row_##isa}, {.f64 = cvt_f64_phase_cols_##isa}}
+   {.f64 = cvt_f64_phase_row_##isa}, {.f64 = cvt_f64_phase_cols_##isa}, NULL}
 /* an AVX-512 6xN tile: with its stacked-rows entry, the fused width-2 tiles and the
  * dot-product tiles */
 #define F32R(name, rows, mr, nr, vm, vn)                                                 \
   {#name, mr, nr, vm, vn, {.f32 = cvt_##name}, cvt_##rows,                               \
    {cvt_f32_brgemm_w2_6x16_avx512, cvt_f32_brgemm_w2_6x32_avx512}, cvt_f32_dot_avx512,   \
-   {.f32 = cvt_f32_phase_row_avx512}, {.f32 = cvt_f32_phase_cols_avx512}}
+   {.f32 = cvt_f32_phase_row_avx512}, {.f32 = cvt_f32_phase_cols_avx512}, NULL}
+/* an AVX-512 64xN tile: with its entry reading B across rows */
+#define F32C(name, mr, nr, vm, vn)                                                       \
+  {#name "_avx512", mr, nr, vm, vn, {.f32 = cvt_##name##_avx512}, NULL, {NULL}, NULL,     \
+   {.f32 = cvt_f32_phase_row_avx512}, {.f32 = cvt_f32_phase_cols_avx512},               \
+   cvt_##name##_bt_avx512}
 
 static const cvt_brgemm_config f32_scalar[] = {
     F32(f32_brgemm_4x16_scalar, 4, 16, 1, 4, scalar)};
@@ -29,12 +34,12 @@ static const cvt_brgemm_config f32_avx512[] = {
     F32R(f32_brgemm_6x48_avx512, f32_brgemm_6x48_rows_avx512, 6, 48, 1, 16),
     F32R(f32_brgemm_6x64_avx512, f32_brgemm_6x64_rows_avx512, 6, 64, 1, 16),
     /* channels in the lanes: planes with few positions */
-    F32(f32_brgemm_64x1_avx512, 64, 1, 16, 1, avx512),
-    F32(f32_brgemm_64x2_avx512, 64, 2, 16, 1, avx512),
-    F32(f32_brgemm_64x3_avx512, 64, 3, 16, 1, avx512),
-    F32(f32_brgemm_64x4_avx512, 64, 4, 16, 1, avx512),
-    F32(f32_brgemm_64x5_avx512, 64, 5, 16, 1, avx512),
-    F32(f32_brgemm_64x6_avx512, 64, 6, 16, 1, avx512)};
+    F32C(f32_brgemm_64x1, 64, 1, 16, 1),
+    F32C(f32_brgemm_64x2, 64, 2, 16, 1),
+    F32C(f32_brgemm_64x3, 64, 3, 16, 1),
+    F32C(f32_brgemm_64x4, 64, 4, 16, 1),
+    F32C(f32_brgemm_64x5, 64, 5, 16, 1),
+    F32C(f32_brgemm_64x6, 64, 6, 16, 1)};
 static const cvt_brgemm_config f64_scalar[] = {F64(f64_brgemm_4x8_scalar, 4, 8, 1, 2, scalar)};
 static const cvt_brgemm_config f64_avx2[] = {F64(f64_brgemm_4x12_avx2, 4, 12, 1, 4, avx2)};
 static const cvt_brgemm_config f64_avx512[] = {

@@ -58,6 +58,18 @@ typedef void (*cvt_f32_brgemm_w2_fn)(size_t mr, size_t batch, size_t kc,
                                      const float *const *b, size_t ldb, const float *bias,
                                      float *y, size_t ych, size_t n, int stream);
 
+/* The channels-in-lanes tiles (vec_m > 1) with B read across rows instead, for
+ * grad_weight's tap formulation reading grad_output in place (backward_weight.c):
+ *
+ *     C[m][j] += sum over b < batch, k < kc of A_b[k*mr + m] * B_b[min(j, nr - 1)*ldj + k*ldk]
+ *
+ * for m < mr and j < NR, the tile's nr: columns j >= nr repeat column nr - 1 and are
+ * written to C all the same (the caller's C has NR columns). 1 <= nr <= NR; otherwise as
+ * the plain entry, in the same summation order. */
+typedef void (*cvt_f32_brgemm_bt_fn)(size_t mr, size_t nr, size_t batch, size_t kc,
+                                     const float *const *a, const float *const *b,
+                                     size_t ldk, size_t ldj, float *c, size_t ldc);
+
 /* Dot-product tiles for grad_weight read in place (backward_weight.c's dot formulation):
  *
  *     C_r[m*ldc + j*cs] += sum over b < batch, k < kc of A_b[m*lda + k] * B_b[j*ldb + s*k + r]
@@ -139,6 +151,7 @@ typedef struct cvt_brgemm_config {
     cvt_f32_phase_cols_fn f32;
     cvt_f64_phase_cols_fn f64;
   } phase_cols;
+  cvt_f32_brgemm_bt_fn f32_bt; /* the entry reading B across rows, or NULL */
 } cvt_brgemm_config;
 
 /* The kernels, one declaration macro per signature (the signature is written once, in
@@ -158,6 +171,9 @@ typedef struct cvt_brgemm_config {
   void name(size_t s, size_t tile_nr, size_t mr, size_t nr, size_t batch, size_t kc,     \
             size_t nel, const float *const *a, size_t lda, const float *const *b,        \
             size_t ldb, float *c0, float *c1, size_t ldc, size_t cs)
+#define CVT_F32_BRGEMM_BT(name)                                                          \
+  void name(size_t mr, size_t nr, size_t batch, size_t kc, const float *const *a,      \
+            const float *const *b, size_t ldk, size_t ldj, float *c, size_t ldc)
 #define CVT_F64_BRGEMM(name)                                                             \
   void name(size_t mr, size_t batch, size_t kc, const double *const *a,                \
             const double *const *b, size_t ldb, double *c, size_t ldc)
@@ -179,6 +195,12 @@ CVT_F32_BRGEMM(cvt_f32_brgemm_64x3_avx512);
 CVT_F32_BRGEMM(cvt_f32_brgemm_64x4_avx512);
 CVT_F32_BRGEMM(cvt_f32_brgemm_64x5_avx512);
 CVT_F32_BRGEMM(cvt_f32_brgemm_64x6_avx512);
+CVT_F32_BRGEMM_BT(cvt_f32_brgemm_64x1_bt_avx512);
+CVT_F32_BRGEMM_BT(cvt_f32_brgemm_64x2_bt_avx512);
+CVT_F32_BRGEMM_BT(cvt_f32_brgemm_64x3_bt_avx512);
+CVT_F32_BRGEMM_BT(cvt_f32_brgemm_64x4_bt_avx512);
+CVT_F32_BRGEMM_BT(cvt_f32_brgemm_64x5_bt_avx512);
+CVT_F32_BRGEMM_BT(cvt_f32_brgemm_64x6_bt_avx512);
 CVT_F64_BRGEMM(cvt_f64_brgemm_6x32_avx512);
 CVT_F32_BRGEMM(cvt_f32_brgemm_4x24_avx2);
 CVT_F64_BRGEMM(cvt_f64_brgemm_4x12_avx2);

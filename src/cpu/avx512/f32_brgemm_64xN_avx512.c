@@ -14,6 +14,10 @@
  * element this kernel sums the call's terms (b, then k, ascending) before adding them to
  * C, a fixed order too.
  *
+ * The second entry per tile (_bt, contract in ../ukernel.h) reads B's columns a stride
+ * apart instead of adjacent: grad_weight's tap formulation points it at grad_output in
+ * place, a row per grad_output channel, so that grad_output needs no transposing pack.
+ *
  * The last vector of a block with mr % 16 != 0 is loaded whole: its lanes past mr read
  * the next row of weights (or the plan's slack after the last block) and are never
  * stored. (A masked load would be exact, but makes GCC keep the accumulators in memory.) */
@@ -21,22 +25,23 @@
 
 #include "../ukernel.h"
 
-static inline __attribute__((always_inline)) void tile(const size_t nvec, const size_t np,
-                                                       size_t mr, size_t batch, size_t kc,
-                                                       const float *const *a,
-                                                       const float *const *b, size_t ldb,
-                                                       float *c, size_t ldc) {
+static inline __attribute__((always_inline)) void
+tile(const size_t nvec, const size_t np, size_t mr, size_t nr, size_t batch, size_t kc,
+     const float *const *a, const float *const *b, size_t ldk, size_t ldj, float *c,
+     size_t ldc) {
+  size_t bo[6]; /* B's column j: ldj apart, from column nr - 1 on repeated */
+  for (size_t j = 0; j < np; j++) bo[j] = (j < nr ? j : nr - 1) * ldj;
   __m512 acc[4][6];
   for (size_t j = 0; j < np; j++)
     for (size_t v = 0; v < nvec; v++) acc[v][j] = _mm512_setzero_ps();
   for (size_t bi = 0; bi < batch; bi++) {
     const float *ap = a[bi];
     const float *bp = b[bi];
-    for (size_t k = 0; k < kc; k++, ap += mr, bp += ldb) {
+    for (size_t k = 0; k < kc; k++, ap += mr, bp += ldk) {
       __m512 av[4];
       for (size_t v = 0; v < nvec; v++) av[v] = _mm512_loadu_ps(ap + 16 * v);
       for (size_t j = 0; j < np; j++) {
-        const __m512 bv = _mm512_set1_ps(bp[j]);
+        const __m512 bv = _mm512_set1_ps(bp[bo[j]]);
         for (size_t v = 0; v < nvec; v++) acc[v][j] = _mm512_fmadd_ps(av[v], bv, acc[v][j]);
       }
     }
@@ -50,21 +55,22 @@ static inline __attribute__((always_inline)) void tile(const size_t nvec, const 
     }
 }
 
-/* One entry point per position count; each switches once on the vectors mr needs. */
-#define CVT_ENTRY(name, np)                                                              \
-  void name(size_t mr, size_t batch, size_t kc, const float *const *a,                 \
-            const float *const *b, size_t ldb, float *c, size_t ldc) {                 \
-    switch ((mr + 15) / 16) {                                                            \
-    case 4: tile(4, np, mr, batch, kc, a, b, ldb, c, ldc); break;                        \
-    case 3: tile(3, np, mr, batch, kc, a, b, ldb, c, ldc); break;                        \
-    case 2: tile(2, np, mr, batch, kc, a, b, ldb, c, ldc); break;                        \
-    default: tile(1, np, mr, batch, kc, a, b, ldb, c, ldc); break;                       \
-    }                                                                                    \
+/* Two entry points per position count, the plain one (B's columns adjacent: ldj = 1)
+ * and the one reading B across rows; each switches once on the vectors mr needs. */
+#define CVT_TILES(np, mr, nr, ldk, ldj)                                                  \
+  switch (((mr) + 15) / 16) {                                                            \
+  case 4: tile(4, np, mr, nr, batch, kc, a, b, ldk, ldj, c, ldc); break;                 \
+  case 3: tile(3, np, mr, nr, batch, kc, a, b, ldk, ldj, c, ldc); break;                 \
+  case 2: tile(2, np, mr, nr, batch, kc, a, b, ldk, ldj, c, ldc); break;                 \
+  default: tile(1, np, mr, nr, batch, kc, a, b, ldk, ldj, c, ldc); break;                \
   }
+#define CVT_ENTRY(np)                                                                    \
+  CVT_F32_BRGEMM(cvt_f32_brgemm_64x##np##_avx512) { CVT_TILES(np, mr, np, ldb, 1) }      \
+  CVT_F32_BRGEMM_BT(cvt_f32_brgemm_64x##np##_bt_avx512) { CVT_TILES(np, mr, nr, ldk, ldj) }
 
-CVT_ENTRY(cvt_f32_brgemm_64x1_avx512, 1)
-CVT_ENTRY(cvt_f32_brgemm_64x2_avx512, 2)
-CVT_ENTRY(cvt_f32_brgemm_64x3_avx512, 3)
-CVT_ENTRY(cvt_f32_brgemm_64x4_avx512, 4)
-CVT_ENTRY(cvt_f32_brgemm_64x5_avx512, 5)
-CVT_ENTRY(cvt_f32_brgemm_64x6_avx512, 6)
+CVT_ENTRY(1)
+CVT_ENTRY(2)
+CVT_ENTRY(3)
+CVT_ENTRY(4)
+CVT_ENTRY(5)
+CVT_ENTRY(6)
