@@ -354,7 +354,7 @@ size_t cvt_bwd_weight_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_co
 #define CVT_GEMM_PACK_Y gemm_pack_y_f32
 #define CVT_GEMM_TILES gemm_tiles_f32
 #define CVT_DOT_SLAB dot_slab_f32
-#define CVT_HAS_DOT 1
+#define CVT_IS_F32 1 /* the float32-only kernels: dot tiles, _bt entries */
 #define CVT_BRGEMM f32
 #include "backward_weight_impl.h"
 #undef CVT_T
@@ -362,7 +362,7 @@ size_t cvt_bwd_weight_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_co
 #undef CVT_GEMM_PACK_Y
 #undef CVT_GEMM_TILES
 #undef CVT_DOT_SLAB
-#undef CVT_HAS_DOT
+#undef CVT_IS_F32
 #undef CVT_BRGEMM
 
 #define CVT_T double
@@ -370,7 +370,7 @@ size_t cvt_bwd_weight_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_co
 #define CVT_GEMM_PACK_Y gemm_pack_y_f64
 #define CVT_GEMM_TILES gemm_tiles_f64
 #define CVT_DOT_SLAB dot_slab_f64
-#define CVT_HAS_DOT 0
+#define CVT_IS_F32 0
 #define CVT_BRGEMM f64
 #include "backward_weight_impl.h"
 #undef CVT_T
@@ -378,7 +378,7 @@ size_t cvt_bwd_weight_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_co
 #undef CVT_GEMM_PACK_Y
 #undef CVT_GEMM_TILES
 #undef CVT_DOT_SLAB
-#undef CVT_HAS_DOT
+#undef CVT_IS_F32
 #undef CVT_BRGEMM
 
 void cvt_bwd_weight_run(const cvt_exec *e, const void *input, const void *grad_output,

@@ -102,7 +102,7 @@ static void CVT_DOT_SLAB(const cvt_exec *e, const bwd_weight_dims *d, const CVT_
                          const CVT_T *gy, CVT_T *gw, CVT_T *xbuf, CVT_T *gbuf,
                          const CVT_T **a_ptrs, const CVT_T **b_ptrs, int64_t r0,
                          int64_t nrows) {
-#if CVT_HAS_DOT
+#if CVT_IS_F32
   const cvt_geometry *g = e->geo;
   const int64_t D = g->in[0], H = g->in[1], W = g->in[2];
   const int64_t oD = g->out[0], oH = g->out[1], oW = g->out[2];
@@ -117,12 +117,12 @@ static void CVT_DOT_SLAB(const cvt_exec *e, const bwd_weight_dims *d, const CVT_
                                                row % (D * H) * W,
            (size_t)W * sizeof *xbuf);
   }
+  const int64_t nph = d->dot_phases ? 2 : 1, len = d->dot_len; /* rows per pair, length */
 #pragma omp for schedule(static)
   for (int64_t it = 0; it < nrows * d->pairs * g->cout; it++) {
     const int64_t rr = it % nrows, pair = it / nrows % d->pairs;
     const int64_t c = it / nrows / d->pairs, row = r0 + rr;
     int64_t at;
-    const int64_t nph = d->dot_phases ? 2 : 1, len = d->dot_len;
     CVT_T *dst = gbuf + c * d->dot_ldg + (pair * nph * slab + rr) * len;
     if (!row_reaches(g, row, pair / kH, pair % kH, &at)) {
       if (d->dot_pairs) /* read beside live pairs */
@@ -141,7 +141,6 @@ static void CVT_DOT_SLAB(const cvt_exec *e, const bwd_weight_dims *d, const CVT_
   /* A tile's columns j: grad_output channels co0 + j of one (kd, kh), or (dot_pairs) the
    * pairs p0 + j of one channel, their rows nph * slab * len apart in gbuf and their sums
    * kW apart in grad_weight. */
-  const int64_t nph = d->dot_phases ? 2 : 1, len = d->dot_len;
   const int64_t ldb = d->dot_pairs ? nph * slab * len : d->dot_ldg;
   const int64_t cs = d->dot_pairs ? kW : d->taps;
   const size_t s_tile = d->dot_phases ? 1 : (size_t)sw;
@@ -275,30 +274,35 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
       /* The grad_output rows each x row reaches, per (kd, kh) and position (or width
        * phase and position), channels-last and zero-padded to cpad: [(kd, kh)][ow][co]
        * (or [(kd, kh)][phase][j][co]). */
+      if (!d.direct) { /* the same for every thread: no pack, no barrier */
 #pragma omp for schedule(static)
-      for (int64_t it = 0; it < (d.direct ? 0 : nrows * groups * d.pairs); it++) {
-        const int64_t rr = it / (groups * d.pairs), grp = it / d.pairs % groups;
-        const int64_t pair = it % d.pairs, kd = pair / kH, kh = pair % kH;
-        const int64_t row = r0 + rr, n = row / H / D;
-        int64_t at;
-        if (!row_reaches(g, row, kd, kh, &at)) continue; /* never read */
-        const CVT_T *src = gy + (n * g->cout + grp * cout_g) * y_channel + at * oW;
-        if (d.whole) { /* [(kd, kh)][ow][co] */
-          CVT_T *dst = ypack + rr * d.y_row + (grp * d.pairs + pair) * oW * d.cpad;
-          if (d.cpad > cout_g) /* the last tile's columns past cout_g */
-            for (int64_t ow = 0; ow < oW; ow++)
-              memset(dst + ow * d.cpad + cout_g, 0, (size_t)(d.cpad - cout_g) * sizeof *dst);
-          e->brgemm->phase_cols.CVT_BRGEMM(src, y_channel, cout_g, 1, 0, 0, 0, oW, dst, d.cpad);
-          continue;
-        }
-        CVT_T *dst = ypack + rr * d.y_row + (grp * d.pairs + pair) * d.slots * d.len * d.cpad;
-        for (int64_t s = 0; s < d.slots; s++, dst += d.len * d.cpad) {
-          const int64_t r = slot_phase(g, s);
-          int64_t lo, hi; /* positions j whose column (j + qmin)*sW + r exists */
-          phase_row_range(oW, sw, r, d.qmin, d.len, &lo, &hi);
-          memset(dst, 0, (size_t)(d.len * d.cpad) * sizeof *dst);
-          e->brgemm->phase_cols.CVT_BRGEMM(src, y_channel, cout_g, sw, r, d.qmin, lo, hi, dst,
-                                           d.cpad);
+        for (int64_t it = 0; it < nrows * groups * d.pairs; it++) {
+          const int64_t rr = it / (groups * d.pairs), grp = it / d.pairs % groups;
+          const int64_t pair = it % d.pairs, kd = pair / kH, kh = pair % kH;
+          const int64_t row = r0 + rr, n = row / H / D;
+          int64_t at;
+          if (!row_reaches(g, row, kd, kh, &at)) continue; /* never read */
+          const CVT_T *src = gy + (n * g->cout + grp * cout_g) * y_channel + at * oW;
+          if (d.whole) { /* [(kd, kh)][ow][co] */
+            CVT_T *dst = ypack + rr * d.y_row + (grp * d.pairs + pair) * oW * d.cpad;
+            if (d.cpad > cout_g) /* the last tile's columns past cout_g */
+              for (int64_t ow = 0; ow < oW; ow++)
+                memset(dst + ow * d.cpad + cout_g, 0,
+                       (size_t)(d.cpad - cout_g) * sizeof *dst);
+            e->brgemm->phase_cols.CVT_BRGEMM(src, y_channel, cout_g, 1, 0, 0, 0, oW, dst,
+                                             d.cpad);
+            continue;
+          }
+          CVT_T *dst =
+              ypack + rr * d.y_row + (grp * d.pairs + pair) * d.slots * d.len * d.cpad;
+          for (int64_t s = 0; s < d.slots; s++, dst += d.len * d.cpad) {
+            const int64_t r = slot_phase(g, s);
+            int64_t lo, hi; /* positions j whose column (j + qmin)*sW + r exists */
+            phase_row_range(oW, sw, r, d.qmin, d.len, &lo, &hi);
+            memset(dst, 0, (size_t)(d.len * d.cpad) * sizeof *dst);
+            e->brgemm->phase_cols.CVT_BRGEMM(src, y_channel, cout_g, sw, r, d.qmin, lo, hi,
+                                             dst, d.cpad);
+          }
         }
       }
       /* Each tile of the accumulator: one tap, a block of ci, a tile of co. */
@@ -322,7 +326,7 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
           int64_t at;
           if (!reaches(g, w.id, w.ih, kd, kh, &at)) continue;
           a_ptrs[batch] = xpack + rr * d.x_row + (grp * cin_g + ci0) * W + lo * mr;
-#if CVT_HAS_DOT
+#if CVT_IS_F32
           if (d.direct) { /* channel co0's row, at the tap's first position */
             b_ptrs[batch++] = gy + (w.n * g->cout + grp * cout_g + co0) * y_channel +
                               at * oW + lo * sw + t;
@@ -337,7 +341,7 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
           batch++;
         }
         if (batch == 0) continue;
-#if CVT_HAS_DOT
+#if CVT_IS_F32
         if (d.direct) {
           e->brgemm->f32_bt((size_t)mr, (size_t)min64(d.nr, cout_g - co0), batch,
                             (size_t)(hi - lo), a_ptrs, b_ptrs, (size_t)sw, (size_t)y_channel,
