@@ -127,6 +127,17 @@ static bool use_dot_pairs(const cvt_geometry *g) {
  * that pair's grad_output rows staying in L2. */
 #define BWD_WEIGHT_DOT_SLAB_BUDGET (INT64_C(1536) * 1024)
 
+/* Rows of one channel per copy task of a dot slab. */
+#define DOT_COPY_ROWS 16
+
+/* The dot formulation reads input and grad_output in place (dot_direct) when each tile
+ * meets one input and one grad_output channel (depthwise layers): two rows cannot crowd a
+ * cache set, and the copies were most of the time. Copied, MedNeXt's k5 layer also took
+ * slabs of a single row (its grad_output rows per input row, 25 pairs of 64 elements,
+ * filled the budget), so each call summed one row: 1024 slabs of 9600 calls. In place a
+ * slab is sized for a group's rows to stay in L2 while its taps revisit them. */
+#define BWD_WEIGHT_DOT_DIRECT_BUDGET (INT64_C(512) * 1024)
+
 /* Sizes fixed by the problem and the tile. */
 typedef struct bwd_weight_dims {
   bool gemm;             /* the gemm formulation */
@@ -134,6 +145,7 @@ typedef struct bwd_weight_dims {
   int64_t dot_mr, dot_nr; /* dot: the tile (cvt_dot_tile) */
   bool dot_pairs;         /* dot: the tile's columns are (kd, kh) pairs of one channel */
   bool dot_phases;        /* dot: grad_output rows split by width phase (stride 2) */
+  bool dot_direct;        /* dot: input and grad_output read in place, no slab buffers */
   int64_t dot_len;        /* dot: elements per grad_output row (or phase row) in gbuf */
   int64_t dot_cb;         /* dot: blocks of input channels per group */
   int64_t dot_jb, dot_pb; /* dot: column blocks, pair items (pairs, or blocks of them) */
@@ -210,6 +222,15 @@ static bwd_weight_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *c
     d.slab = max64(1, min64(d.rows, BWD_WEIGHT_DOT_SLAB_BUDGET / row_bytes));
     d.dot_ldx = unaliased_stride(d.slab * d.W, g->esize);
     d.dot_ldg = unaliased_stride(d.pairs * d.slab * per_pair, g->esize);
+    d.dot_direct = !d.dot_pairs && min64(d.dot_mr, g->cin_g) == 1 &&
+                   min64(d.dot_nr, g->cout_g) == 1;
+    if (d.dot_direct) { /* a group's input rows and the grad_output rows they reach */
+      const int64_t per_row =
+          (d.W * g->cin_g + g->stride[0] * g->stride[1] * g->out[2] * g->cout_g) *
+          (int64_t)g->esize;
+      d.slab = max64(1, min64(d.rows, BWD_WEIGHT_DOT_DIRECT_BUDGET / per_row));
+      d.dot_ldx = d.dot_ldg = 0;
+    }
   }
   return d;
 }
@@ -354,6 +375,7 @@ size_t cvt_bwd_weight_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_co
 #define CVT_GEMM_PACK_Y gemm_pack_y_f32
 #define CVT_GEMM_TILES gemm_tiles_f32
 #define CVT_DOT_SLAB dot_slab_f32
+#define CVT_DOT_COPY dot_copy_f32
 #define CVT_IS_F32 1 /* the float32-only kernels: dot tiles, _bt entries */
 #define CVT_BRGEMM f32
 #include "backward_weight_impl.h"
@@ -362,6 +384,7 @@ size_t cvt_bwd_weight_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_co
 #undef CVT_GEMM_PACK_Y
 #undef CVT_GEMM_TILES
 #undef CVT_DOT_SLAB
+#undef CVT_DOT_COPY
 #undef CVT_IS_F32
 #undef CVT_BRGEMM
 
@@ -370,6 +393,7 @@ size_t cvt_bwd_weight_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_co
 #define CVT_GEMM_PACK_Y gemm_pack_y_f64
 #define CVT_GEMM_TILES gemm_tiles_f64
 #define CVT_DOT_SLAB dot_slab_f64
+#define CVT_DOT_COPY dot_copy_f64
 #define CVT_IS_F32 0
 #define CVT_BRGEMM f64
 #include "backward_weight_impl.h"
@@ -378,6 +402,7 @@ size_t cvt_bwd_weight_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_co
 #undef CVT_GEMM_PACK_Y
 #undef CVT_GEMM_TILES
 #undef CVT_DOT_SLAB
+#undef CVT_DOT_COPY
 #undef CVT_IS_F32
 #undef CVT_BRGEMM
 

@@ -88,8 +88,62 @@ static void CVT_GEMM_TILES(const cvt_exec *e, const bwd_weight_dims *d, const CV
   }
 }
 
+#if CVT_IS_F32
+/* The dot formulation's copy of a slab's rows into its buffers (see CVT_DOT_SLAB). */
+static void CVT_DOT_COPY(const cvt_exec *e, const bwd_weight_dims *d, const CVT_T *x,
+                         const CVT_T *gy, CVT_T *xbuf, CVT_T *gbuf, int64_t r0,
+                         int64_t nrows) {
+  const cvt_geometry *g = e->geo;
+  const int64_t D = g->in[0], H = g->in[1], W = g->in[2];
+  const int64_t oW = g->out[2], kH = g->k[1], slab = d->slab;
+  const int64_t x_channel = D * H * W, y_channel = g->out[0] * g->out[1] * oW;
+  const int64_t nph = d->dot_phases ? 2 : 1, len = d->dot_len; /* rows per pair, length */
+  /* Tasks of DOT_COPY_ROWS rows of one channel, divisions only per task (a task per row
+   * took one memcpy of a row and five divisions: on MedNeXt's head, rows of 128, the
+   * copies ran at half the core's read bandwidth). */
+  const int64_t row_blocks = ceil_div(nrows, DOT_COPY_ROWS);
+#pragma omp for schedule(static)
+  for (int64_t it = 0; it < row_blocks * g->cin; it++) { /* a channel's rows in order */
+    const int64_t c = it / row_blocks, rr0 = it % row_blocks * DOT_COPY_ROWS;
+    const int64_t rr1 = min64(nrows, rr0 + DOT_COPY_ROWS);
+    for (int64_t rr = rr0, run; rr < rr1; rr += run) { /* runs of one sample's rows */
+      const int64_t row = r0 + rr, in_n = row % (D * H);
+      run = min64(rr1 - rr, D * H - in_n);
+      memcpy(xbuf + c * d->dot_ldx + rr * W, x + (row / (D * H) * g->cin + c) * x_channel +
+                                                 in_n * W,
+             (size_t)(run * W) * sizeof *xbuf);
+    }
+  }
+#pragma omp for schedule(static)
+  for (int64_t it = 0; it < row_blocks * d->pairs * g->cout; it++) {
+    const int64_t rr0 = it % row_blocks * DOT_COPY_ROWS, pair = it / row_blocks % d->pairs;
+    const int64_t c = it / row_blocks / d->pairs, kd = pair / kH, kh = pair % kH;
+    const int64_t rr1 = min64(nrows, rr0 + DOT_COPY_ROWS);
+    row_walk w = walk_from(g, r0 + rr0);
+    for (int64_t rr = rr0; rr < rr1; rr++, walk_next(g, &w)) {
+      int64_t at;
+      CVT_T *dst = gbuf + c * d->dot_ldg + (pair * nph * slab + rr) * len;
+      if (!reaches(g, w.id, w.ih, kd, kh, &at)) {
+        if (d->dot_pairs) /* read beside live pairs */
+          for (int64_t r = 0; r < nph; r++)
+            memset(dst + r * slab * len, 0, (size_t)len * sizeof *gbuf);
+        continue; /* else never read */
+      }
+      const CVT_T *src = gy + (w.n * g->cout + c) * y_channel + at * oW;
+      if (!d->dot_phases) {
+        memcpy(dst, src, (size_t)oW * sizeof *gbuf);
+        continue;
+      }
+      for (int64_t r = 0; r < 2; r++)
+        e->brgemm->phase_row.CVT_BRGEMM(src, oW, 2, r, 0, len, dst + r * slab * len);
+    }
+  }
+}
+#endif
+
 /* The dot formulation for one slab of input rows r0 .. r0 + nrows. First the rows are
- * copied into the slab's buffers, a channel's rows in order: input [c][row][iw],
+ * copied into the slab's buffers (unless dot_direct: then the tiles read them in place),
+ * a channel's rows in order: input [c][row][iw],
  * grad_output [co][(kd, kh)][row][ow] (the row (od, oh) that (kd, kh) reaches from the
  * input row, when it exists; with dot_phases [co][(kd, kh)][phase][row][j], element
  * 2j + phase). Then each task is a block of input channels, a block of grad_output
@@ -110,38 +164,13 @@ static void CVT_DOT_SLAB(const cvt_exec *e, const bwd_weight_dims *d, const CVT_
   const int64_t cin_g = g->cin_g, cout_g = g->cout_g, groups = g->groups;
   const int64_t x_channel = D * H * W, y_channel = oD * oH * oW;
   const int64_t ldc = cout_g * d->taps, slab = d->slab;
-#pragma omp for schedule(static)
-  for (int64_t it = 0; it < nrows * g->cin; it++) { /* a channel's rows in order */
-    const int64_t rr = it % nrows, c = it / nrows, row = r0 + rr;
-    memcpy(xbuf + c * d->dot_ldx + rr * W, x + (row / H / D * g->cin + c) * x_channel +
-                                               row % (D * H) * W,
-           (size_t)W * sizeof *xbuf);
-  }
   const int64_t nph = d->dot_phases ? 2 : 1, len = d->dot_len; /* rows per pair, length */
-#pragma omp for schedule(static)
-  for (int64_t it = 0; it < nrows * d->pairs * g->cout; it++) {
-    const int64_t rr = it % nrows, pair = it / nrows % d->pairs;
-    const int64_t c = it / nrows / d->pairs, row = r0 + rr;
-    int64_t at;
-    CVT_T *dst = gbuf + c * d->dot_ldg + (pair * nph * slab + rr) * len;
-    if (!row_reaches(g, row, pair / kH, pair % kH, &at)) {
-      if (d->dot_pairs) /* read beside live pairs */
-        for (int64_t r = 0; r < nph; r++)
-          memset(dst + r * slab * len, 0, (size_t)len * sizeof *gbuf);
-      continue; /* else never read */
-    }
-    const CVT_T *src = gy + (row / H / D * g->cout + c) * y_channel + at * oW;
-    if (!d->dot_phases) {
-      memcpy(dst, src, (size_t)oW * sizeof *gbuf);
-      continue;
-    }
-    for (int64_t r = 0; r < 2; r++)
-      e->brgemm->phase_row.CVT_BRGEMM(src, oW, 2, r, 0, len, dst + r * slab * len);
-  }
+  if (!d->dot_direct) CVT_DOT_COPY(e, d, x, gy, xbuf, gbuf, r0, nrows);
   /* A tile's columns j: grad_output channels co0 + j of one (kd, kh), or (dot_pairs) the
    * pairs p0 + j of one channel, their rows nph * slab * len apart in gbuf and their sums
    * kW apart in grad_weight. */
-  const int64_t ldb = d->dot_pairs ? nph * slab * len : d->dot_ldg;
+  const int64_t ldb = d->dot_pairs ? nph * slab * len : d->dot_direct ? y_channel : d->dot_ldg;
+  const int64_t lda = d->dot_direct ? x_channel : d->dot_ldx;
   const int64_t cs = d->dot_pairs ? kW : d->taps;
   const size_t s_tile = d->dot_phases ? 1 : (size_t)sw;
   const int64_t items = groups * d->dot_cb * d->dot_pb * d->dot_wg * d->dot_jb;
@@ -181,11 +210,16 @@ static void CVT_DOT_SLAB(const cvt_exec *e, const bwd_weight_dims *d, const CVT_
     row_walk w = walk_from(g, r0);
     for (int64_t rr = 0; rr < nrows; rr++, walk_next(g, &w)) {
       bool live = false;
-      for (int64_t p = p0; p < p0 + np && !live; p++) {
-        int64_t at;
+      int64_t at = 0;
+      for (int64_t p = p0; p < p0 + np && !live; p++)
         live = reaches(g, w.id, w.ih, p / kH, p % kH, &at);
-      }
       if (!live) continue;
+      if (d->dot_direct) { /* one pair (np = 1): its row at */
+        a_ptrs[batch] = x + (w.n * g->cin + grp * cin_g + ci0) * x_channel +
+                        (w.id * H + w.ih) * W + lo;
+        b_ptrs[batch++] = gy + (w.n * g->cout + grp * cout_g + co0) * y_channel + at * oW + off;
+        continue;
+      }
       a_ptrs[batch] = xbuf + (grp * cin_g + ci0) * d->dot_ldx + rr * W + lo;
       b_ptrs[batch] =
           gbuf + (grp * cout_g + co0) * d->dot_ldg + ((p0 * nph + r) * slab + rr) * len + off;
@@ -194,7 +228,7 @@ static void CVT_DOT_SLAB(const cvt_exec *e, const bwd_weight_dims *d, const CVT_
     if (batch == 0) continue;
     CVT_T *c = gw + ((grp * cin_g + ci0) * cout_g + co0) * d->taps + p0 * kW;
     e->brgemm->f32_dot(s_tile, (size_t)d->dot_nr, (size_t)mr, (size_t)nr, batch,
-                       (size_t)(hi - lo), (size_t)nel, a_ptrs, (size_t)d->dot_ldx, b_ptrs,
+                       (size_t)(hi - lo), (size_t)nel, a_ptrs, (size_t)lda, b_ptrs,
                        (size_t)ldb, kw0 >= 0 && kw0 < kW ? c + kw0 : NULL,
                        kw1 >= 0 && kw1 < kW ? c + kw1 : NULL, (size_t)ldc, (size_t)cs);
   }

@@ -95,11 +95,11 @@ typedef void (*cvt_f32_dot_fn)(size_t s, size_t tile_nr, size_t mr, size_t nr, s
  * cycle, whichever binds; see avx512/f32_dot_avx512.c). */
 static inline void cvt_dot_tile(size_t s, size_t cin, size_t cout, size_t *mr_max,
                                 size_t *nr_max) {
-  static const size_t tiles[2][3][3] = {{{4, 6, 12}, {8, 3, 12}, {24, 1, 25}},
-                                        {{4, 4, 16}, {8, 2, 16}, {12, 1, 14}}};
+  static const size_t tiles[2][4][3] = {{{4, 6, 12}, {8, 3, 12}, {24, 1, 25}, {1, 1, 2}},
+                                        {{4, 4, 16}, {8, 2, 16}, {12, 1, 14}, {1, 1, 3}}};
   const size_t(*t)[3] = tiles[s == 2];
   size_t best = 0, best_cost = 0;
-  for (size_t i = 0; i < 3; i++) {
+  for (size_t i = 0; i < 4; i++) {
     const size_t cost = (cin + t[i][0] - 1) / t[i][0] * ((cout + t[i][1] - 1) / t[i][1]) * t[i][2];
     if (i == 0 || cost < best_cost) best = i, best_cost = cost;
   }

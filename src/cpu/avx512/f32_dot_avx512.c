@@ -167,12 +167,14 @@ CVT_F32_DOT(cvt_f32_dot_avx512) {
   if (s == 1) {
     if (tile_nr == 6) tile_s1(4, 6, mr, nr, batch, kc, nel, a, lda, b, ldb, c0, ldc, cs);
     else if (tile_nr == 3) tile_s1(8, 3, mr, nr, batch, kc, nel, a, lda, b, ldb, c0, ldc, cs);
+    else if (mr == 1) tile_s1(1, 1, mr, nr, batch, kc, nel, a, lda, b, ldb, c0, ldc, cs);
     else tile_s1(24, 1, mr, nr, batch, kc, nel, a, lda, b, ldb, c0, ldc, cs);
   } else {
     if (tile_nr == 4)
       tile_s2(4, 4, mr, nr, batch, kc, nel, a, lda, b, ldb, c0, c1, ldc, cs);
     else if (tile_nr == 2)
       tile_s2(8, 2, mr, nr, batch, kc, nel, a, lda, b, ldb, c0, c1, ldc, cs);
+    else if (mr == 1) tile_s2_split(1, mr, batch, kc, nel, a, lda, b, c0, c1, ldc);
     else tile_s2_split(12, mr, batch, kc, nel, a, lda, b, c0, c1, ldc);
   }
 }
