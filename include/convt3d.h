@@ -375,7 +375,8 @@ CONVT3D_API convt3d_status convt3d_plan_create_backward_data(const convt3d_probl
  * packed input and grad_output of about 4 MiB plus a tap-major copy of the weight (the
  * general case); an im2col of grad_output of up to 16 MiB, at most twice the weight's
  * elements (small volumes); or row buffers of about 1.5 MiB (float32 layers with at most
- * 16 channels per group on one side). Same statuses as convt3d_plan_create.
+ * 16 channels per group on one side), none for depthwise float32 layers, which are read in
+ * place. Same statuses as convt3d_plan_create.
  */
 CONVT3D_API convt3d_status convt3d_plan_create_backward_weight(
     const convt3d_problem *problem, const convt3d_plan_options *options, convt3d_plan **plan);

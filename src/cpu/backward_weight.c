@@ -217,19 +217,20 @@ static bwd_weight_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *c
     d.dot_wg = sw == 2 && !d.dot_phases
                    ? floor_div(g->k[2] - 1 - g->pad[2], 2) - d.dot_q0 + 1
                    : g->k[2];
-    const int64_t row_bytes =
-        (d.W * g->cin_g + d.pairs * per_pair * g->cout_g) * g->groups * (int64_t)g->esize;
-    d.slab = max64(1, min64(d.rows, BWD_WEIGHT_DOT_SLAB_BUDGET / row_bytes));
-    d.dot_ldx = unaliased_stride(d.slab * d.W, g->esize);
-    d.dot_ldg = unaliased_stride(d.pairs * d.slab * per_pair, g->esize);
     d.dot_direct = !d.dot_pairs && min64(d.dot_mr, g->cin_g) == 1 &&
                    min64(d.dot_nr, g->cout_g) == 1;
     if (d.dot_direct) { /* a group's input rows and the grad_output rows they reach */
-      const int64_t per_row =
+      const int64_t row_bytes =
           (d.W * g->cin_g + g->stride[0] * g->stride[1] * g->out[2] * g->cout_g) *
           (int64_t)g->esize;
-      d.slab = max64(1, min64(d.rows, BWD_WEIGHT_DOT_DIRECT_BUDGET / per_row));
-      d.dot_ldx = d.dot_ldg = 0;
+      d.slab = max64(1, min64(d.rows, BWD_WEIGHT_DOT_DIRECT_BUDGET / row_bytes));
+      d.dot_ldx = d.dot_ldg = 0; /* no slab buffers */
+    } else {
+      const int64_t row_bytes =
+          (d.W * g->cin_g + d.pairs * per_pair * g->cout_g) * g->groups * (int64_t)g->esize;
+      d.slab = max64(1, min64(d.rows, BWD_WEIGHT_DOT_SLAB_BUDGET / row_bytes));
+      d.dot_ldx = unaliased_stride(d.slab * d.W, g->esize);
+      d.dot_ldg = unaliased_stride(d.pairs * d.slab * per_pair, g->esize);
     }
   }
   return d;

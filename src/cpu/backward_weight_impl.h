@@ -169,7 +169,9 @@ static void CVT_DOT_SLAB(const cvt_exec *e, const bwd_weight_dims *d, const CVT_
   /* A tile's columns j: grad_output channels co0 + j of one (kd, kh), or (dot_pairs) the
    * pairs p0 + j of one channel, their rows nph * slab * len apart in gbuf and their sums
    * kW apart in grad_weight. */
-  const int64_t ldb = d->dot_pairs ? nph * slab * len : d->dot_direct ? y_channel : d->dot_ldg;
+  const int64_t ldb = d->dot_pairs    ? nph * slab * len
+                      : d->dot_direct ? y_channel
+                                      : d->dot_ldg;
   const int64_t lda = d->dot_direct ? x_channel : d->dot_ldx;
   const int64_t cs = d->dot_pairs ? kW : d->taps;
   const size_t s_tile = d->dot_phases ? 1 : (size_t)sw;
@@ -217,7 +219,8 @@ static void CVT_DOT_SLAB(const cvt_exec *e, const bwd_weight_dims *d, const CVT_
       if (d->dot_direct) { /* one pair (np = 1): its row at */
         a_ptrs[batch] = x + (w.n * g->cin + grp * cin_g + ci0) * x_channel +
                         (w.id * H + w.ih) * W + lo;
-        b_ptrs[batch++] = gy + (w.n * g->cout + grp * cout_g + co0) * y_channel + at * oW + off;
+        b_ptrs[batch++] =
+            gy + (w.n * g->cout + grp * cout_g + co0) * y_channel + at * oW + off;
         continue;
       }
       a_ptrs[batch] = xbuf + (grp * cin_g + ci0) * d->dot_ldx + rr * W + lo;
