@@ -260,6 +260,22 @@ static void test_random(void) {
   pr = make(2, 7, 1, 1, in11, k3, one, one, zero, one, 1);
   pr.dtype = CONVT3D_F64;
   check_problem(&pr);
+  /* grad_input's row cut with the channels-in-lanes tiles (forced: they win on wide
+   * layers, kernel 4 stride 2), whose bands of rows share packs of grad_output: 40 rows
+   * of 2 planes in bands of 5, packs of 3 and 2 rows; a 70-channel block tail; 20
+   * grad_output channels in chunks of 16 and 4; rows of 10 (a last tile of 4 or 0);
+   * dilation 2 in height (grad_output rows no row of a pack reads); few grad_output
+   * channels per group (the taps join the reduction) with groups. */
+  int64_t in15[3] = {2, 40, 10}, k15[3] = {4, 4, 4}, d15[3] = {1, 2, 1};
+  const char *const wide[] = {"f32_brgemm_64x6_avx512", "f32_brgemm_64x5_avx512"};
+  for (int t = 0; t < 2; t++) {
+    setenv("CONVT3D_KERNEL", wide[t], 1);
+    pr = make(1, 70, 20, 1, in15, k15, s3, one, zero, one, 1);
+    check_problem(&pr);
+    pr = make(1, 48, 6, 2, in15, k15, s3, one, one, d15, 0);
+    check_problem(&pr);
+    unsetenv("CONVT3D_KERNEL");
+  }
   /* Empty batch. */
   pr = make(0, 4, 4, 2, in3, k3, s3, one, zero, one, 1);
   check_problem(&pr);

@@ -30,6 +30,23 @@
 /* Bytes of packed grad_output a task aims for; chunks of channels keep it there. */
 #define BWD_DATA_PACK_BUDGET (INT64_C(256) * 1024)
 
+/* The channels-in-lanes tiles (64xN) on rows load a whole vector of weights per N FMAs,
+ * so a channel block's weight panels must come from L2: VideoGPT's convt1 (240 -> 240,
+ * kernel 4, rows of 18) read 1.2 MiB of them per row, shared cache to core, and the
+ * 64x6 tile ran at 0.4x of its speed from L2 (microbenchmark, 64 taps: 0.43 TSC cycles
+ * per vector FMA with 144-576 KiB of panels, 1.0 with 1.1 MiB). There the rows of a
+ * band go BWD_DATA_PACK_ROWS at a time (about: the band split evenly) through each
+ * channel block in turn, on one pack of the grad_output rows they read (each packed
+ * once, however many read it), in chunks of grad_output channels that keep the block's
+ * panels within BWD_DATA_PANEL_BUDGET and the pack within BWD_DATA_PACK_ROWS_BUDGET, and
+ * bands keep only BWD_DATA_ROW_TASKS_WIDE tasks, so that they hold such packs of rows.
+ * VideoGPT convt1 at 1 thread 112 -> 78-85 ms, at 2 66 -> 55; TATS up2 (64x5) 62 -> 52
+ * at 2 (best of alternated processes). */
+#define BWD_DATA_PACK_ROWS 4
+#define BWD_DATA_PANEL_BUDGET (INT64_C(256) * 1024)
+#define BWD_DATA_PACK_ROWS_BUDGET (INT64_C(512) * 1024)
+#define BWD_DATA_ROW_TASKS_WIDE 16
+
 /* grad_output channels ahead that the row cut's pack prefetches (nnU-Net up4 at 1 thread:
  * the pack's time 86-137 -> 63-68 M cycles at 8, against 80-91 at 4 and 70-85 at 16). */
 #define BWD_DATA_PREFETCH 8
@@ -51,7 +68,10 @@ typedef struct bwd_data_dims {
   bool planes;                   /* the plane cut (else rows) */
   int64_t W, nr, mr_max, blocks; /* blocks of mr_max channels per group */
   int64_t kc;                    /* grad_output channels per packed chunk */
-  int64_t groups_of_rows;        /* rows: kD * kH (row pairs); planes: kD (planes) */
+  int64_t groups_of_rows;        /* rows: kD * hrows; planes: kD (planes) */
+  int64_t prows;                 /* rows: rows of a band that share a pack (1, or about
+                                    BWD_DATA_PACK_ROWS for the 64xN tiles) */
+  int64_t hrows;                 /* rows: grad_output rows they reach per kd, at most */
   int64_t hslots, wslots;        /* packed phases per axis (upper bounds; rows: hslots 1) */
   int64_t slots;                 /* hslots * wslots */
   int64_t pitch;                 /* elements of one packed phase row / plane, + slack */
@@ -174,26 +194,39 @@ static bwd_data_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg
     d.rowbuf = false;
     d.ldr = 0;
   } else {
-    d.groups_of_rows = g->k[0] * g->k[1];
     d.pitch = w.len + d.nr; /* a row's last tile runs up to nr - 1 past it */
     d.positions = d.ppad = d.ldp = 0;
     d.ldw = ceil_div(d.W, d.nr) * d.nr;
     const int64_t es = (int64_t)g->esize, planes = g->n * g->groups * g->in[0];
+    const int64_t min_tasks = cfg->vec_m > 1 ? BWD_DATA_ROW_TASKS_WIDE : BWD_DATA_ROW_TASKS;
     d.rowbuf = g->cin_g * unaliased_stride(d.ldw, g->esize) * es <= BWD_DATA_ROW_BUDGET;
     d.band = 1;
     while (d.rowbuf && d.band < g->in[1] &&
-           planes * ceil_div(g->in[1], d.band + 1) >= BWD_DATA_ROW_TASKS &&
+           planes * ceil_div(g->in[1], d.band + 1) >= min_tasks &&
            g->cin_g * unaliased_stride((d.band + 1) * d.ldw, g->esize) * es <=
                BWD_DATA_ROW_BUDGET)
       d.band++;
+    d.prows = 1;
+    if (cfg->vec_m > 1 && d.band > 1) { /* bands balanced, and packs of rows within them */
+      d.band = ceil_div(g->in[1], ceil_div(g->in[1], d.band));
+      d.prows = ceil_div(d.band, ceil_div(d.band, BWD_DATA_PACK_ROWS));
+    }
     d.ldr = unaliased_stride(d.band * d.ldw, g->esize);
     d.taps_k = g->cout_g <= BWD_DATA_TAPS_K_MAX_CHANNELS &&
                g->k[0] * g->k[1] * g->k[2] * g->cout_g * d.ldw * es <= BWD_DATA_TAPS_K_BUDGET;
+    /* at most the rows a pack's taps name, the span they lie in, and grad_output's */
+    const int64_t span = (d.prows - 1) * g->stride[1] + (g->k[1] - 1) * g->dil[1] + 1;
+    d.hrows = min64(min64(g->out[1], d.prows * g->k[1]), span);
+    d.groups_of_rows = g->k[0] * d.hrows;
   }
   d.ldb = unaliased_stride(d.slots * d.pitch, g->esize);
-  const int64_t per_channel = d.groups_of_rows * d.ldb * (int64_t)g->esize;
+  const int64_t es = (int64_t)g->esize, taps = g->k[0] * g->k[1] * g->k[2];
+  const int64_t kc_pack = (d.prows > 1 ? BWD_DATA_PACK_ROWS_BUDGET : BWD_DATA_PACK_BUDGET) /
+                          (d.groups_of_rows * d.ldb * es);
+  const int64_t kc_panel =
+      d.prows > 1 ? BWD_DATA_PANEL_BUDGET / (taps * d.mr_max * es) : INT64_MAX;
   d.kc = d.taps_k ? g->cout_g /* the panels of consecutive taps are then contiguous */
-                  : min64(g->cout_g, max64(1, BWD_DATA_PACK_BUDGET / per_channel));
+                  : min64(g->cout_g, max64(1, min64(kc_pack, kc_panel)));
   d.pack_elems = d.groups_of_rows * d.kc * d.ldb;
   return d;
 }
@@ -330,7 +363,15 @@ typedef struct bwd_data_ws {
   void *pack;                          /* pack_elems elements */
   int64_t *hslot, *hshift, *hphase;    /* the height taps (bwd_axis) */
   int64_t *wslot, *wshift, *wphase;    /* the width taps */
-  int64_t *pair_row, *pair_tap;        /* per live (kd, kh) or kd: grad_output offset, tap */
+  int64_t *pair_row, *pair_tap;        /* rows: per live (kd, kh) of a row, its packed row
+                                          and tap; planes: per live kd, grad_output offset
+                                          and tap */
+  int64_t *kd_row, *kd_tap;            /* rows: per live kd of a band, grad_output offset
+                                          and tap */
+  int64_t *hrow;                       /* rows: the grad_output rows oh a pack's rows read,
+                                          ascending */
+  int64_t *hidx;                       /* rows: per (row of the pack, kh), its index in hrow,
+                                          or -1 outside grad_output */
   const void **a_ptrs, **b_ptrs;       /* taps entries each */
   void *tile;                          /* planes: cin_g * ldp; rows: cin_g * ldr with a row
                                           buffer, else mr_max * nr (a last tile's copy) */
@@ -357,6 +398,10 @@ static size_t ws_layout(const cvt_geometry *g, const cvt_brgemm_config *cfg, cha
   TAKE(wphase, (size_t)kw * i8);
   TAKE(pair_row, (size_t)(g->k[0] * kh) * i8);
   TAKE(pair_tap, (size_t)(g->k[0] * kh) * i8);
+  TAKE(kd_row, (size_t)g->k[0] * i8);
+  TAKE(kd_tap, (size_t)g->k[0] * i8);
+  TAKE(hrow, (size_t)d.hrows * i8);
+  TAKE(hidx, (size_t)(d.prows * kh) * i8);
   TAKE(a_ptrs, (size_t)taps * sizeof(void *));
   TAKE(b_ptrs, (size_t)taps * sizeof(void *));
   TAKE(tile, (size_t)(d.planes   ? g->cin_g * d.ldp

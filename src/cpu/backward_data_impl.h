@@ -3,120 +3,107 @@
  * CVT_GEMM (this dtype's functions), CVT_PHASE_ROW_FN (its packing kernel's type) and
  * CVT_BRGEMM (the member of the config's kernel unions) defined. */
 
-/* One grad_input row (n, group, id, ih) of a band, summed into rows (its channels ldc
- * apart, already holding the bias or 0). */
+/* The calls of row r of a pack's rows for grad_output channels co0 .. co0 + kc (packed:
+ * live kd p, grad_output row hrow[i] at pack row p * hrows + i) and the channel blocks
+ * b0 .. b1, summed into rows (the row's channels ldc apart). */
 static void CVT_ROW(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_ws *ws,
-                    const bwd_axis *wd, const CVT_T *gy, CVT_T *rows, int64_t ldc, int64_t n,
-                    int64_t grp, int64_t id, int64_t ih) {
+                    const bwd_axis *wd, CVT_T *rows, int64_t ldc, int64_t grp, int64_t kds,
+                    int64_t r, int64_t co0, int64_t kc, int64_t b0, int64_t b1) {
   const cvt_geometry *g = e->geo;
-  const CVT_T *w_packed = e->weight;
-  const CVT_PHASE_ROW_FN pack_row = e->brgemm->phase_row.CVT_BRGEMM;
-  const int64_t D = g->in[0], H = g->in[1], W = g->in[2];
-  const int64_t oD = g->out[0], oH = g->out[1], oW = g->out[2];
-  const int64_t kH = g->k[1], kW = g->k[2];
-  const int64_t x_channel = D * H * W, y_channel = oD * oH * oW;
-  const int64_t ldb = d->ldb; /* between grad_output channels in the pack */
-  CVT_T *pack = ws->pack, *tile = ws->tile, *taps = ws->taps;
+  const int64_t W = g->in[2], kH = g->k[1], kW = g->k[2];
+  const int64_t ldb = d->ldb, x_channel = g->in[0] * g->in[1] * W;
+  const CVT_T *pack = ws->pack;
+  CVT_T *tile = ws->tile, *taps = ws->taps;
   const CVT_T **a_ptrs = (const CVT_T **)ws->a_ptrs, **b_ptrs = (const CVT_T **)ws->b_ptrs;
-  /* The (kd, kh) taps whose grad_output row exists. */
+  /* The row's (kd, kh) taps whose grad_output row exists. */
   int64_t pairs = 0;
-  for (int64_t kd = 0; kd < g->k[0]; kd++) {
-    const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
-    if (od < 0 || od >= oD) continue;
+  for (int64_t p = 0; p < kds; p++)
     for (int64_t kh = 0; kh < kH; kh++) {
-      const int64_t oh = ih * g->stride[1] - g->pad[1] + kh * g->dil[1];
-      if (oh < 0 || oh >= oH) continue;
-      ws->pair_row[pairs] = (od * oH + oh) * oW;
-      ws->pair_tap[pairs] = (kd * kH + kh) * kW;
+      const int64_t i = ws->hidx[r * kH + kh];
+      if (i < 0) continue;
+      ws->pair_row[pairs] = p * d->hrows + i;
+      ws->pair_tap[pairs] = ws->kd_tap[p] + kh * kW;
       pairs++;
     }
-  }
-  const bool reached = pairs > 0 && wd->live > 0; /* else the bias only */
-  for (int64_t co0 = 0; reached && co0 < g->cout_g; co0 += d->kc) {
-    const int64_t kc = min64(d->kc, g->cout_g - co0);
-    const CVT_T *gy_chunk = gy + (n * g->cout + grp * g->cout_g + co0) * y_channel;
-    /* Each grad_output row lies on a page of its own (channels a volume apart): its lines
-     * are prefetched BWD_DATA_PREFETCH channels ahead. The packed rows' slack (a last
-     * tile's lanes past the row, dropped) keeps whatever it holds: zeros or an earlier
-     * chunk's values (bwd_data_f32/f64 zero the pack once). */
+  if (pairs == 0) return;
+  /* taps_k: every (pair, kw, co) run copied to its row, in the packed weights' order;
+   * a batch entry is then a run of pairs with consecutive taps (the product of the live
+   * kd and kh ranges: all pairs, or the kh of each kd), whose rows are contiguous. */
+  int64_t run = 1;
+  if (d->taps_k) {
     for (int64_t p = 0; p < pairs; p++)
-      for (int64_t co = 0; co < kc; co++) {
-        const CVT_T *src = gy_chunk + co * y_channel + ws->pair_row[p];
-        if (co + BWD_DATA_PREFETCH < kc)
-          for (int64_t i = 0; i < oW; i += 64 / (int64_t)sizeof *src)
-            __builtin_prefetch(src + BWD_DATA_PREFETCH * y_channel + i);
-        for (int64_t s = 0; s < wd->slots; s++)
-          pack_row(src, oW, g->stride[2], wd->phase[s], wd->qmin, d->lenw,
-                   pack + (p * kc + co) * ldb + s * d->pitch);
-      }
-    /* taps_k: every (pair, kw, co) run copied to its row, in the packed weights' order;
-     * a batch entry is then a run of pairs with consecutive taps (the product of the live
-     * kd and kh ranges: all pairs, or the kh of each kd), whose rows are contiguous. */
-    int64_t run = 1;
-    if (d->taps_k) {
-      for (int64_t p = 0; p < pairs; p++)
-        for (int64_t kw = 0; kw < kW; kw++)
-          for (int64_t co = 0; co < kc; co++) {
-            CVT_T *dst = taps + ((p * kW + kw) * kc + co) * d->ldw;
-            if (wd->slot[kw] < 0)
-              memset(dst, 0, (size_t)d->ldw * sizeof *dst);
-            else
-              memcpy(dst, pack + (p * kc + co) * ldb + wd->slot[kw] * d->pitch + wd->shift[kw],
-                     (size_t)d->ldw * sizeof *dst);
-          }
-      while (run < pairs && ws->pair_tap[run] == ws->pair_tap[run - 1] + kW) run++;
-      for (int64_t p = 1; p < pairs; p++) /* uniform runs, else one pair per entry */
-        if ((p % run == 0) == (ws->pair_tap[p] == ws->pair_tap[p - 1] + kW)) run = 1;
+      for (int64_t kw = 0; kw < kW; kw++)
+        for (int64_t co = 0; co < kc; co++) {
+          CVT_T *dst = taps + ((p * kW + kw) * kc + co) * d->ldw;
+          if (wd->slot[kw] < 0)
+            memset(dst, 0, (size_t)d->ldw * sizeof *dst);
+          else
+            memcpy(dst,
+                   pack + (ws->pair_row[p] * kc + co) * ldb + wd->slot[kw] * d->pitch +
+                       wd->shift[kw],
+                   (size_t)d->ldw * sizeof *dst);
+        }
+    while (run < pairs && ws->pair_tap[run] == ws->pair_tap[run - 1] + kW) run++;
+    for (int64_t p = 1; p < pairs; p++) /* uniform runs, else one pair per entry */
+      if ((p % run == 0) == (ws->pair_tap[p] == ws->pair_tap[p - 1] + kW)) run = 1;
+  }
+  const int64_t k_call = d->taps_k ? run * kW * kc : kc; /* per batch entry */
+  const int64_t ld_call = d->taps_k ? d->ldw : ldb;     /* between its B rows */
+  for (int64_t b = b0; b < b1; b++) {
+    const int64_t ci0 = b * d->mr_max, mr = min64(d->mr_max, g->cin_g - ci0);
+    const CVT_T *a_block = (const CVT_T *)e->weight + block_offset(g, d->mr_max, grp, b);
+    size_t batch = 0;
+    for (int64_t p = 0; d->taps_k && p < pairs; p += run) {
+      a_ptrs[batch] = a_block + ws->pair_tap[p] * g->cout_g * mr;
+      b_ptrs[batch] = taps + p * kW * kc * d->ldw;
+      batch++;
     }
-    const int64_t k_call = d->taps_k ? run * kW * kc : kc; /* per batch entry */
-    const int64_t ld_call = d->taps_k ? d->ldw : ldb;     /* between its B rows */
-    for (int64_t b = 0; b < d->blocks; b++) {
-      const int64_t ci0 = b * d->mr_max, mr = min64(d->mr_max, g->cin_g - ci0);
-      const CVT_T *a_block = w_packed + block_offset(g, d->mr_max, grp, b);
-      size_t batch = 0;
-      for (int64_t p = 0; d->taps_k && p < pairs; p += run) {
-        a_ptrs[batch] = a_block + ws->pair_tap[p] * g->cout_g * mr;
-        b_ptrs[batch] = taps + p * kW * kc * d->ldw;
+    for (int64_t p = 0; !d->taps_k && p < pairs; p++)
+      for (int64_t kw = 0; kw < kW; kw++) {
+        if (wd->slot[kw] < 0) continue;
+        a_ptrs[batch] = a_block + ((ws->pair_tap[p] + kw) * g->cout_g + co0) * mr;
+        b_ptrs[batch] =
+            pack + ws->pair_row[p] * kc * ldb + wd->slot[kw] * d->pitch + wd->shift[kw];
         batch++;
       }
-      for (int64_t p = 0; !d->taps_k && p < pairs; p++)
-        for (int64_t kw = 0; kw < kW; kw++) {
-          if (wd->slot[kw] < 0) continue;
-          a_ptrs[batch] = a_block + ((ws->pair_tap[p] + kw) * g->cout_g + co0) * mr;
-          b_ptrs[batch] = pack + p * kc * ldb + wd->slot[kw] * d->pitch + wd->shift[kw];
-          batch++;
-        }
-      CVT_T *c = rows + ci0 * ldc;
-      for (int64_t iw0 = 0; iw0 < W; iw0 += d->nr) {
-        if (iw0 > 0)
-          for (size_t k = 0; k < batch; k++) b_ptrs[k] += d->nr;
-        if (d->rowbuf || iw0 + d->nr <= W) {
-          e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)k_call, a_ptrs, b_ptrs,
-                                   (size_t)ld_call, c + iw0, (size_t)ldc);
-          continue;
-        }
-        /* The row's last tile: on a copy, whose extra lanes are dropped. */
-        const int64_t valid = W - iw0;
-        for (int64_t m = 0; m < mr; m++) {
-          memcpy(tile + m * d->nr, c + m * x_channel + iw0, (size_t)valid * sizeof *tile);
-          memset(tile + m * d->nr + valid, 0, (size_t)(d->nr - valid) * sizeof *tile);
-        }
+    CVT_T *c = rows + ci0 * ldc;
+    for (int64_t iw0 = 0; iw0 < W; iw0 += d->nr) {
+      if (iw0 > 0)
+        for (size_t k = 0; k < batch; k++) b_ptrs[k] += d->nr;
+      if (d->rowbuf || iw0 + d->nr <= W) {
         e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)k_call, a_ptrs, b_ptrs,
-                                 (size_t)ld_call, tile, (size_t)d->nr);
-        for (int64_t m = 0; m < mr; m++)
-          memcpy(c + m * x_channel + iw0, tile + m * d->nr, (size_t)valid * sizeof *tile);
+                                 (size_t)ld_call, c + iw0, (size_t)ldc);
+        continue;
       }
+      /* The row's last tile: on a copy, whose extra lanes are dropped. */
+      const int64_t valid = W - iw0;
+      for (int64_t m = 0; m < mr; m++) {
+        memcpy(tile + m * d->nr, c + m * x_channel + iw0, (size_t)valid * sizeof *tile);
+        memset(tile + m * d->nr + valid, 0, (size_t)(d->nr - valid) * sizeof *tile);
+      }
+      e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)k_call, a_ptrs, b_ptrs,
+                               (size_t)ld_call, tile, (size_t)d->nr);
+      for (int64_t m = 0; m < mr; m++)
+        memcpy(c + m * x_channel + iw0, tile + m * d->nr, (size_t)valid * sizeof *tile);
     }
   }
 }
 
-/* One band of grad_input rows (n, group, id, ih0 .. ih0 + band): see backward_data.c. */
+/* One band of grad_input rows (n, group, id, ih0 .. ih0 + band): see backward_data.c.
+ * The band's rows go prows at a time (bwd_data_dims). Per chunk of grad_output channels
+ * the grad_output rows they read are packed once per live kd, then the calls run channel
+ * block by channel block, each over the prows rows, so that a block's weight panels are
+ * read from L2 by all of them. With taps_k each row goes through all blocks in turn, on
+ * its copy of the taps. */
 static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_ws *ws,
                      const bwd_axis *wd, const CVT_T *gy, CVT_T *gx, int64_t task) {
   const cvt_geometry *g = e->geo;
   const CVT_T *bias = e->bias;
+  const CVT_PHASE_ROW_FN pack_row = e->brgemm->phase_row.CVT_BRGEMM;
   const int64_t D = g->in[0], H = g->in[1], W = g->in[2], x_channel = D * H * W;
-  CVT_T *tile = ws->tile;
+  const int64_t oD = g->out[0], oH = g->out[1], oW = g->out[2], y_channel = oD * oH * oW;
+  const int64_t kH = g->k[1], hrows = d->hrows;
+  CVT_T *tile = ws->tile, *pack = ws->pack;
   const int64_t bands = ceil_div(H, d->band);
   const int64_t ih0 = task % bands * d->band, nrows = min64(d->band, H - ih0);
   const int64_t id = task / bands % D, grp = task / bands / D % g->groups;
@@ -135,9 +122,66 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
     const CVT_T v = bias[grp * g->cin_g + ci];
     for (int64_t i = 0; i < filled; i++) row[i] = v;
   }
-  for (int64_t ih = ih0; ih < ih0 + nrows; ih++)
-    CVT_ROW(e, d, ws, wd, gy, d->rowbuf ? tile + (ih - ih0) * d->ldw : gx_band, ldc, n, grp,
-            id, ih);
+  int64_t kds = 0; /* the live kd */
+  for (int64_t kd = 0; kd < g->k[0]; kd++) {
+    const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
+    if (od < 0 || od >= oD) continue;
+    ws->kd_row[kds] = od * oH * oW;
+    ws->kd_tap[kds] = kd * kH * g->k[2];
+    kds++;
+  }
+  for (int64_t r0 = 0; kds > 0 && wd->live > 0 && r0 < nrows; r0 += d->prows) {
+    /* Rows r0 .. r0 + pr share a pack: the grad_output rows they read (hrow, ascending),
+     * each packed once however many of them read it. */
+    const int64_t pr = min64(d->prows, nrows - r0);
+    int64_t nh = 0;
+    for (int64_t r = 0; r < pr; r++)
+      for (int64_t kh = 0; kh < kH; kh++) {
+        const int64_t oh = (ih0 + r0 + r) * g->stride[1] - g->pad[1] + kh * g->dil[1];
+        if (oh < 0 || oh >= oH) continue;
+        int64_t i = nh;
+        while (i > 0 && ws->hrow[i - 1] > oh) i--;
+        if (i > 0 && ws->hrow[i - 1] == oh) continue;
+        memmove(ws->hrow + i + 1, ws->hrow + i, (size_t)(nh - i) * sizeof *ws->hrow);
+        ws->hrow[i] = oh;
+        nh++;
+      }
+    for (int64_t r = 0; r < pr; r++)
+      for (int64_t kh = 0; kh < kH; kh++) {
+        const int64_t oh = (ih0 + r0 + r) * g->stride[1] - g->pad[1] + kh * g->dil[1];
+        int64_t i = -1;
+        for (int64_t lo = 0, hi = nh; oh >= 0 && oh < oH && i < 0;) { /* binary search */
+          const int64_t mid = (lo + hi) / 2;
+          if (ws->hrow[mid] == oh) i = mid;
+          else if (ws->hrow[mid] < oh) lo = mid + 1;
+          else hi = mid;
+        }
+        ws->hidx[r * kH + kh] = i;
+      }
+    for (int64_t co0 = 0; co0 < g->cout_g; co0 += d->kc) {
+      const int64_t kc = min64(d->kc, g->cout_g - co0);
+      const CVT_T *gy_chunk = gy + (n * g->cout + grp * g->cout_g + co0) * y_channel;
+      /* Each grad_output row lies on a page of its own (channels a volume apart): its
+       * lines are prefetched BWD_DATA_PREFETCH channels ahead. The packed rows' slack (a
+       * last tile's lanes past the row, dropped) keeps whatever it holds: zeros or an
+       * earlier chunk's values (bwd_data_f32/f64 zero the pack once). */
+      for (int64_t p = 0; p < kds; p++)
+        for (int64_t j = 0; j < nh; j++)
+          for (int64_t co = 0; co < kc; co++) {
+            const CVT_T *src = gy_chunk + co * y_channel + ws->kd_row[p] + ws->hrow[j] * oW;
+            if (co + BWD_DATA_PREFETCH < kc)
+              for (int64_t i = 0; i < oW; i += 64 / (int64_t)sizeof *src)
+                __builtin_prefetch(src + BWD_DATA_PREFETCH * y_channel + i);
+            for (int64_t s = 0; s < wd->slots; s++)
+              pack_row(src, oW, g->stride[2], wd->phase[s], wd->qmin, d->lenw,
+                       pack + ((p * hrows + j) * kc + co) * d->ldb + s * d->pitch);
+          }
+      for (int64_t b = 0; b < (d->taps_k ? 1 : d->blocks); b++)
+        for (int64_t r = 0; r < pr; r++)
+          CVT_ROW(e, d, ws, wd, d->rowbuf ? tile + (r0 + r) * d->ldw : gx_band, ldc, grp, kds,
+                  r, co0, kc, d->taps_k ? 0 : b, d->taps_k ? d->blocks : b + 1);
+    }
+  }
   if (!d->rowbuf) return;
   for (int64_t ci = 0; ci < g->cin_g; ci++) { /* each channel's band: one run */
     CVT_T *dst = gx_band + ci * x_channel;
