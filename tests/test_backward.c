@@ -261,7 +261,8 @@ static void test_random(void) {
   pr.dtype = CONVT3D_F64;
   check_problem(&pr);
   /* grad_input's row cut with the channels-in-lanes tiles (forced: they win on wide
-   * layers, kernel 4 stride 2), whose bands of rows share packs of grad_output: 40 rows
+   * layers, kernel 4 stride 2), their channels-last row buffer (with and without bias,
+   * channel counts no multiple of 16), bands of rows sharing packs of grad_output: 40 rows
    * of 2 planes in bands of 5, packs of 3 and 2 rows; a 70-channel block tail; 20
    * grad_output channels in chunks of 16 and 4; rows of 10 (a last tile of 4 or 0);
    * dilation 2 in height (grad_output rows no row of a pack reads); few grad_output

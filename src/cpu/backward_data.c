@@ -82,6 +82,9 @@ typedef struct bwd_data_dims {
   int64_t ldp;                   /* planes: between channels of the plane buffer: ppad,
                                     unaliased (arith.h) */
   bool rowbuf;                   /* rows: the rows are summed in a buffer, then copied out */
+  bool cl;                       /* rows: the buffer is channels-last (the 64xN tiles:
+                                    their f32_cl entry, then one transpose at the copy) */
+  int64_t ldq;                   /* rows, cl: between positions of the buffer */
   bool taps_k;                   /* rows: the live taps join the reduction (below) */
   int64_t ldw;                   /* rows: W rounded up to whole tiles (a row of the buffer,
                                     and of the taps_k copy) */
@@ -212,6 +215,8 @@ static bwd_data_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg
       d.prows = ceil_div(d.band, ceil_div(d.band, BWD_DATA_PACK_ROWS));
     }
     d.ldr = unaliased_stride(d.band * d.ldw, g->esize);
+    d.cl = d.rowbuf && cfg->f32_cl && g->dtype == CONVT3D_F32;
+    d.ldq = ceil_div(g->cin_g, 16) * 16;
     d.taps_k = g->cout_g <= BWD_DATA_TAPS_K_MAX_CHANNELS &&
                g->k[0] * g->k[1] * g->k[2] * g->cout_g * d.ldw * es <= BWD_DATA_TAPS_K_BUDGET;
     /* at most the rows a pack's taps name, the span they lie in, and grad_output's */
@@ -236,7 +241,8 @@ static bwd_data_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg
  * also loads and stores its C tile once, which for the channels-in-lanes tiles is a
  * scalar add per element, each a plane apart (STORE_SCATTER cycles, measured: with the
  * few taps of kernel = stride = 2 it doubles the time; with the 32-64 taps of kernel 4 it
- * vanishes). A call covers kc channels of the live taps of a row (about k/s per axis). */
+ * vanishes), or into a channels-last row buffer a vector load and store per vector. A
+ * call covers kc channels of the live taps of a row (about k/s per axis). */
 #define STORE_SCATTER 8.0
 static double taps_per_call(const cvt_geometry *g);
 static double tile_cost(const cvt_geometry *g, const cvt_brgemm_config *c) {
@@ -248,7 +254,7 @@ static double tile_cost(const cvt_geometry *g, const cvt_brgemm_config *c) {
     const double vecs = mr_max / (double)c->vec_m;
     tiles = H * (double)ceil_div(g->in[2], (int64_t)c->nr);
     per_k = vecs * nr + 0.5 * (vecs + nr);
-    per_call = STORE_SCATTER * mr_max * nr;
+    per_call = dims_of(g, c).cl ? 2 * vecs * nr : STORE_SCATTER * mr_max * nr;
   } else { /* positions in lanes: flattened across rows when cut by planes */
     const double vecs = nr / (double)c->vec_n;
     if (use_planes(g, c)) {
@@ -405,6 +411,7 @@ static size_t ws_layout(const cvt_geometry *g, const cvt_brgemm_config *cfg, cha
   TAKE(a_ptrs, (size_t)taps * sizeof(void *));
   TAKE(b_ptrs, (size_t)taps * sizeof(void *));
   TAKE(tile, (size_t)(d.planes   ? g->cin_g * d.ldp
+                      : d.cl     ? d.band * d.ldw * d.ldq
                       : d.rowbuf ? g->cin_g * d.ldr
                                  : d.mr_max * d.nr) *
                  es);
@@ -451,6 +458,8 @@ size_t cvt_bwd_data_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_conf
 #define CVT_PHASE_ROW_FN cvt_f32_phase_row_fn
 #define CVT_GEMM bwd_data_gemm_f32
 #define CVT_BRGEMM f32
+#define CVT_BRGEMM_FN cvt_f32_brgemm_fn
+#define CVT_CL_FN(cfg) ((cfg)->f32_cl)
 #include "backward_data_impl.h"
 #undef CVT_T
 #undef CVT_FN
@@ -460,6 +469,8 @@ size_t cvt_bwd_data_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_conf
 #undef CVT_PHASE_ROW_FN
 #undef CVT_GEMM
 #undef CVT_BRGEMM
+#undef CVT_BRGEMM_FN
+#undef CVT_CL_FN
 
 #define CVT_T double
 #define CVT_FN bwd_data_f64
@@ -469,6 +480,8 @@ size_t cvt_bwd_data_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_conf
 #define CVT_PHASE_ROW_FN cvt_f64_phase_row_fn
 #define CVT_GEMM bwd_data_gemm_f64
 #define CVT_BRGEMM f64
+#define CVT_BRGEMM_FN cvt_f64_brgemm_fn
+#define CVT_CL_FN(cfg) ((cvt_f64_brgemm_fn)NULL) /* float32 only */
 #include "backward_data_impl.h"
 #undef CVT_T
 #undef CVT_FN
@@ -478,6 +491,8 @@ size_t cvt_bwd_data_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_conf
 #undef CVT_PHASE_ROW_FN
 #undef CVT_GEMM
 #undef CVT_BRGEMM
+#undef CVT_BRGEMM_FN
+#undef CVT_CL_FN
 
 void cvt_bwd_data_run(const cvt_exec *e, const void *grad_output, void *grad_input) {
   if (e->geo->dtype == CONVT3D_F32)

@@ -1,13 +1,15 @@
 /* Body of the backward-data pass for one element type. backward_data.c includes this
  * file once per dtype with CVT_T (element type), CVT_FN, CVT_ROWS, CVT_ROW, CVT_PLANES and
  * CVT_GEMM (this dtype's functions), CVT_PHASE_ROW_FN (its packing kernel's type) and
- * CVT_BRGEMM (the member of the config's kernel unions) defined. */
+ * CVT_BRGEMM (the member of the config's kernel unions), CVT_BRGEMM_FN (its kernel type)
+ * and CVT_CL_FN (the channels-last entry of a config, float32 only) defined. */
 
 /* The calls of row r of a pack's rows for grad_output channels co0 .. co0 + kc (packed:
  * live kd p, grad_output row hrow[i] at pack row p * hrows + i) and the channel blocks
- * b0 .. b1, summed into rows (the row's channels ldc apart). */
+ * b0 .. b1, summed into rows (the row's channels ldc apart, its positions ldp). */
 static void CVT_ROW(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_ws *ws,
-                    const bwd_axis *wd, CVT_T *rows, int64_t ldc, int64_t grp, int64_t kds,
+                    const bwd_axis *wd, CVT_T *rows, int64_t ldc, int64_t ldp, int64_t grp,
+                    int64_t kds,
                     int64_t r, int64_t co0, int64_t kc, int64_t b0, int64_t b1) {
   const cvt_geometry *g = e->geo;
   const int64_t W = g->in[2], kH = g->k[1], kW = g->k[2];
@@ -47,6 +49,7 @@ static void CVT_ROW(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_ws
     for (int64_t p = 1; p < pairs; p++) /* uniform runs, else one pair per entry */
       if ((p % run == 0) == (ws->pair_tap[p] == ws->pair_tap[p - 1] + kW)) run = 1;
   }
+  const CVT_BRGEMM_FN call = d->cl ? CVT_CL_FN(e->brgemm) : e->brgemm->fn.CVT_BRGEMM;
   const int64_t k_call = d->taps_k ? run * kW * kc : kc; /* per batch entry */
   const int64_t ld_call = d->taps_k ? d->ldw : ldb;     /* between its B rows */
   for (int64_t b = b0; b < b1; b++) {
@@ -71,8 +74,8 @@ static void CVT_ROW(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_ws
       if (iw0 > 0)
         for (size_t k = 0; k < batch; k++) b_ptrs[k] += d->nr;
       if (d->rowbuf || iw0 + d->nr <= W) {
-        e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)k_call, a_ptrs, b_ptrs,
-                                 (size_t)ld_call, c + iw0, (size_t)ldc);
+        call((size_t)mr, batch, (size_t)k_call, a_ptrs, b_ptrs, (size_t)ld_call,
+             c + iw0 * ldp, (size_t)(d->cl ? ldp : ldc));
         continue;
       }
       /* The row's last tile: on a copy, whose extra lanes are dropped. */
@@ -109,11 +112,19 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
   const int64_t id = task / bands % D, grp = task / bands / D % g->groups;
   const int64_t n = task / bands / D / g->groups;
   CVT_T *gx_band = gx + ((n * g->cin + grp * g->cin_g) * D + id) * H * W + ih0 * W;
-  /* The band's sums: in the row buffer (channels ldr apart, rows ldw apart, every tile
-   * whole) or, a band of one row, in grad_input */
-  const int64_t ldc = d->rowbuf ? d->ldr : x_channel;
+  /* The band's sums: in the row buffer (rows ldw positions apart, every tile whole;
+   * channels ldr apart, or with d->cl channels-last, positions ldq apart) or, a band of
+   * one row, in grad_input */
+  const int64_t ldc = d->cl ? 1 : d->rowbuf ? d->ldr : x_channel, ldp = d->cl ? d->ldq : 1;
   const int64_t filled = d->rowbuf ? nrows * d->ldw : W;
-  for (int64_t ci = 0; ci < g->cin_g; ci++) {
+  for (int64_t i = 0; d->cl && i < filled; i++) { /* position by position */
+    CVT_T *at = tile + i * ldp;
+    if (bias)
+      memcpy(at, bias + grp * g->cin_g, (size_t)g->cin_g * sizeof *at);
+    else
+      memset(at, 0, (size_t)g->cin_g * sizeof *at);
+  }
+  for (int64_t ci = 0; !d->cl && ci < g->cin_g; ci++) {
     CVT_T *row = (d->rowbuf ? tile : gx_band) + ci * ldc;
     if (!bias) {
       memset(row, 0, (size_t)filled * sizeof *row);
@@ -178,11 +189,26 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
           }
       for (int64_t b = 0; b < (d->taps_k ? 1 : d->blocks); b++)
         for (int64_t r = 0; r < pr; r++)
-          CVT_ROW(e, d, ws, wd, d->rowbuf ? tile + (r0 + r) * d->ldw : gx_band, ldc, grp, kds,
-                  r, co0, kc, d->taps_k ? 0 : b, d->taps_k ? d->blocks : b + 1);
+          CVT_ROW(e, d, ws, wd, d->rowbuf ? tile + (r0 + r) * d->ldw * ldp : gx_band, ldc,
+                  ldp, grp, kds, r, co0, kc, d->taps_k ? 0 : b,
+                  d->taps_k ? d->blocks : b + 1);
     }
   }
   if (!d->rowbuf) return;
+  if (d->cl) { /* transposed in blocks of 16 channels by 64 positions of a row: each */
+    for (int64_t ci0 = 0; ci0 < g->cin_g; ci0 += 16) { /* channel's 64 a run of its own */
+      const int64_t nc = min64(16, g->cin_g - ci0);
+      for (int64_t r = 0; r < nrows; r++)
+        for (int64_t iw0 = 0; iw0 < W; iw0 += 64) {
+          const int64_t np = min64(64, W - iw0);
+          const CVT_T *src = tile + (r * d->ldw + iw0) * d->ldq + ci0;
+          CVT_T *dst = gx_band + ci0 * x_channel + r * W + iw0;
+          for (int64_t c = 0; c < nc; c++)
+            for (int64_t i = 0; i < np; i++) dst[c * x_channel + i] = src[i * d->ldq + c];
+        }
+    }
+    return;
+  }
   for (int64_t ci = 0; ci < g->cin_g; ci++) { /* each channel's band: one run */
     CVT_T *dst = gx_band + ci * x_channel;
     const CVT_T *src = tile + ci * d->ldr;

@@ -28,20 +28,21 @@ typedef struct bwd_axis {
  * i + q of phase r. */
 static inline void axis_of(const cvt_geometry *g, int ax, bwd_axis *a) {
   const int64_t s = g->stride[ax], in = g->in[ax], out = g->out[ax];
+  const bool fill = a->slot && a->shift && a->phase; /* else only sizes */
   int64_t qmin = INT64_MAX, qmax = INT64_MIN;
   a->live = 0;
-  a->slots = a->phase ? 0 : min64(s, g->k[ax]);
+  a->slots = fill ? 0 : min64(s, g->k[ax]);
   for (int64_t k = 0; k < g->k[ax]; k++) {
     const int64_t t = k * g->dil[ax] - g->pad[ax];
     /* live when some i in [0, in) lands in [0, out): i*s + t spans [t, (in-1)*s + t] */
     const bool live = t < out && t >= -((in - 1) * s); /* (in-1)*s <= out + 2*pad: exact */
-    if (a->slot) a->slot[k] = -1;
+    if (fill) a->slot[k] = -1;
     if (!live) continue;
     const int64_t q = floor_div(t, s), r = t - q * s;
     qmin = min64(qmin, q);
     qmax = max64(qmax, q);
     a->live++;
-    if (!a->phase) continue;
+    if (!fill) continue;
     int64_t slot = 0;
     while (slot < a->slots && a->phase[slot] != r) slot++;
     if (slot == a->slots) a->phase[a->slots++] = r;
@@ -49,7 +50,7 @@ static inline void axis_of(const cvt_geometry *g, int ax, bwd_axis *a) {
   }
   a->qmin = a->live ? qmin : 0;
   a->len = in + (a->live ? qmax - qmin : 0);
-  if (a->shift)
+  if (fill)
     for (int64_t k = 0; k < g->k[ax]; k++)
       if (a->slot[k] >= 0) a->shift[k] = floor_div(k * g->dil[ax] - g->pad[ax], s) - a->qmin;
 }

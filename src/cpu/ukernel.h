@@ -70,6 +70,10 @@ typedef void (*cvt_f32_brgemm_bt_fn)(size_t mr, size_t nr, size_t batch, size_t 
                                      const float *const *a, const float *const *b,
                                      size_t ldk, size_t ldj, float *c, size_t ldc);
 
+/* The channels-in-lanes tiles also have an entry (cvt_brgemm_config.f32_cl) of the plain
+ * type whose C is channels-last: C[j*ldc + m] instead of C[m*ldc + j], otherwise as the
+ * plain entry, in the same summation order (grad_input's row buffers, backward_data.c). */
+
 /* Dot-product tiles for grad_weight read in place (backward_weight.c's dot formulation):
  *
  *     C_r[m*ldc + j*cs] += sum over b < batch, k < kc of A_b[m*lda + k] * B_b[j*ldb + s*k + r]
@@ -152,6 +156,7 @@ typedef struct cvt_brgemm_config {
     cvt_f64_phase_cols_fn f64;
   } phase_cols;
   cvt_f32_brgemm_bt_fn f32_bt; /* the entry reading B across rows, or NULL */
+  cvt_f32_brgemm_fn f32_cl;    /* the entry with C channels-last, or NULL (above) */
 } cvt_brgemm_config;
 
 /* The kernels, one declaration macro per signature (the signature is written once, in
@@ -201,6 +206,12 @@ CVT_F32_BRGEMM_BT(cvt_f32_brgemm_64x3_bt_avx512);
 CVT_F32_BRGEMM_BT(cvt_f32_brgemm_64x4_bt_avx512);
 CVT_F32_BRGEMM_BT(cvt_f32_brgemm_64x5_bt_avx512);
 CVT_F32_BRGEMM_BT(cvt_f32_brgemm_64x6_bt_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_64x1_cl_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_64x2_cl_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_64x3_cl_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_64x4_cl_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_64x5_cl_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_64x6_cl_avx512);
 CVT_F64_BRGEMM(cvt_f64_brgemm_6x32_avx512);
 CVT_F32_BRGEMM(cvt_f32_brgemm_4x24_avx2);
 CVT_F64_BRGEMM(cvt_f64_brgemm_4x12_avx2);
