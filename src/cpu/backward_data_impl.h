@@ -9,8 +9,7 @@
  * b0 .. b1, summed into rows (the row's channels ldc apart, its positions ldp). */
 static void CVT_ROW(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_ws *ws,
                     const bwd_axis *wd, CVT_T *rows, int64_t ldc, int64_t ldp, int64_t grp,
-                    int64_t kds,
-                    int64_t r, int64_t co0, int64_t kc, int64_t b0, int64_t b1) {
+                    int64_t kds, int64_t r, int64_t co0, int64_t kc, int64_t b0, int64_t b1) {
   const cvt_geometry *g = e->geo;
   const int64_t W = g->in[2], kH = g->k[1], kW = g->k[2];
   const int64_t ldb = d->ldb, x_channel = g->in[0] * g->in[1] * W;
