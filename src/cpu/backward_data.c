@@ -370,10 +370,9 @@ typedef struct bwd_data_ws {
   int64_t *hslot, *hshift, *hphase;    /* the height taps (bwd_axis) */
   int64_t *wslot, *wshift, *wphase;    /* the width taps */
   int64_t *pair_row, *pair_tap;        /* rows: per live (kd, kh) of a row, its packed row
-                                          and tap; planes: per live kd, grad_output offset
                                           and tap */
-  int64_t *kd_row, *kd_tap;            /* rows: per live kd of a band, grad_output offset
-                                          and tap */
+  int64_t *kd_row, *kd_tap;            /* per live kd of a band (rows) or a plane (planes),
+                                          its grad_output offset and tap */
   int64_t *hrow;                       /* rows: the grad_output rows oh a pack's rows read,
                                           ascending */
   int64_t *hidx;                       /* rows: per (row of the pack, kh), its index in hrow,

@@ -244,8 +244,8 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
   for (int64_t kd = 0; kd < g->k[0]; kd++) {
     const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
     if (od < 0 || od >= oD) continue;
-    ws->pair_row[planes] = od * oH * oW;
-    ws->pair_tap[planes] = kd * kH * kW;
+    ws->kd_row[planes] = od * oH * oW;
+    ws->kd_tap[planes] = kd * kH * kW;
     planes++;
   }
   const bool reached = planes > 0 && hd->live > 0 && wd->live > 0;
@@ -257,7 +257,7 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
         for (int64_t sh = 0; sh < hd->slots; sh++)
           for (int64_t sw = 0; sw < wd->slots; sw++) {
             CVT_T *dst = pack + (p * kc + co) * ldb + (sh * d->wslots + sw) * d->pitch;
-            const CVT_T *src = gy_chunk + co * y_channel + ws->pair_row[p];
+            const CVT_T *src = gy_chunk + co * y_channel + ws->kd_row[p];
             for (int64_t jh = 0; jh < hd->len; jh++, dst += lenw) {
               const int64_t oh = (jh + hd->qmin) * g->stride[1] + hd->phase[sh];
               if (oh < 0 || oh >= oH)
@@ -276,7 +276,7 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
           if (hd->slot[kh] < 0) continue;
           for (int64_t kw = 0; kw < kW; kw++) {
             if (wd->slot[kw] < 0) continue;
-            a_ptrs[batch] = a_block + ((ws->pair_tap[p] + kh * kW + kw) * g->cout_g + co0) * mr;
+            a_ptrs[batch] = a_block + ((ws->kd_tap[p] + kh * kW + kw) * g->cout_g + co0) * mr;
             b_ptrs[batch] = pack + p * kc * ldb +
                             (hd->slot[kh] * d->wslots + wd->slot[kw]) * d->pitch +
                             hd->shift[kh] * lenw + wd->shift[kw];
