@@ -5,7 +5,8 @@
  * rows took a third of grad_input's time at kernel = stride = 2, three times what the
  * AVX-512 build takes). A file that writes its own float32 phase_cols (a transpose the
  * compiler does not vectorise) defines CVT_OWN_F32_PHASE_COLS: this one is then
- * phase_cols_f32_portable, for the strides it leaves. */
+ * phase_cols_f32_portable, for the strides it leaves; likewise CVT_OWN_F32_PHASE_ROW and
+ * phase_row_f32_portable. */
 #include <string.h>
 
 #include "arith.h"
@@ -44,5 +45,9 @@ static CVT_PHASE_COLS(float, phase_cols_f32_portable)
 CVT_PHASE_COLS(float, CVT_CAT(cvt_f32_phase_cols_, CVT_ISA_SUFFIX))
 #endif
 CVT_PHASE_COLS(double, CVT_CAT(cvt_f64_phase_cols_, CVT_ISA_SUFFIX))
+#ifdef CVT_OWN_F32_PHASE_ROW
+static CVT_PHASE_ROW(float, phase_row_f32_portable)
+#else
 CVT_PHASE_ROW(float, CVT_CAT(cvt_f32_phase_row_, CVT_ISA_SUFFIX))
+#endif
 CVT_PHASE_ROW(double, CVT_CAT(cvt_f64_phase_row_, CVT_ISA_SUFFIX))

@@ -1,12 +1,46 @@
 /* The packing kernels (../pack_generic.h), compiled with this instruction set's flags
- * (see CMakeLists.txt), and float32's phase_cols written out: at width strides 1 and 2 it
- * transposes blocks of 16 channels by 16 positions in registers (the portable loop is
- * scalar, one element per load and store; it was a third of nnU-Net up5's grad_weight). */
+ * (see CMakeLists.txt), and two of float32's written out:
+ * - phase_cols, at width strides 1 and 2: it transposes blocks of 16 channels by 16
+ *   positions in registers (the portable loop is scalar, one element per load and store;
+ *   it was a third of nnU-Net up5's grad_weight);
+ * - phase_row at stride 2 (grad_input's pack at kernel = stride = 2): masked vectors from
+ *   end to end, where the compiler's loop peels a scalar tail of up to 15 elements and
+ *   calls memset twice for the zeros (rows of 32: one vector, one half vector and 7
+ *   scalars per row). */
 #include <immintrin.h>
 
 #define CVT_ISA_SUFFIX avx512
 #define CVT_OWN_F32_PHASE_COLS
+#define CVT_OWN_F32_PHASE_ROW
 #include "../pack_generic.h"
+
+/* The first n lanes, 0 <= n <= 16. */
+static inline __mmask16 lanes(int64_t n) { return (__mmask16)((1u << n) - 1); }
+
+CVT_PHASE_ROW_DECL(float, cvt_f32_phase_row_avx512) {
+  if (s != 2) {
+    phase_row_f32_portable(src, n, s, r, qmin, len, dst);
+    return;
+  }
+  int64_t lo, hi;
+  phase_row_range(n, s, r, qmin, len, &lo, &hi);
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4,
+                                        2, 0);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t j = 0; j < lo; j += 16)
+    _mm512_mask_storeu_ps(dst + j, lanes(min64(16, lo - j)), zero);
+  for (int64_t j = lo; j < hi; j += 16) {
+    /* dst[j + t] = p[2t] for t < jn: 2 jn - 1 elements read, from the first */
+    const int64_t jn = min64(16, hi - j);
+    const float *p = src + (j + qmin) * 2 + r;
+    const uint32_t span = (uint32_t)((UINT64_C(1) << (2 * jn - 1)) - 1);
+    const __m512 a = _mm512_maskz_loadu_ps((__mmask16)span, p);
+    const __m512 b = jn > 8 ? _mm512_maskz_loadu_ps((__mmask16)(span >> 16), p + 16) : zero;
+    _mm512_mask_storeu_ps(dst + j, lanes(jn), _mm512_permutex2var_ps(a, even, b));
+  }
+  for (int64_t j = hi; j < len; j += 16)
+    _mm512_mask_storeu_ps(dst + j, lanes(min64(16, len - j)), zero);
+}
 
 /* r[x] = column x of the 16 rows r[0..15]: lanes interleaved in pairs, then quads, then the
  * 128-bit quarters gathered (unpack, shuffle_ps, two rounds of shuffle_f32x4). */
