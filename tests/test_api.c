@@ -419,6 +419,56 @@ static void test_paths_match_reference(void) {
            skipped_isa_runs);
 }
 
+/* grad_input over 64 MiB: the copies out of its row cut are streamed (non-temporal
+ * stores) where a row starts on a line, and copied where it does not. A pointwise layer
+ * (rows of 4096 summed tile by tile on a copy, then stored) and kernel = stride = 2 (a row
+ * buffer copied out a band at a time), each into a grad_input on a line and one 16 bytes
+ * past it, against the reference. Small integers: every sum is exact. */
+static void test_backward_data_streams(void) {
+  int64_t in_pw[3] = {9, 256, 256}, in_k2[3] = {65, 128, 256}, k2[3] = {2, 2, 2};
+  const convt3d_problem probs[] = {make(1, 32, 5, 1, in_pw, ONE, ONE, ZERO, ZERO, ONE, 0),
+                                   make(1, 8, 2, 1, in_k2, k2, k2, ZERO, ZERO, ONE, 0)};
+  for (int i = 0; i < 2; i++) {
+    const convt3d_problem *pr = &probs[i];
+    convt3d_shape out;
+    CHECK(convt3d_output_shape(pr, &out) == CONVT3D_OK);
+    size_t nx = 1, ny = 1, nw = 1;
+    for (int a = 0; a < 5; a++)
+      nx *= (size_t)pr->input.dims[a], ny *= (size_t)out.dims[a],
+          nw *= (size_t)pr->weight.dims[a];
+    CHECK(nx * sizeof(float) > ((size_t)64 << 20));
+    float *gy = malloc(ny * sizeof *gy), *w = malloc(nw * sizeof *w);
+    float *gx0 = malloc(nx * sizeof *gx0);
+    float *gx1 = aligned_alloc(64, (nx * sizeof *gx1 + 64 + 63) / 64 * 64);
+    CHECK(gy && w && gx0 && gx1);
+    if (!gy || !w || !gx0 || !gx1) {
+      free(gy), free(w), free(gx0), free(gx1);
+      return;
+    }
+    fill(CONVT3D_F32, gy, ny), fill(CONVT3D_F32, w, nw);
+    char desc[256];
+    convt3d_problem_describe(pr, desc, sizeof desc);
+    const convt3d_plan_options ref = {CONVT3D_ALGO_REFERENCE, 1, CONVT3D_ISA_AUTO};
+    convt3d_plan *plan = NULL;
+    CHECK(convt3d_plan_create_backward_data(pr, w, &ref, &plan) == CONVT3D_OK &&
+          convt3d_plan_execute(plan, gy, gx0) == CONVT3D_OK);
+    convt3d_plan_destroy(plan);
+    for (int threads = 1; threads <= 3; threads += 2)
+      for (size_t shift = 0; shift <= 4; shift += 4) { /* floats past the line */
+        const convt3d_plan_options opt = {CONVT3D_ALGO_PHASE, threads, CONVT3D_ISA_AUTO};
+        float *gx = gx1 + shift;
+        for (size_t j = 0; j < nx; j++) gx[j] = NAN;
+        CHECKF(convt3d_plan_create_backward_data(pr, w, &opt, &plan) == CONVT3D_OK &&
+                   convt3d_plan_execute(plan, gy, gx) == CONVT3D_OK &&
+                   memcmp(gx0, gx, nx * sizeof *gx) == 0,
+               "grad_input of %s, %d threads, %zu floats past a line, != reference", desc,
+               threads, shift);
+        convt3d_plan_destroy(plan);
+      }
+    free(gy), free(w), free(gx0), free(gx1);
+  }
+}
+
 /* ------------------------------------------------------------ plan contract */
 
 static void test_plan_contract(void) {
@@ -593,6 +643,7 @@ int main(void) {
   test_output_padding_for_size();
   test_hand_computed();
   test_paths_match_reference();
+  test_backward_data_streams();
   test_plan_contract();
   test_concurrent_execute();
   test_error_is_thread_local();

@@ -243,6 +243,19 @@ static void test_random(void) {
               d10, v % 2);
     check_problem(&pr);
   }
+  /* grad_input's row cut without a row buffer (a group's rows past 256 KiB): with one
+   * chunk of grad_output channels each tile is summed on a copy set to the bias (conv3d's)
+   * and stored, else the chunks accumulate in grad_input. Pointwise rows of 4096 with 5
+   * and 20 channels (chunks of 15 and 5), and rows of 1000 at kernel 3 stride 2 (a last
+   * tile of 40 of 64 positions). */
+  int64_t vol16[3] = {2, 64, 64};
+  pr = make(1, 24, 5, 1, vol16, one, one, zero, zero, one, 1);
+  check_problem(&pr);
+  pr = make(1, 24, 20, 1, vol16, one, one, zero, zero, one, 0);
+  check_problem(&pr);
+  int64_t in16[3] = {2, 2, 1000};
+  pr = make(1, 80, 3, 1, in16, k3, s3, one, zero, one, 1);
+  check_problem(&pr);
   /* grad_input's row cut in bands of rows (a row buffer holding several rows of a plane):
    * 32 planes of 7 rows make bands of 6 and a last band of 1; buffer rows longer than the
    * row (20 and 70 positions) and equal to it (32); few grad_output channels on rows past

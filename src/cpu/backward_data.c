@@ -24,6 +24,7 @@
 
 #include "../internal.h"
 #include "arith.h"
+#include "stream.h"
 #include "taps.h"
 #include "ukernel.h"
 
@@ -82,6 +83,10 @@ typedef struct bwd_data_dims {
   int64_t ldp;                   /* planes: between channels of the plane buffer: ppad,
                                     unaliased (arith.h) */
   bool rowbuf;                   /* rows: the rows are summed in a buffer, then copied out */
+  bool tile_out;                 /* rows, no buffer, one chunk of grad_output channels:
+                                    each tile is summed on a copy set to the bias, then
+                                    stored (grad_input is written once, never zeroed) */
+  bool stream;                   /* rows: the copies out to grad_input are streamed */
   bool cl;                       /* rows: the buffer is channels-last (the 64xN tiles:
                                     their f32_cl entry, then one transpose at the copy) */
   int64_t ldq;                   /* rows, cl: between positions of the buffer */
@@ -118,6 +123,15 @@ typedef struct bwd_data_dims {
  * short runs a power of two apart, all in the same L2 set, and took 30% of 3D-GAN l5's
  * time. Bands keep at least BWD_DATA_ROW_TASKS tasks for the threads. */
 #define BWD_DATA_ROW_BUDGET (INT64_C(256) * 1024)
+
+/* Past that budget the calls sum straight into grad_input. With one chunk of grad_output
+ * channels each tile is then summed on a copy set to the bias, and stored (tile_out):
+ * setting grad_input first and adding every call to it moved it three times, which on
+ * MedNeXt's pointwise head (13 -> 32 channels, 268 MB of grad_input, rows of 4096) was
+ * most of the time. Over CVT_STREAM_BYTES of grad_input these stores, and the row
+ * buffer's copies out, are non-temporal where a row starts on a 64-byte line (PyTorch's
+ * tensors do; copied otherwise): MedNeXt's head 61-70 -> 41-46 ms at 1 thread, 36 -> 25
+ * at 2; nnU-Net up5 (134 MB) 198 -> 175 and 103 -> 92 (best of alternated processes). */
 #define BWD_DATA_ROW_TASKS 64
 
 /* Rows of up to one vector of positions (or up to four, with the few grad_output channels
@@ -232,6 +246,10 @@ static bwd_data_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg
       d.prows > 1 ? BWD_DATA_PANEL_BUDGET / (taps * d.mr_max * es) : INT64_MAX;
   d.kc = d.taps_k ? g->cout_g /* the panels of consecutive taps are then contiguous */
                   : min64(g->cout_g, max64(1, min64(kc_pack, kc_panel)));
+  d.tile_out = !d.planes && !d.rowbuf && d.kc == g->cout_g;
+  d.stream = !d.planes && (d.tile_out || (d.rowbuf && !d.cl)) && cfg->f32_stream &&
+             g->dtype == CONVT3D_F32 &&
+             g->n * g->cin * g->in[0] * g->in[1] * g->in[2] * es > CVT_STREAM_BYTES;
   d.pack_elems = d.groups_of_rows * d.kc * d.ldb;
   return d;
 }
@@ -449,6 +467,22 @@ size_t cvt_bwd_data_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_conf
   return *shared ? gemm_ws_layout(g, cfg, num_threads, NULL, NULL) : ws_layout(g, cfg, NULL, NULL);
 }
 
+/* Rows of n elements, src lds apart, out to grad_input ldd apart: streamed where d says
+ * (float32 on AVX-512 only), else copied. */
+static void copy_rows_f32(const cvt_exec *e, const bwd_data_dims *d, const float *src,
+                          int64_t lds, int64_t rows, int64_t n, float *dst, int64_t ldd) {
+  if (d->stream) {
+    e->brgemm->f32_stream(src, lds, rows, n, dst, ldd);
+    return;
+  }
+  for (int64_t i = 0; i < rows; i++) memcpy(dst + i * ldd, src + i * lds, (size_t)n * sizeof *dst);
+}
+static void copy_rows_f64(const cvt_exec *e, const bwd_data_dims *d, const double *src,
+                          int64_t lds, int64_t rows, int64_t n, double *dst, int64_t ldd) {
+  (void)e, (void)d;
+  for (int64_t i = 0; i < rows; i++) memcpy(dst + i * ldd, src + i * lds, (size_t)n * sizeof *dst);
+}
+
 #define CVT_T float
 #define CVT_FN bwd_data_f32
 #define CVT_ROWS bwd_data_rows_f32
@@ -459,6 +493,7 @@ size_t cvt_bwd_data_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_conf
 #define CVT_BRGEMM f32
 #define CVT_BRGEMM_FN cvt_f32_brgemm_fn
 #define CVT_CL_FN(cfg) ((cfg)->f32_cl)
+#define CVT_COPY_ROWS copy_rows_f32
 #include "backward_data_impl.h"
 #undef CVT_T
 #undef CVT_FN
@@ -470,6 +505,7 @@ size_t cvt_bwd_data_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_conf
 #undef CVT_BRGEMM
 #undef CVT_BRGEMM_FN
 #undef CVT_CL_FN
+#undef CVT_COPY_ROWS
 
 #define CVT_T double
 #define CVT_FN bwd_data_f64
@@ -481,6 +517,7 @@ size_t cvt_bwd_data_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_conf
 #define CVT_BRGEMM f64
 #define CVT_BRGEMM_FN cvt_f64_brgemm_fn
 #define CVT_CL_FN(cfg) ((cvt_f64_brgemm_fn)NULL) /* float32 only */
+#define CVT_COPY_ROWS copy_rows_f64
 #include "backward_data_impl.h"
 #undef CVT_T
 #undef CVT_FN
@@ -492,6 +529,7 @@ size_t cvt_bwd_data_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_conf
 #undef CVT_BRGEMM
 #undef CVT_BRGEMM_FN
 #undef CVT_CL_FN
+#undef CVT_COPY_ROWS
 
 void cvt_bwd_data_run(const cvt_exec *e, const void *grad_output, void *grad_input) {
   if (e->geo->dtype == CONVT3D_F32)

@@ -1,8 +1,9 @@
 /* Body of the backward-data pass for one element type. backward_data.c includes this
  * file once per dtype with CVT_T (element type), CVT_FN, CVT_ROWS, CVT_ROW, CVT_PLANES and
  * CVT_GEMM (this dtype's functions), CVT_PHASE_ROW_FN (its packing kernel's type) and
- * CVT_BRGEMM (the member of the config's kernel unions), CVT_BRGEMM_FN (its kernel type)
- * and CVT_CL_FN (the channels-last entry of a config, float32 only) defined. */
+ * CVT_BRGEMM (the member of the config's kernel unions), CVT_BRGEMM_FN (its kernel type),
+ * CVT_CL_FN (the channels-last entry of a config, float32 only) and CVT_COPY_ROWS (its
+ * copy out to grad_input, streamed where bwd_data_dims says) defined. */
 
 /* The calls of row r of a pack's rows for grad_output channels co0 .. co0 + kc (packed:
  * live kd p, grad_output row hrow[i] at pack row p * hrows + i) and the channel blocks
@@ -13,7 +14,7 @@ static void CVT_ROW(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_ws
   const cvt_geometry *g = e->geo;
   const int64_t W = g->in[2], kH = g->k[1], kW = g->k[2];
   const int64_t ldb = d->ldb, x_channel = g->in[0] * g->in[1] * W;
-  const CVT_T *pack = ws->pack;
+  const CVT_T *pack = ws->pack, *bias = e->bias;
   CVT_T *tile = ws->tile, *taps = ws->taps;
   const CVT_T **a_ptrs = (const CVT_T **)ws->a_ptrs, **b_ptrs = (const CVT_T **)ws->b_ptrs;
   /* The row's (kd, kh) taps whose grad_output row exists. */
@@ -72,21 +73,27 @@ static void CVT_ROW(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_ws
     for (int64_t iw0 = 0; iw0 < W; iw0 += d->nr) {
       if (iw0 > 0)
         for (size_t k = 0; k < batch; k++) b_ptrs[k] += d->nr;
-      if (d->rowbuf || iw0 + d->nr <= W) {
+      if (d->rowbuf || (!d->tile_out && iw0 + d->nr <= W)) {
         call((size_t)mr, batch, (size_t)k_call, a_ptrs, b_ptrs, (size_t)ld_call,
              c + iw0 * ldp, (size_t)(d->cl ? ldp : ldc));
         continue;
       }
-      /* The row's last tile: on a copy, whose extra lanes are dropped. */
-      const int64_t valid = W - iw0;
+      /* On a copy: with tile_out every tile, set to the bias; else the row's last tile,
+       * its sums so far copied in. The extra lanes of a last tile are dropped. */
+      const int64_t valid = min64(d->nr, W - iw0);
       for (int64_t m = 0; m < mr; m++) {
-        memcpy(tile + m * d->nr, c + m * x_channel + iw0, (size_t)valid * sizeof *tile);
-        memset(tile + m * d->nr + valid, 0, (size_t)(d->nr - valid) * sizeof *tile);
+        CVT_T *at = tile + m * d->nr;
+        if (d->tile_out) {
+          const CVT_T v = bias ? bias[grp * g->cin_g + ci0 + m] : (CVT_T)0;
+          for (int64_t i = 0; i < d->nr; i++) at[i] = v;
+          continue;
+        }
+        memcpy(at, c + m * x_channel + iw0, (size_t)valid * sizeof *tile);
+        memset(at + valid, 0, (size_t)(d->nr - valid) * sizeof *tile);
       }
       e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)k_call, a_ptrs, b_ptrs,
                                (size_t)ld_call, tile, (size_t)d->nr);
-      for (int64_t m = 0; m < mr; m++)
-        memcpy(c + m * x_channel + iw0, tile + m * d->nr, (size_t)valid * sizeof *tile);
+      CVT_COPY_ROWS(e, d, tile, d->nr, mr, valid, c + iw0, x_channel);
     }
   }
 }
@@ -123,7 +130,7 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
     else
       memset(at, 0, (size_t)g->cin_g * sizeof *at);
   }
-  for (int64_t ci = 0; !d->cl && ci < g->cin_g; ci++) {
+  for (int64_t ci = 0; !d->cl && !d->tile_out && ci < g->cin_g; ci++) {
     CVT_T *row = (d->rowbuf ? tile : gx_band) + ci * ldc;
     if (!bias) {
       memset(row, 0, (size_t)filled * sizeof *row);
@@ -212,10 +219,9 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
     CVT_T *dst = gx_band + ci * x_channel;
     const CVT_T *src = tile + ci * d->ldr;
     if (d->ldw == W)
-      memcpy(dst, src, (size_t)(nrows * W) * sizeof *dst);
+      CVT_COPY_ROWS(e, d, src, 0, 1, nrows * W, dst, 0);
     else
-      for (int64_t r = 0; r < nrows; r++)
-        memcpy(dst + r * W, src + r * d->ldw, (size_t)W * sizeof *dst);
+      CVT_COPY_ROWS(e, d, src, d->ldw, nrows, W, dst, W);
   }
 }
 
@@ -414,5 +420,6 @@ static void CVT_FN(const cvt_exec *e, const void *grad_output, void *grad_input)
       else
         CVT_ROWS(e, &d, &ws, &wd, grad_output, grad_input, task);
     }
+    if (d.stream) CVT_STREAM_FENCE(); /* this thread's streamed rows, before the barrier */
   }
 }

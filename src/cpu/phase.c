@@ -17,11 +17,7 @@
  * Weights are packed at plan time per group and block of mr channels as [tap][ci][mr],
  * tap = (kd*kH + kh)*kW + kw, so the A operand of every (tap, channel range) is
  * contiguous. */
-#include <stdatomic.h>
 #include <string.h>
-#if defined(__SSE__)
-#include <xmmintrin.h>
-#endif
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -30,6 +26,7 @@
 #include "../internal.h"
 #include "arith.h"
 #include "phase_taps.h"
+#include "stream.h"
 #include "ukernel.h"
 
 /* Limits beyond which the phase algorithm declines (the direct one takes over), besides
@@ -60,20 +57,6 @@
 /* Elements after the last packed plane, zeroed: tiles (up to 64 positions, or 32 for the
  * fused width-2 tiles) that start in the last plane may read that far past it. */
 #define PHASE_SLACK 64
-
-/* Outputs larger than this are written with non-temporal stores by the fused tiles: no
- * cache holds them anyway, and streaming skips reading each line before overwriting it
- * (nnU-Net up5, 537 MB: 159 -> 119 ms, 1 thread). Smaller outputs stay in the cache for
- * whatever reads them next. */
-#define PHASE_STREAM_BYTES (INT64_C(64) << 20)
-
-/* Orders non-temporal stores (weakly ordered) before what follows: SFENCE where there is
- * one (they exist only in the AVX-512 tiles), else a full fence. */
-#if defined(__SSE__)
-#define STREAM_FENCE() _mm_sfence()
-#else
-#define STREAM_FENCE() atomic_thread_fence(memory_order_seq_cst)
-#endif
 
 /* Output positions (all phases) a task should cover: slices of several depths, or of
  * several samples, are grouped until each weight loaded feeds this many. */
@@ -275,7 +258,7 @@ static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
    * into the next rows of the plane, or the next plane, or the slack (PHASE_SLACK). */
   d.fused_w2 = cfg->f32_w2[0] && g->k[2] == 2 && g->stride[2] == 2 && g->pad[2] == 0 &&
                g->dil[2] == 1 && g->out_pad[2] == 0 && d.kc == g->cin_g;
-  d.stream = d.fused_w2 && (size_t)g->output_numel * g->esize > (size_t)PHASE_STREAM_BYTES;
+  d.stream = d.fused_w2 && (size_t)g->output_numel * g->esize > (size_t)CVT_STREAM_BYTES;
   d.in_h = g->in[1];
   d.in_w = g->in[2];
   d.x_channel = g->in[0] * g->in[1] * g->in[2];

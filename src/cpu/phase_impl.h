@@ -127,7 +127,7 @@ static void CVT_FUSED_W2(const cvt_exec *e, const CVT_T *x, CVT_T *y, const phas
       }
     }
   }
-  if (d->stream) STREAM_FENCE(); /* the streamed rows are visible when the task ends */
+  if (d->stream) CVT_STREAM_FENCE(); /* the streamed rows are visible when the task ends */
 }
 #endif
 

@@ -126,6 +126,14 @@ typedef void (*cvt_f64_phase_row_fn)(const double *src, int64_t n, int64_t s, in
  *     dst[j*ldd + c] = src[c*lds + (j + qmin)*s + r] for c < nch and lo <= j < hi,
  *
  * the caller keeping those columns inside the rows; dst is not written elsewhere. */
+/* Rows copied with non-temporal stores, for outputs no cache will hold (stream.h):
+ *
+ *     dst[i*ldd + j] = src[i*lds + j] for i < rows, j < n,
+ *
+ * rows that start on a 64-byte line streamed (a last partial line stored normally), the
+ * others copied; the caller fences (CVT_STREAM_FENCE) before anything reads dst. */
+typedef void (*cvt_f32_stream_rows_fn)(const float *src, int64_t lds, int64_t rows,
+                                       int64_t n, float *dst, int64_t ldd);
 typedef void (*cvt_f32_phase_cols_fn)(const float *src, int64_t lds, int64_t nch, int64_t s,
                                       int64_t r, int64_t qmin, int64_t lo, int64_t hi,
                                       float *dst, int64_t ldd);
@@ -157,6 +165,7 @@ typedef struct cvt_brgemm_config {
   } phase_cols;
   cvt_f32_brgemm_bt_fn f32_bt; /* the entry reading B across rows, or NULL */
   cvt_f32_brgemm_fn f32_cl;    /* the entry with C channels-last, or NULL (above) */
+  cvt_f32_stream_rows_fn f32_stream; /* the ISA's streaming copy, or NULL (memcpy) */
 } cvt_brgemm_config;
 
 /* The kernels, one declaration macro per signature (the signature is written once, in
@@ -238,5 +247,7 @@ CVT_PHASE_COLS_DECL(float, cvt_f32_phase_cols_avx512);
 CVT_PHASE_COLS_DECL(double, cvt_f64_phase_cols_scalar);
 CVT_PHASE_COLS_DECL(double, cvt_f64_phase_cols_avx2);
 CVT_PHASE_COLS_DECL(double, cvt_f64_phase_cols_avx512);
+void cvt_f32_stream_rows_avx512(const float *src, int64_t lds, int64_t rows, int64_t n,
+                                float *dst, int64_t ldd);
 
 #endif
