@@ -242,7 +242,8 @@ static void check_all_paths(const convt3d_problem *pr) {
   for (int i = 0; i < out.ndim; i++) ny *= (size_t)out.dims[i];
   size_t nb = (size_t)pr->bias.dims[0];
   char *x = malloc(nx * es + 1), *w = malloc(nw * es), *b = malloc(nb * es);
-  char *y0 = malloc(ny * es + 1), *y1 = malloc(ny * es + 1);
+  /* y1 on a line, as PyTorch's allocator gives: the non-temporal stores need one */
+  char *y0 = malloc(ny * es + 1), *y1 = aligned_alloc(64, (ny * es + 64) / 64 * 64);
   fill(pr->dtype, x, nx), fill(pr->dtype, w, nw), fill(pr->dtype, b, nb);
   const void *bias = pr->has_bias ? b : NULL;
   char desc[256];

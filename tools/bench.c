@@ -404,6 +404,12 @@ static void report(ctx *c, const bench_shape *s, const result *r, int ti) {
   fflush(c->csv);
 }
 
+/* n floats on a 64-byte line (PyTorch aligns its CPU tensors so), or NULL; free() frees. */
+static float *tensor_alloc(size_t n) {
+  const size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+  return aligned_alloc(64, bytes ? bytes : 64);
+}
+
 /* One table: every shape of the suite, every thread count, for pass c->pass, then its
  * geomean rows. Returns 0 or the exit status of a failure (already reported). */
 static int bench_table(ctx *c, const bench_shape *shapes, int nshapes) {
@@ -420,11 +426,11 @@ static int bench_table(ctx *c, const bench_shape *shapes, int nshapes) {
     const size_t nout = bench_result_size(&g, pass);
     fprintf(stderr, "[%d/%d] %s %s: %.3g effective GFLOP\n", i + 1, nshapes, s->name,
             bench_pass_name[pass], bench_effective_flops(&g) * 1e-9);
-    /* The forward pass reads x, w, b; backward-data dy, w; backward-weight x, dy. */
-    float *x = malloc(g.nx * sizeof *x), *w = malloc(g.nw * sizeof *w),
-          *b = malloc((size_t)g.cout * sizeof *b), *dy = NULL, *out = malloc(nout * sizeof *out),
-          *check = NULL;
-    if (pass != BENCH_PASS_FWD) dy = malloc(g.ny * sizeof *dy);
+    /* The forward pass reads x, w, b; backward-data dy, w; backward-weight x, dy. The
+     * tensors start on a cache line, as PyTorch's CPU allocator places them. */
+    float *x = tensor_alloc(g.nx), *w = tensor_alloc(g.nw), *b = tensor_alloc((size_t)g.cout),
+          *dy = NULL, *out = tensor_alloc(nout), *check = NULL;
+    if (pass != BENCH_PASS_FWD) dy = tensor_alloc(g.ny);
 #ifdef CONVT3D_HAVE_ONEDNN
     check = malloc(nout * sizeof *check);
     const bool need_check = true;
