@@ -181,6 +181,18 @@ static void test_random(void) {
   check_problem(&pr);
   pr.dtype = CONVT3D_F64;
   check_problem(&pr);
+  /* Planes past 64 KiB with one chunk of grad_output channels, taken tile by tile
+   * (tile_out): 70 channels (a block tail), 24 rows of 30 (tiles across rows, a last tile
+   * of 32 of 64 positions), and at depth kernel 1 with padding 1, planes 0 and 2 that no
+   * tap reaches (the bias alone); then kernel 4 stride 2 with every plane reached. */
+  int64_t in17[3] = {3, 24, 30}, k17[3] = {1, 4, 4}, s17[3] = {1, 2, 2};
+  pr = make(1, 70, 2, 1, in17, k17, s17, one, zero, one, 1);
+  check_problem(&pr);
+  int64_t k18[3] = {4, 4, 4};
+  pr = make(2, 64, 1, 1, in17, k18, s3, one, zero, one, 0);
+  check_problem(&pr);
+  pr.dtype = CONVT3D_F64;
+  check_problem(&pr);
   /* A wide dilation and a kernel far wider than the input. */
   int64_t in5[3] = {1, 2, 9}, k5[3] = {1, 2, 6}, d5[3] = {1, 3, 7};
   pr = make(2, 3, 4, 1, in5, k5, s3, zero, zero, d5, 1);

@@ -240,11 +240,7 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
   CVT_T *pack = ws->pack, *cbuf = ws->tile;
   const CVT_T **a_ptrs = (const CVT_T **)ws->a_ptrs, **b_ptrs = (const CVT_T **)ws->b_ptrs;
   const int64_t id = task % D, grp = task / D % g->groups, n = task / D / g->groups;
-  for (int64_t ci = 0; ci < g->cin_g; ci++) {
-    const CVT_T v = bias ? bias[grp * g->cin_g + ci] : (CVT_T)0;
-    CVT_T *row = cbuf + ci * d->ldp;
-    for (int64_t i = 0; i < d->ppad; i++) row[i] = v;
-  }
+  CVT_T *gx_plane = gx + ((n * g->cin + grp * g->cin_g) * D + id) * H * W;
   /* The kd taps whose grad_output plane exists. */
   int64_t planes = 0;
   for (int64_t kd = 0; kd < g->k[0]; kd++) {
@@ -255,6 +251,18 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
     planes++;
   }
   const bool reached = planes > 0 && hd->live > 0 && wd->live > 0;
+  if (d->tile_out && !reached) { /* no tap lands: the bias alone */
+    for (int64_t ci = 0; ci < g->cin_g; ci++) {
+      const CVT_T v = bias ? bias[grp * g->cin_g + ci] : (CVT_T)0;
+      for (int64_t i = 0; i < H * W; i++) gx_plane[ci * x_channel + i] = v;
+    }
+    return;
+  }
+  for (int64_t ci = 0; !d->tile_out && ci < g->cin_g; ci++) {
+    const CVT_T v = bias ? bias[grp * g->cin_g + ci] : (CVT_T)0;
+    CVT_T *row = cbuf + ci * d->ldp;
+    for (int64_t i = 0; i < d->ppad; i++) row[i] = v;
+  }
   for (int64_t co0 = 0; reached && co0 < g->cout_g; co0 += d->kc) {
     const int64_t kc = min64(d->kc, g->cout_g - co0);
     const CVT_T *gy_chunk = gy + (n * g->cout + grp * g->cout_g + co0) * y_channel;
@@ -289,17 +297,35 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
             batch++;
           }
         }
-      CVT_T *c = cbuf + ci0 * d->ldp;
       for (int64_t t0 = 0; t0 < d->positions; t0 += d->nr) {
         if (t0 > 0)
           for (size_t k = 0; k < batch; k++) b_ptrs[k] += d->nr;
+        if (!d->tile_out) {
+          e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)kc, a_ptrs, b_ptrs,
+                                   (size_t)ldb, cbuf + ci0 * d->ldp + t0, (size_t)d->ldp);
+          continue;
+        }
+        for (int64_t m = 0; m < mr; m++) {
+          const CVT_T v = bias ? bias[grp * g->cin_g + ci0 + m] : (CVT_T)0;
+          for (int64_t i = 0; i < d->nr; i++) cbuf[m * d->nr + i] = v;
+        }
         e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)kc, a_ptrs, b_ptrs, (size_t)ldb,
-                                 c + t0, (size_t)d->ldp);
+                                 cbuf, (size_t)d->nr);
+        /* Out to grad_input: the tile's positions t0 .. t0 + nr, row by row (row ih at
+         * ih * lenw), but for the padding columns. */
+        const int64_t t1 = min64(t0 + d->nr, d->positions);
+        for (int64_t m = 0; m < mr; m++)
+          for (int64_t ih = t0 / lenw; ih * lenw < t1; ih++) {
+            const int64_t from = max64(t0, ih * lenw), to = min64(t1, ih * lenw + W);
+            if (from < to)
+              memcpy(gx_plane + (ci0 + m) * x_channel + ih * W + (from - ih * lenw),
+                     cbuf + m * d->nr + (from - t0), (size_t)(to - from) * sizeof *gx);
+          }
       }
     }
   }
+  if (d->tile_out) return;
   /* Out to grad_input: row ih of the plane is at ih * lenw in the buffer. */
-  CVT_T *gx_plane = gx + ((n * g->cin + grp * g->cin_g) * D + id) * H * W;
   for (int64_t ci = 0; ci < g->cin_g; ci++)
     for (int64_t ih = 0; ih < H; ih++)
       memcpy(gx_plane + ci * x_channel + ih * W, cbuf + ci * d->ldp + ih * lenw,
