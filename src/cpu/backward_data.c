@@ -506,6 +506,7 @@ static void copy_rows_f64(const cvt_exec *e, const bwd_data_dims *d, const doubl
 #define CVT_BRGEMM_FN cvt_f32_brgemm_fn
 #define CVT_CL_FN(cfg) ((cfg)->f32_cl)
 #define CVT_COPY_ROWS copy_rows_f32
+#define CVT_SET_ROWS set_rows_f32
 #include "backward_data_impl.h"
 #undef CVT_T
 #undef CVT_FN
@@ -518,6 +519,7 @@ static void copy_rows_f64(const cvt_exec *e, const bwd_data_dims *d, const doubl
 #undef CVT_BRGEMM_FN
 #undef CVT_CL_FN
 #undef CVT_COPY_ROWS
+#undef CVT_SET_ROWS
 
 #define CVT_T double
 #define CVT_FN bwd_data_f64
@@ -530,6 +532,7 @@ static void copy_rows_f64(const cvt_exec *e, const bwd_data_dims *d, const doubl
 #define CVT_BRGEMM_FN cvt_f64_brgemm_fn
 #define CVT_CL_FN(cfg) ((cvt_f64_brgemm_fn)NULL) /* float32 only */
 #define CVT_COPY_ROWS copy_rows_f64
+#define CVT_SET_ROWS set_rows_f64
 #include "backward_data_impl.h"
 #undef CVT_T
 #undef CVT_FN
@@ -542,6 +545,7 @@ static void copy_rows_f64(const cvt_exec *e, const bwd_data_dims *d, const doubl
 #undef CVT_BRGEMM_FN
 #undef CVT_CL_FN
 #undef CVT_COPY_ROWS
+#undef CVT_SET_ROWS
 
 void cvt_bwd_data_run(const cvt_exec *e, const void *grad_output, void *grad_input) {
   if (e->geo->dtype == CONVT3D_F32)

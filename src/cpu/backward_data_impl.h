@@ -3,7 +3,19 @@
  * CVT_GEMM (this dtype's functions), CVT_PHASE_ROW_FN (its packing kernel's type) and
  * CVT_BRGEMM (the member of the config's kernel unions), CVT_BRGEMM_FN (its kernel type),
  * CVT_CL_FN (the channels-last entry of a config, float32 only) and CVT_COPY_ROWS (its
- * copy out to grad_input, streamed where bwd_data_dims says) defined. */
+ * copy out to grad_input, streamed where bwd_data_dims says) and CVT_SET_ROWS defined. */
+
+/* Rows of n elements, ld apart, row m set to bias[m], or to zero without a bias. */
+static void CVT_SET_ROWS(CVT_T *dst, int64_t ld, int64_t rows, int64_t n, const CVT_T *bias) {
+  for (int64_t m = 0; m < rows; m++) {
+    CVT_T *row = dst + m * ld;
+    if (!bias) {
+      memset(row, 0, (size_t)n * sizeof *row);
+      continue;
+    }
+    for (int64_t i = 0; i < n; i++) row[i] = bias[m];
+  }
+}
 
 /* The calls of row r of a pack's rows for grad_output channels co0 .. co0 + kc (packed:
  * live kd p, grad_output row hrow[i] at pack row p * hrows + i) and the channel blocks
@@ -81,13 +93,10 @@ static void CVT_ROW(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_ws
       /* On a copy: with tile_out every tile, set to the bias; else the row's last tile,
        * its sums so far copied in. The extra lanes of a last tile are dropped. */
       const int64_t valid = min64(d->nr, W - iw0);
-      for (int64_t m = 0; m < mr; m++) {
+      if (d->tile_out)
+        CVT_SET_ROWS(tile, d->nr, mr, d->nr, bias ? bias + grp * g->cin_g + ci0 : NULL);
+      for (int64_t m = 0; !d->tile_out && m < mr; m++) {
         CVT_T *at = tile + m * d->nr;
-        if (d->tile_out) {
-          const CVT_T v = bias ? bias[grp * g->cin_g + ci0 + m] : (CVT_T)0;
-          for (int64_t i = 0; i < d->nr; i++) at[i] = v;
-          continue;
-        }
         memcpy(at, c + m * x_channel + iw0, (size_t)valid * sizeof *tile);
         memset(at + valid, 0, (size_t)(d->nr - valid) * sizeof *tile);
       }
@@ -130,15 +139,9 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
     else
       memset(at, 0, (size_t)g->cin_g * sizeof *at);
   }
-  for (int64_t ci = 0; !d->cl && !d->tile_out && ci < g->cin_g; ci++) {
-    CVT_T *row = (d->rowbuf ? tile : gx_band) + ci * ldc;
-    if (!bias) {
-      memset(row, 0, (size_t)filled * sizeof *row);
-      continue;
-    }
-    const CVT_T v = bias[grp * g->cin_g + ci];
-    for (int64_t i = 0; i < filled; i++) row[i] = v;
-  }
+  if (!d->cl && !d->tile_out)
+    CVT_SET_ROWS(d->rowbuf ? tile : gx_band, ldc, g->cin_g, filled,
+                 bias ? bias + grp * g->cin_g : NULL);
   int64_t kds = 0; /* the live kd */
   for (int64_t kd = 0; kd < g->k[0]; kd++) {
     const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
@@ -241,6 +244,7 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
   const CVT_T **a_ptrs = (const CVT_T **)ws->a_ptrs, **b_ptrs = (const CVT_T **)ws->b_ptrs;
   const int64_t id = task % D, grp = task / D % g->groups, n = task / D / g->groups;
   CVT_T *gx_plane = gx + ((n * g->cin + grp * g->cin_g) * D + id) * H * W;
+  const CVT_T *grp_bias = bias ? bias + grp * g->cin_g : NULL;
   /* The kd taps whose grad_output plane exists. */
   int64_t planes = 0;
   for (int64_t kd = 0; kd < g->k[0]; kd++) {
@@ -252,17 +256,10 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
   }
   const bool reached = planes > 0 && hd->live > 0 && wd->live > 0;
   if (d->tile_out && !reached) { /* no tap lands: the bias alone */
-    for (int64_t ci = 0; ci < g->cin_g; ci++) {
-      const CVT_T v = bias ? bias[grp * g->cin_g + ci] : (CVT_T)0;
-      for (int64_t i = 0; i < H * W; i++) gx_plane[ci * x_channel + i] = v;
-    }
+    CVT_SET_ROWS(gx_plane, x_channel, g->cin_g, H * W, grp_bias);
     return;
   }
-  for (int64_t ci = 0; !d->tile_out && ci < g->cin_g; ci++) {
-    const CVT_T v = bias ? bias[grp * g->cin_g + ci] : (CVT_T)0;
-    CVT_T *row = cbuf + ci * d->ldp;
-    for (int64_t i = 0; i < d->ppad; i++) row[i] = v;
-  }
+  if (!d->tile_out) CVT_SET_ROWS(cbuf, d->ldp, g->cin_g, d->ppad, grp_bias);
   for (int64_t co0 = 0; reached && co0 < g->cout_g; co0 += d->kc) {
     const int64_t kc = min64(d->kc, g->cout_g - co0);
     const CVT_T *gy_chunk = gy + (n * g->cout + grp * g->cout_g + co0) * y_channel;
@@ -305,10 +302,7 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
                                    (size_t)ldb, cbuf + ci0 * d->ldp + t0, (size_t)d->ldp);
           continue;
         }
-        for (int64_t m = 0; m < mr; m++) {
-          const CVT_T v = bias ? bias[grp * g->cin_g + ci0 + m] : (CVT_T)0;
-          for (int64_t i = 0; i < d->nr; i++) cbuf[m * d->nr + i] = v;
-        }
+        CVT_SET_ROWS(cbuf, d->nr, mr, d->nr, grp_bias ? grp_bias + ci0 : NULL);
         e->brgemm->fn.CVT_BRGEMM((size_t)mr, batch, (size_t)kc, a_ptrs, b_ptrs, (size_t)ldb,
                                  cbuf, (size_t)d->nr);
         /* Out to grad_input: the tile's positions t0 .. t0 + nr, row by row (row ih at
