@@ -505,6 +505,7 @@ static void copy_rows_f64(const cvt_exec *e, const bwd_data_dims *d, const doubl
 #define CVT_BRGEMM f32
 #define CVT_BRGEMM_FN cvt_f32_brgemm_fn
 #define CVT_CL_FN(cfg) ((cfg)->f32_cl)
+#define CVT_CL_ROWS(e, ...) ((e)->brgemm->f32_cl_rows(__VA_ARGS__))
 #define CVT_COPY_ROWS copy_rows_f32
 #define CVT_SET_ROWS set_rows_f32
 #include "backward_data_impl.h"
@@ -518,6 +519,7 @@ static void copy_rows_f64(const cvt_exec *e, const bwd_data_dims *d, const doubl
 #undef CVT_BRGEMM
 #undef CVT_BRGEMM_FN
 #undef CVT_CL_FN
+#undef CVT_CL_ROWS
 #undef CVT_COPY_ROWS
 #undef CVT_SET_ROWS
 
@@ -531,6 +533,7 @@ static void copy_rows_f64(const cvt_exec *e, const bwd_data_dims *d, const doubl
 #define CVT_BRGEMM f64
 #define CVT_BRGEMM_FN cvt_f64_brgemm_fn
 #define CVT_CL_FN(cfg) ((cvt_f64_brgemm_fn)NULL) /* float32 only */
+#define CVT_CL_ROWS(e, ...) ((void)(e))              /* float32 only: d->cl never set */
 #define CVT_COPY_ROWS copy_rows_f64
 #define CVT_SET_ROWS set_rows_f64
 #include "backward_data_impl.h"
@@ -544,6 +547,7 @@ static void copy_rows_f64(const cvt_exec *e, const bwd_data_dims *d, const doubl
 #undef CVT_BRGEMM
 #undef CVT_BRGEMM_FN
 #undef CVT_CL_FN
+#undef CVT_CL_ROWS
 #undef CVT_COPY_ROWS
 #undef CVT_SET_ROWS
 

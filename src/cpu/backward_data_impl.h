@@ -2,8 +2,9 @@
  * file once per dtype with CVT_T (element type), CVT_FN, CVT_ROWS, CVT_ROW, CVT_PLANES and
  * CVT_GEMM (this dtype's functions), CVT_PHASE_ROW_FN (its packing kernel's type) and
  * CVT_BRGEMM (the member of the config's kernel unions), CVT_BRGEMM_FN (its kernel type),
- * CVT_CL_FN (the channels-last entry of a config, float32 only) and CVT_COPY_ROWS (its
- * copy out to grad_input, streamed where bwd_data_dims says) and CVT_SET_ROWS defined. */
+ * CVT_CL_FN and CVT_CL_ROWS (the channels-last entry of a config and its transpose back,
+ * float32 only), CVT_COPY_ROWS (its copy out to grad_input, streamed where bwd_data_dims
+ * says) and CVT_SET_ROWS defined. */
 
 /* Rows of n elements, ld apart, row m set to bias[m], or to zero without a bias. */
 static void CVT_SET_ROWS(CVT_T *dst, int64_t ld, int64_t rows, int64_t n, const CVT_T *bias) {
@@ -204,18 +205,11 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
     }
   }
   if (!d->rowbuf) return;
-  if (d->cl) { /* transposed in blocks of 16 channels by 64 positions of a row: each */
-    for (int64_t ci0 = 0; ci0 < g->cin_g; ci0 += 16) { /* channel's 64 a run of its own */
-      const int64_t nc = min64(16, g->cin_g - ci0);
+  if (d->cl) { /* transposed back 16 channels at a time: each channel's band one run */
+    for (int64_t ci0 = 0; ci0 < g->cin_g; ci0 += 16)
       for (int64_t r = 0; r < nrows; r++)
-        for (int64_t iw0 = 0; iw0 < W; iw0 += 64) {
-          const int64_t np = min64(64, W - iw0);
-          const CVT_T *src = tile + (r * d->ldw + iw0) * d->ldq + ci0;
-          CVT_T *dst = gx_band + ci0 * x_channel + r * W + iw0;
-          for (int64_t c = 0; c < nc; c++)
-            for (int64_t i = 0; i < np; i++) dst[c * x_channel + i] = src[i * d->ldq + c];
-        }
-    }
+        CVT_CL_ROWS(e, tile + r * d->ldw * d->ldq + ci0, d->ldq, min64(16, g->cin_g - ci0), W,
+                    gx_band + ci0 * x_channel + r * W, x_channel);
     return;
   }
   for (int64_t ci = 0; ci < g->cin_g; ci++) { /* each channel's band: one run */

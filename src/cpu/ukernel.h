@@ -134,6 +134,11 @@ typedef void (*cvt_f64_phase_row_fn)(const double *src, int64_t n, int64_t s, in
  * others copied; the caller fences (CVT_STREAM_FENCE) before anything reads dst. */
 typedef void (*cvt_f32_stream_rows_fn)(const float *src, int64_t lds, int64_t rows,
                                        int64_t n, float *dst, int64_t ldd);
+/* Channels-last rows back to one row per channel (grad_input's channels-last buffer):
+ *
+ *     dst[c*ldd + i] = src[i*lds + c] for c < nch, i < n. */
+typedef void (*cvt_f32_cl_rows_fn)(const float *src, int64_t lds, int64_t nch, int64_t n,
+                                   float *dst, int64_t ldd);
 typedef void (*cvt_f32_phase_cols_fn)(const float *src, int64_t lds, int64_t nch, int64_t s,
                                       int64_t r, int64_t qmin, int64_t lo, int64_t hi,
                                       float *dst, int64_t ldd);
@@ -166,6 +171,7 @@ typedef struct cvt_brgemm_config {
   cvt_f32_brgemm_bt_fn f32_bt; /* the entry reading B across rows, or NULL */
   cvt_f32_brgemm_fn f32_cl;    /* the entry with C channels-last, or NULL (above) */
   cvt_f32_stream_rows_fn f32_stream; /* the ISA's streaming copy, or NULL (memcpy) */
+  cvt_f32_cl_rows_fn f32_cl_rows;    /* f32_cl's transpose back, or NULL without f32_cl */
 } cvt_brgemm_config;
 
 /* The kernels, one declaration macro per signature (the signature is written once, in
@@ -249,5 +255,7 @@ CVT_PHASE_COLS_DECL(double, cvt_f64_phase_cols_avx2);
 CVT_PHASE_COLS_DECL(double, cvt_f64_phase_cols_avx512);
 void cvt_f32_stream_rows_avx512(const float *src, int64_t lds, int64_t rows, int64_t n,
                                 float *dst, int64_t ldd);
+void cvt_f32_cl_rows_avx512(const float *src, int64_t lds, int64_t nch, int64_t n, float *dst,
+                            int64_t ldd);
 
 #endif
