@@ -410,6 +410,8 @@ typedef struct bwd_data_ws {
   void *tile;                          /* planes: cin_g * ldp; rows: cin_g * ldr with a row
                                           buffer, else mr_max * nr (a last tile's copy) */
   void *taps;                          /* taps_k: taps * cout_g rows of ldw */
+  void *stage;                         /* cl: 16 channels' runs of band * W, transposed
+                                          back from the tile, then copied out */
 } bwd_data_ws;
 
 static size_t ws_layout(const cvt_geometry *g, const cvt_brgemm_config *cfg, char *base,
@@ -445,6 +447,7 @@ static size_t ws_layout(const cvt_geometry *g, const cvt_brgemm_config *cfg, cha
                                    : d.mr_max * d.nr) *
                  es);
   TAKE(taps, d.taps_k ? (size_t)(taps * g->cout_g * d.ldw) * es : 0);
+  TAKE(stage, d.cl ? (size_t)(16 * d.band * g->in[2]) * es : 0);
 #undef TAKE
   return at;
 }

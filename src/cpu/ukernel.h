@@ -134,11 +134,12 @@ typedef void (*cvt_f64_phase_row_fn)(const double *src, int64_t n, int64_t s, in
  * others copied; the caller fences (CVT_STREAM_FENCE) before anything reads dst. */
 typedef void (*cvt_f32_stream_rows_fn)(const float *src, int64_t lds, int64_t rows,
                                        int64_t n, float *dst, int64_t ldd);
-/* Channels-last rows back to one row per channel (grad_input's channels-last buffer):
+/* Channels-last rows back to one run per channel (grad_input's channels-last buffer): n
+ * positions, rows of w ldw apart, position p = y*w + x at row y and column x,
  *
- *     dst[c*ldd + i] = src[i*lds + c] for c < nch, i < n. */
-typedef void (*cvt_f32_cl_rows_fn)(const float *src, int64_t lds, int64_t nch, int64_t n,
-                                   float *dst, int64_t ldd);
+ *     dst[c*ldd + p] = src[(y*ldw + x)*lds + c] for c < nch, p < n. */
+typedef void (*cvt_f32_cl_rows_fn)(const float *src, int64_t lds, int64_t nch, int64_t w,
+                                   int64_t ldw, int64_t n, float *dst, int64_t ldd);
 typedef void (*cvt_f32_phase_cols_fn)(const float *src, int64_t lds, int64_t nch, int64_t s,
                                       int64_t r, int64_t qmin, int64_t lo, int64_t hi,
                                       float *dst, int64_t ldd);
@@ -255,7 +256,7 @@ CVT_PHASE_COLS_DECL(double, cvt_f64_phase_cols_avx2);
 CVT_PHASE_COLS_DECL(double, cvt_f64_phase_cols_avx512);
 void cvt_f32_stream_rows_avx512(const float *src, int64_t lds, int64_t rows, int64_t n,
                                 float *dst, int64_t ldd);
-void cvt_f32_cl_rows_avx512(const float *src, int64_t lds, int64_t nch, int64_t n, float *dst,
-                            int64_t ldd);
+void cvt_f32_cl_rows_avx512(const float *src, int64_t lds, int64_t nch, int64_t w,
+                            int64_t ldw, int64_t n, float *dst, int64_t ldd);
 
 #endif
