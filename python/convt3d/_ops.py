@@ -20,9 +20,17 @@ def _ptr(a):
 
 
 def _empty(ref, shape):
-    """An uninitialised array of ref's kind and dtype; the library writes every element."""
+    """An uninitialised array of ref's kind and dtype; the library writes every element.
+
+    numpy's are placed on a 64-byte line, as PyTorch's CPU allocator places tensors (numpy
+    aligns to 16 bytes): the library streams outputs past 64 MiB with non-temporal stores
+    only where their rows start on a line."""
     if isinstance(ref, np.ndarray):
-        return np.empty(shape, dtype=ref.dtype)
+        dtype = np.dtype(ref.dtype)
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        raw = np.empty(nbytes + 64, dtype=np.uint8)
+        skip = -raw.ctypes.data % 64
+        return raw[skip:skip + nbytes].view(dtype).reshape(shape)
     return ref.new_empty(shape)
 
 

@@ -49,6 +49,9 @@ def check_numpy(report):
         y = convt3d.conv_transpose3d(x, w, b, **CT_KW)
         report.expect(isinstance(y, np.ndarray) and y.dtype == dtype,
                       f"numpy {dtype.__name__}: got {type(y)} {getattr(y, 'dtype', None)}")
+        report.expect(y.flags.c_contiguous and y.flags.writeable and y.ctypes.data % 64 == 0,
+                      f"numpy {dtype.__name__}: output not C-contiguous, writeable and on a "
+                      f"64-byte line")
         report.expect(close(y, torch_ref(F.conv_transpose3d, x, w, b, **CT_KW)),
                       f"numpy {dtype.__name__} conv_transpose3d differs from torch")
         w3 = rng_arrays(2, (1,), (6, 2, 3, 2, 3), None, dtype)[1]
