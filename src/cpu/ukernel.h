@@ -126,6 +126,12 @@ typedef void (*cvt_f64_phase_row_fn)(const double *src, int64_t n, int64_t s, in
  *     dst[j*ldd + c] = src[c*lds + (j + qmin)*s + r] for c < nch and lo <= j < hi,
  *
  * the caller keeping those columns inside the rows; dst is not written elsewhere. */
+typedef void (*cvt_f32_phase_cols_fn)(const float *src, int64_t lds, int64_t nch, int64_t s,
+                                      int64_t r, int64_t qmin, int64_t lo, int64_t hi,
+                                      float *dst, int64_t ldd);
+typedef void (*cvt_f64_phase_cols_fn)(const double *src, int64_t lds, int64_t nch, int64_t s,
+                                      int64_t r, int64_t qmin, int64_t lo, int64_t hi,
+                                      double *dst, int64_t ldd);
 /* Rows copied with non-temporal stores, for outputs no cache will hold (stream.h):
  *
  *     dst[i*ldd + j] = src[i*lds + j] for i < rows, j < n,
@@ -140,12 +146,6 @@ typedef void (*cvt_f32_stream_rows_fn)(const float *src, int64_t lds, int64_t ro
  *     dst[c*ldd + p] = src[(y*ldw + x)*lds + c] for c < nch, p < n. */
 typedef void (*cvt_f32_cl_rows_fn)(const float *src, int64_t lds, int64_t nch, int64_t w,
                                    int64_t ldw, int64_t n, float *dst, int64_t ldd);
-typedef void (*cvt_f32_phase_cols_fn)(const float *src, int64_t lds, int64_t nch, int64_t s,
-                                      int64_t r, int64_t qmin, int64_t lo, int64_t hi,
-                                      float *dst, int64_t ldd);
-typedef void (*cvt_f64_phase_cols_fn)(const double *src, int64_t lds, int64_t nch, int64_t s,
-                                      int64_t r, int64_t qmin, int64_t lo, int64_t hi,
-                                      double *dst, int64_t ldd);
 
 /* A micro-kernel and its tile: the plan packs weights in blocks of mr_max channels and
  * the driver packs inputs in strips of nr positions. An instruction set may offer several

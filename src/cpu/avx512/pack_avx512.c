@@ -147,7 +147,8 @@ void cvt_f32_cl_rows_avx512(const float *src, int64_t lds, int64_t nch, int64_t 
         if (++x == w) x = 0, r++;
       }
       transpose16(v);
-      for (int c = 0; c < cn; c++) _mm512_mask_storeu_ps(dst + (c0 + c) * ldd + p0, lanes(pn), v[c]);
+      for (int c = 0; c < cn; c++)
+        _mm512_mask_storeu_ps(dst + (c0 + c) * ldd + p0, lanes(pn), v[c]);
     }
   }
 }
