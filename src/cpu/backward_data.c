@@ -49,7 +49,10 @@
 #define BWD_DATA_ROW_TASKS_WIDE 16
 
 /* grad_output channels ahead that the row cut's pack prefetches (nnU-Net up4 at 1 thread:
- * the pack's time 86-137 -> 63-68 M cycles at 8, against 80-91 at 4 and 70-85 at 16). */
+ * the pack's time 86-137 -> 63-68 M cycles at 8, against 80-91 at 4 and 70-85 at 16), and
+ * planes ahead that the plane cut's does (its pack had been 22% of nnU-Net up2, waiting on
+ * grad_output's lines; alternated in one process at 1 thread, medians: nnU-Net up2 0.92-
+ * 0.95x the time, benchdnn fwks 14x14x10 0.94x, 3D-GAN l4 0.92-0.97x; 4-32 ahead alike). */
 #define BWD_DATA_PREFETCH 8
 
 /* Two ways to cut the work, both on the same packed operands:
@@ -186,6 +189,14 @@ static bool use_planes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
 #define BWD_DATA_GEMM_RATIO 2
 #define BWD_DATA_GEMM_MIN_POSITIONS 16 /* a vector's worth (3D-GAN l1's 2: 2.5x slower) */
 #define BWD_DATA_GEMM_CHUNK_BUDGET (INT64_C(256) * 1024)
+/* Y is built a block of grad_output channels at a time, tap by tap within it (the block's
+ * channels then come from L1 for every tap, and a tap's rows are written as one run):
+ * taps in the outer loop read all of grad_output once per tap, from L2 or beyond, and a
+ * channel's taps in turn write rows a tap's Y apart, often in one L1 set. Against the
+ * former (tap outermost, a bounds test per element), alternated in one process at 1
+ * thread, medians: nnU-Net lung up1 0.85x the time, nnU-Net up1 0.90x, benchdnn fwks
+ * 7x7x5 0.88x, 3D-GAN l2 0.97x, unet3d deconv8 0.99x (blocks of 4 and 8: 0.91-1.06x). */
+#define BWD_DATA_GEMM_Y_CHANNELS 16
 static bool use_gemm(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
   const int64_t positions = g->n * g->in[0] * g->in[1] * g->in[2];
   return cfg->vec_m == 1 && positions >= BWD_DATA_GEMM_MIN_POSITIONS &&

@@ -263,7 +263,15 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
     const int64_t kc = min64(d->kc, g->cout_g - co0);
     const CVT_T *gy_chunk = gy + (n * g->cout + grp * g->cout_g + co0) * y_channel;
     for (int64_t p = 0; p < planes; p++)
-      for (int64_t co = 0; co < kc; co++)
+      for (int64_t co = 0; co < kc; co++) {
+        /* the plane BWD_DATA_PREFETCH ahead in this order: grad_output's planes lie a
+           volume apart, each too short a run of lines for the hardware's prefetchers */
+        const int64_t ahead = p * kc + co + BWD_DATA_PREFETCH;
+        if (ahead < planes * kc) {
+          const CVT_T *next = gy_chunk + ahead % kc * y_channel + ws->kd_row[ahead / kc];
+          for (int64_t i = 0; i < oH * oW; i += 64 / (int64_t)sizeof *next)
+            __builtin_prefetch(next + i);
+        }
         for (int64_t sh = 0; sh < hd->slots; sh++)
           for (int64_t sw = 0; sw < wd->slots; sw++) {
             CVT_T *dst = pack + (p * kc + co) * ldb + (sh * d->wslots + sw) * d->pitch;
@@ -277,6 +285,7 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
             }
             memset(dst, 0, (size_t)(lenw + d->nr) * sizeof *dst); /* the last tiles' overrun */
           }
+      }
     for (int64_t b = 0; b < d->blocks; b++) {
       const int64_t ci0 = b * d->mr_max, mr = min64(d->mr_max, g->cin_g - ci0);
       const CVT_T *a_block = w_packed + block_offset(g, d->mr_max, grp, b);
@@ -350,26 +359,38 @@ static void CVT_GEMM(const cvt_exec *e, const bwd_data_dims *d, const CVT_T *gy,
     char *mine = ws.threads + (size_t)tid * ws.thread_bytes;
     const CVT_T **a_ptrs = (const CVT_T **)mine, **b_ptrs = a_ptrs + d->chunk;
 
-    /* Y: row (group, tap, co), zero past the positions. */
+    /* Y: row (group, tap, co), zero past the positions. An item is a tap of a block of
+       BWD_DATA_GEMM_Y_CHANNELS grad_output channels (backward_data.c). */
+    const int64_t cblocks = ceil_div(cout_g, BWD_DATA_GEMM_Y_CHANNELS);
 #pragma omp for schedule(static)
-    for (int64_t it = 0; it < groups * taps * cout_g; it++) {
-      const int64_t co = it % cout_g, tap = it / cout_g % taps, grp = it / cout_g / taps;
+    for (int64_t it = 0; it < groups * cblocks * taps; it++) {
+      const int64_t tap = it % taps, cb = it / taps % cblocks, grp = it / taps / cblocks;
       const int64_t kd = tap / (kH * kW), kh = tap / kW % kH, kw = tap % kW;
-      CVT_T *dst = y + it * ldy;
-      for (int64_t n = 0; n < g->n; n++)
-        for (int64_t id = 0; id < D; id++)
-          for (int64_t ih = 0; ih < H; ih++, dst += W) {
-            const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
-            const int64_t oh = ih * g->stride[1] - g->pad[1] + kh * g->dil[1];
-            const bool live = od >= 0 && od < oD && oh >= 0 && oh < oH;
-            const CVT_T *row =
-                gy + (n * g->cout + grp * cout_g + co) * y_channel + (live ? od * oH + oh : 0) * oW;
-            for (int64_t iw = 0; iw < W; iw++) {
-              const int64_t ow = iw * g->stride[2] - g->pad[2] + kw * g->dil[2];
-              dst[iw] = live && ow >= 0 && ow < oW ? row[ow] : (CVT_T)0;
+      const int64_t co0 = cb * BWD_DATA_GEMM_Y_CHANNELS;
+      const int64_t co1 = min64(cout_g, co0 + BWD_DATA_GEMM_Y_CHANNELS);
+      /* along the width, column iw reads ow = (iw + q)*sW + r: live for [lo, hi) */
+      const int64_t sw = g->stride[2], t = kw * g->dil[2] - g->pad[2];
+      const int64_t q = floor_div(t, sw), r = t - q * sw;
+      int64_t lo, hi;
+      phase_row_range(oW, sw, r, q, W, &lo, &hi);
+      for (int64_t co = co0; co < co1; co++) {
+        CVT_T *dst = y + ((grp * taps + tap) * cout_g + co) * ldy;
+        for (int64_t n = 0; n < g->n; n++)
+          for (int64_t id = 0; id < D; id++)
+            for (int64_t ih = 0; ih < H; ih++, dst += W) {
+              const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
+              const int64_t oh = ih * g->stride[1] - g->pad[1] + kh * g->dil[1];
+              const bool live = od >= 0 && od < oD && oh >= 0 && oh < oH;
+              const int64_t from = live ? lo : W, to = live ? hi : W;
+              const CVT_T *row = gy + (n * g->cout + grp * cout_g + co) * y_channel +
+                                 (live ? od * oH + oh : 0) * oW + r;
+              /* rows of a few elements (5 on nnU-Net lung up1): loops, not calls */
+              for (int64_t iw = 0; iw < from; iw++) dst[iw] = 0;
+              for (int64_t iw = from; iw < to; iw++) dst[iw] = row[(iw + q) * sw];
+              for (int64_t iw = to; iw < W; iw++) dst[iw] = 0;
             }
-          }
-      memset(dst, 0, (size_t)(ldy - d->P) * sizeof *dst);
+        memset(dst, 0, (size_t)(ldy - d->P) * sizeof *dst);
+      }
     }
     /* The sums, chunk by chunk of taps; an item is (group, ci block, position tile). */
     const int64_t items = groups * d->blocks * d->ptiles;
