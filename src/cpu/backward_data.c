@@ -49,10 +49,10 @@
 #define BWD_DATA_ROW_TASKS_WIDE 16
 
 /* grad_output channels ahead that the row cut's pack prefetches (nnU-Net up4 at 1 thread:
- * the pack's time 86-137 -> 63-68 M cycles at 8, against 80-91 at 4 and 70-85 at 16), and
- * planes ahead that the plane cut's does (its pack had been 22% of nnU-Net up2, waiting on
- * grad_output's lines; alternated in one process at 1 thread, medians: nnU-Net up2 0.92-
- * 0.95x the time, benchdnn fwks 14x14x10 0.94x, 3D-GAN l4 0.92-0.97x; 4-32 ahead alike). */
+ * the pack's time 86-137 -> 63-68 M cycles at 8, against 80-91 at 4 and 70-85 at 16). The
+ * plane cut's pack (22% of nnU-Net up2, waiting on grad_output's lines) does not: the same
+ * prefetch there gained 0-3% (nnU-Net up2, benchdnn fwks 14x14x10, alternated in one
+ * process) and cost 3D-GAN l5 6-10% where it never ran (one channel: code placement). */
 #define BWD_DATA_PREFETCH 8
 
 /* Two ways to cut the work, both on the same packed operands:
@@ -193,9 +193,12 @@ static bool use_planes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
  * channels then come from L1 for every tap, and a tap's rows are written as one run):
  * taps in the outer loop read all of grad_output once per tap, from L2 or beyond, and a
  * channel's taps in turn write rows a tap's Y apart, often in one L1 set. Against the
- * former (tap outermost, a bounds test per element), alternated in one process at 1
- * thread, medians: nnU-Net lung up1 0.85x the time, nnU-Net up1 0.90x, benchdnn fwks
- * 7x7x5 0.88x, 3D-GAN l2 0.97x, unet3d deconv8 0.99x (blocks of 4 and 8: 0.91-1.06x). */
+ * former (tap outermost, a bounds test per element), alternated in one process, medians
+ * of two runs of 11-15 rounds, 1 / 2 threads: nnU-Net lung up1 0.90x the time / 0.86-
+ * 0.94x, nnU-Net up1 0.88-0.91x / 0.91-0.94x, benchdnn fwks 7x7x5 0.92x / 0.88-0.90x,
+ * unet3d deconv8 0.92-0.95x / 0.90-0.98x, UNETR's projection 0.95x / 0.94x, 3D-GAN l2
+ * 0.93-1.00x / 0.94-1.03x (shapes off this path moved by up to 5% in the same runs;
+ * blocks of 4 and 8 channels: 0.91-1.06x). */
 #define BWD_DATA_GEMM_Y_CHANNELS 16
 static bool use_gemm(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
   const int64_t positions = g->n * g->in[0] * g->in[1] * g->in[2];

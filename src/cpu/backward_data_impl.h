@@ -263,15 +263,7 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
     const int64_t kc = min64(d->kc, g->cout_g - co0);
     const CVT_T *gy_chunk = gy + (n * g->cout + grp * g->cout_g + co0) * y_channel;
     for (int64_t p = 0; p < planes; p++)
-      for (int64_t co = 0; co < kc; co++) {
-        /* the plane BWD_DATA_PREFETCH ahead in this order: grad_output's planes lie a
-           volume apart, each too short a run of lines for the hardware's prefetchers */
-        const int64_t ahead = p * kc + co + BWD_DATA_PREFETCH;
-        if (ahead < planes * kc) {
-          const CVT_T *next = gy_chunk + ahead % kc * y_channel + ws->kd_row[ahead / kc];
-          for (int64_t i = 0; i < oH * oW; i += 64 / (int64_t)sizeof *next)
-            __builtin_prefetch(next + i);
-        }
+      for (int64_t co = 0; co < kc; co++)
         for (int64_t sh = 0; sh < hd->slots; sh++)
           for (int64_t sw = 0; sw < wd->slots; sw++) {
             CVT_T *dst = pack + (p * kc + co) * ldb + (sh * d->wslots + sw) * d->pitch;
@@ -285,7 +277,6 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
             }
             memset(dst, 0, (size_t)(lenw + d->nr) * sizeof *dst); /* the last tiles' overrun */
           }
-      }
     for (int64_t b = 0; b < d->blocks; b++) {
       const int64_t ci0 = b * d->mr_max, mr = min64(d->mr_max, g->cin_g - ci0);
       const CVT_T *a_block = w_packed + block_offset(g, d->mr_max, grp, b);
