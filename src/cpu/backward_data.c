@@ -189,8 +189,10 @@ static bool use_planes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
 #define BWD_DATA_GEMM_RATIO 2
 #define BWD_DATA_GEMM_MIN_POSITIONS 16 /* a vector's worth (3D-GAN l1's 2: 2.5x slower) */
 #define BWD_DATA_GEMM_CHUNK_BUDGET (INT64_C(256) * 1024)
-/* Y is built a block of grad_output channels at a time, tap by tap within it (the block's
- * channels then come from L1 for every tap, and a tap's rows are written as one run):
+/* Y is built a block of grad_output channels at a time, tap by tap within it, each row of
+ * positions for all the block's channels in turn (the block's channels then come from L1
+ * for every tap, and a row's bounds are found once for them; on 3D-GAN l1's rows of one
+ * position, channel by channel, finding them was 40% of the time):
  * taps in the outer loop read all of grad_output once per tap, from L2 or beyond, and a
  * channel's taps in turn write rows a tap's Y apart, often in one L1 set. Against the
  * former (tap outermost, a bounds test per element), alternated in one process, medians
@@ -200,10 +202,17 @@ static bool use_planes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
  * 0.93-1.00x / 0.94-1.03x (shapes off this path moved by up to 5% in the same runs;
  * blocks of 4 and 8 channels: 0.91-1.06x). */
 #define BWD_DATA_GEMM_Y_CHANNELS 16
+/* Fewer positions than a vector (3D-GAN l1: 2, a batch of 1-voxel inputs) take the
+ * channels-in-lanes tiles instead, 64 channels by up to 6 positions: the row cut ran one
+ * task per sample there, each streaming all the weights (26 MB on 3D-GAN l1), where the
+ * gemm cut's calls cover every sample's position at once and stream them once. 3D-GAN l1,
+ * alternated in one process, medians of 41 rounds: 0.85-0.88x the time at 1 thread,
+ * 1.03-1.05x at 2 (its 200 channels make 4 blocks, 128 and 72 channels a thread). */
 static bool use_gemm(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
   const int64_t positions = g->n * g->in[0] * g->in[1] * g->in[2];
-  return cfg->vec_m == 1 && positions >= BWD_DATA_GEMM_MIN_POSITIONS &&
-         positions <= BWD_DATA_GEMM_RATIO * g->cin_g;
+  if (positions > BWD_DATA_GEMM_RATIO * g->cin_g) return false;
+  return cfg->vec_m == 1 ? positions >= BWD_DATA_GEMM_MIN_POSITIONS
+                         : positions < BWD_DATA_GEMM_MIN_POSITIONS;
 }
 
 static bwd_data_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
@@ -334,18 +343,21 @@ static double taps_per_call(const cvt_geometry *g) {
 const cvt_brgemm_config *cvt_bwd_data_pick_kernel(const cvt_geometry *g,
                                                   const cvt_brgemm_config *tiles,
                                                   size_t count) {
-  /* the gemm cut: the positions-in-lanes tile with the fewest cycles per k step over all
+  /* the gemm cut: the tile with the fewest cycles per k step over all channels and
    * positions, the wider on a tie. A k step of an mr x nv-vector tile issues mr*nv FMAs
    * and nv + mr loads (B vectors, A broadcasts), two of each per cycle: the one-vector
    * tiles are bound by their loads (benchdnn unet3d deconv8, 648 positions: 6x16 51.5 ms,
-   * 6x48 41.5; nnU-Net lung 3.0 against 2.3). */
+   * 6x48 41.5; nnU-Net lung 3.0 against 2.3); a channels-in-lanes tile's k step, mv
+   * vectors of channels by nr positions, issues mv*nr FMAs and mv + nr loads. */
   const int64_t positions = g->n * g->in[0] * g->in[1] * g->in[2];
   const cvt_brgemm_config *gemm = NULL;
   int64_t gemm_cost = 0;
   for (size_t i = 0; i < count; i++) {
     if (!use_gemm(g, &tiles[i])) continue;
-    const int64_t mr = (int64_t)tiles[i].mr_max, nv = (int64_t)(tiles[i].nr / tiles[i].vec_n);
-    const int64_t cost = ceil_div(positions, (int64_t)tiles[i].nr) * max64(mr * nv, mr + nv);
+    const int64_t mr = (int64_t)tiles[i].mr_max, nr = (int64_t)tiles[i].nr;
+    const int64_t rows = mr / (int64_t)tiles[i].vec_m, cols = nr / (int64_t)tiles[i].vec_n;
+    const int64_t cost = ceil_div(g->cin_g, mr) * ceil_div(positions, nr) *
+                         max64(rows * cols, rows + cols);
     if (!gemm || cost <= gemm_cost) gemm = &tiles[i], gemm_cost = cost;
   }
   if (gemm) return gemm;

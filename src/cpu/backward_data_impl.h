@@ -364,24 +364,29 @@ static void CVT_GEMM(const cvt_exec *e, const bwd_data_dims *d, const CVT_T *gy,
       const int64_t q = floor_div(t, sw), r = t - q * sw;
       int64_t lo, hi;
       phase_row_range(oW, sw, r, q, W, &lo, &hi);
-      for (int64_t co = co0; co < co1; co++) {
-        CVT_T *dst = y + ((grp * taps + tap) * cout_g + co) * ldy;
-        for (int64_t n = 0; n < g->n; n++)
-          for (int64_t id = 0; id < D; id++)
-            for (int64_t ih = 0; ih < H; ih++, dst += W) {
-              const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
-              const int64_t oh = ih * g->stride[1] - g->pad[1] + kh * g->dil[1];
-              const bool live = od >= 0 && od < oD && oh >= 0 && oh < oH;
-              const int64_t from = live ? lo : W, to = live ? hi : W;
-              const CVT_T *row = gy + (n * g->cout + grp * cout_g + co) * y_channel +
-                                 (live ? od * oH + oh : 0) * oW + r;
-              /* rows of a few elements (5 on nnU-Net lung up1): loops, not calls */
+      CVT_T *y_block = y + ((grp * taps + tap) * cout_g + co0) * ldy;
+      for (int64_t co = co0; co < co1; co++) /* past the positions: under two lines */
+        for (int64_t j = d->P; j < ldy; j++) y_block[(co - co0) * ldy + j] = 0;
+      /* row by row of the positions, the block's channels in turn: a row's bounds once
+         for all of them (rows of 1-5 elements on the small volumes this cut takes) */
+      int64_t at = 0; /* the row's first position */
+      for (int64_t n = 0; n < g->n; n++)
+        for (int64_t id = 0; id < D; id++)
+          for (int64_t ih = 0; ih < H; ih++, at += W) {
+            const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
+            const int64_t oh = ih * g->stride[1] - g->pad[1] + kh * g->dil[1];
+            const bool live = od >= 0 && od < oD && oh >= 0 && oh < oH;
+            const int64_t from = live ? lo : W, to = live ? hi : W;
+            const CVT_T *row = gy + (n * g->cout + grp * cout_g + co0) * y_channel +
+                               (live ? od * oH + oh : 0) * oW + r;
+            for (int64_t co = 0; co < co1 - co0; co++) {
+              CVT_T *dst = y_block + co * ldy + at;
+              const CVT_T *src = row + co * y_channel;
               for (int64_t iw = 0; iw < from; iw++) dst[iw] = 0;
-              for (int64_t iw = from; iw < to; iw++) dst[iw] = row[(iw + q) * sw];
+              for (int64_t iw = from; iw < to; iw++) dst[iw] = src[(iw + q) * sw];
               for (int64_t iw = to; iw < W; iw++) dst[iw] = 0;
             }
-        memset(dst, 0, (size_t)(ldy - d->P) * sizeof *dst);
-      }
+          }
     }
     /* The sums, chunk by chunk of taps; an item is (group, ci block, position tile). */
     const int64_t items = groups * d->blocks * d->ptiles;
