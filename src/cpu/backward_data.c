@@ -190,11 +190,11 @@ static bool use_planes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
 #define BWD_DATA_GEMM_MIN_POSITIONS 16 /* a vector's worth (3D-GAN l1's 2: 2.5x slower) */
 #define BWD_DATA_GEMM_CHUNK_BUDGET (INT64_C(256) * 1024)
 /* Y is built a block of grad_output channels at a time, tap by tap within it, each row of
- * positions for all the block's channels in turn (the block's channels then come from L1
- * for every tap, and a row's bounds are found once for them; on 3D-GAN l1's rows of one
- * position, channel by channel, finding them was 40% of the time):
- * taps in the outer loop read all of grad_output once per tap, from L2 or beyond, and a
- * channel's taps in turn write rows a tap's Y apart, often in one L1 set. Against the
+ * positions for all the block's channels in turn: the block's channels then come from L1
+ * for every tap, and a row's bounds are found once for them (on 3D-GAN l1's rows of one
+ * position, found channel by channel, they were 40% of the time). With the taps outermost
+ * every tap read all of grad_output, from L2 or beyond; with a channel's taps in turn its
+ * rows are written a tap's Y apart, often in one L1 set. Against the
  * former (tap outermost, a bounds test per element), alternated in one process, medians
  * of two runs of 11-15 rounds, 1 / 2 threads: nnU-Net lung up1 0.90x the time / 0.86-
  * 0.94x, nnU-Net up1 0.88-0.91x / 0.91-0.94x, benchdnn fwks 7x7x5 0.92x / 0.88-0.90x,

@@ -365,7 +365,7 @@ static void CVT_GEMM(const cvt_exec *e, const bwd_data_dims *d, const CVT_T *gy,
       int64_t lo, hi;
       phase_row_range(oW, sw, r, q, W, &lo, &hi);
       CVT_T *y_block = y + ((grp * taps + tap) * cout_g + co0) * ldy;
-      for (int64_t co = co0; co < co1; co++) /* past the positions: under two lines */
+      for (int64_t co = co0; co < co1; co++) /* the last tile's slack: a few lines */
         for (int64_t j = d->P; j < ldy; j++) y_block[(co - co0) * ldy + j] = 0;
       /* row by row of the positions, the block's channels in turn: a row's bounds once
          for all of them (rows of 1-5 elements on the small volumes this cut takes) */
@@ -375,10 +375,11 @@ static void CVT_GEMM(const cvt_exec *e, const bwd_data_dims *d, const CVT_T *gy,
           for (int64_t ih = 0; ih < H; ih++, at += W) {
             const int64_t od = id * g->stride[0] - g->pad[0] + kd * g->dil[0];
             const int64_t oh = ih * g->stride[1] - g->pad[1] + kh * g->dil[1];
-            const bool live = od >= 0 && od < oD && oh >= 0 && oh < oH;
+            /* no pointer into a row that is not read (it may lie past grad_output) */
+            const bool live = od >= 0 && od < oD && oh >= 0 && oh < oH && lo < hi;
             const int64_t from = live ? lo : W, to = live ? hi : W;
             const CVT_T *row = gy + (n * g->cout + grp * cout_g + co0) * y_channel +
-                               (live ? od * oH + oh : 0) * oW + r;
+                               (live ? (od * oH + oh) * oW + r : 0);
             for (int64_t co = 0; co < co1 - co0; co++) {
               CVT_T *dst = y_block + co * ldy + at;
               const CVT_T *src = row + co * y_channel;
