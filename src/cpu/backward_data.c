@@ -187,7 +187,9 @@ static bool use_planes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
  * go to a [ci][position] buffer, then out to grad_input. Y holds at most twice the
  * weight's elements; taps outside grad_output cost multiply-adds with its zeros. */
 #define BWD_DATA_GEMM_RATIO 2
-#define BWD_DATA_GEMM_MIN_POSITIONS 16 /* a vector's worth (3D-GAN l1's 2: 2.5x slower) */
+/* A vector's worth of positions, the least for the positions-in-lanes tiles (3D-GAN l1's
+ * 2 took 2.5x the row cut's time on them); fewer take the channels-in-lanes tiles. */
+#define BWD_DATA_GEMM_MIN_POSITIONS 16
 #define BWD_DATA_GEMM_CHUNK_BUDGET (INT64_C(256) * 1024)
 /* Y is built a block of grad_output channels at a time, tap by tap within it, each row of
  * positions for all the block's channels in turn: the block's channels then come from L1
@@ -202,7 +204,7 @@ static bool use_planes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
  * 0.93-1.00x / 0.94-1.03x (shapes off this path moved by up to 5% in the same runs;
  * blocks of 4 and 8 channels: 0.91-1.06x). */
 #define BWD_DATA_GEMM_Y_CHANNELS 16
-/* Fewer positions than a vector (3D-GAN l1: 2, a batch of 1-voxel inputs) take the
+/* Fewer than BWD_DATA_GEMM_MIN_POSITIONS (3D-GAN l1: 2, 1-voxel inputs in a batch) take the
  * channels-in-lanes tiles instead, 64 channels by up to 6 positions: the row cut ran one
  * task per sample there, each streaming all the weights (26 MB on 3D-GAN l1), where the
  * gemm cut's calls cover every sample's position at once and stream them once. 3D-GAN l1,
