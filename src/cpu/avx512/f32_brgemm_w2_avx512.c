@@ -66,9 +66,9 @@ static inline __attribute__((always_inline)) void tile(const size_t mr, const si
       if (stream && keep[j][1] == 0xFFFF && ((uintptr_t)dst & 63) == 0) {
         _mm512_stream_ps(dst, v0);
         _mm512_stream_ps(dst + 16, v1);
-      } else {
-        _mm512_mask_storeu_ps(dst, keep[j][0], v0);
-        _mm512_mask_storeu_ps(dst + 16, keep[j][1], v1);
+      } else { /* no store with an empty mask (pack_avx512.c's stream rows) */
+        if (keep[j][0]) _mm512_mask_storeu_ps(dst, keep[j][0], v0);
+        if (keep[j][1]) _mm512_mask_storeu_ps(dst + 16, keep[j][1], v1);
       }
     }
 }
