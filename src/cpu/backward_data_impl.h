@@ -18,25 +18,29 @@ static void CVT_SET_ROWS(CVT_T *dst, int64_t ld, int64_t rows, int64_t n, const 
   }
 }
 
-/* The calls of row r of a pack's rows for grad_output channels co0 .. co0 + kc (packed:
- * live kd p, grad_output row hrow[i] at pack row p * hrows + i) and the channel blocks
- * b0 .. b1, summed into rows (the row's channels ldc apart, its positions ldp). */
+/* The calls of row r of a pack's rows for grad_output channels co0 .. co0 + kc and the
+ * channel blocks b0 .. b1, summed into rows (the row's channels ldc apart, its positions
+ * ldp). src holds the rows read, ldb apart from channel to channel: the pack (live kd p,
+ * grad_output row hrow[i] at pack row p * hrows + i), or with d->inplace the chunk's
+ * grad_output itself. */
 static void CVT_ROW(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_ws *ws,
-                    const bwd_axis *wd, CVT_T *rows, int64_t ldc, int64_t ldp, int64_t grp,
-                    int64_t kds, int64_t r, int64_t co0, int64_t kc, int64_t b0, int64_t b1) {
+                    const bwd_axis *wd, const CVT_T *src, int64_t ldb, CVT_T *rows,
+                    int64_t ldc, int64_t ldp, int64_t grp, int64_t kds, int64_t r,
+                    int64_t co0, int64_t kc, int64_t b0, int64_t b1) {
   const cvt_geometry *g = e->geo;
   const int64_t W = g->in[2], kH = g->k[1], kW = g->k[2];
-  const int64_t ldb = d->ldb, x_channel = g->in[0] * g->in[1] * W;
-  const CVT_T *pack = ws->pack, *bias = e->bias;
+  const int64_t x_channel = g->in[0] * g->in[1] * W, oW = g->out[2];
+  const CVT_T *bias = e->bias;
   CVT_T *tile = ws->tile, *taps = ws->taps;
   const CVT_T **a_ptrs = (const CVT_T **)ws->a_ptrs, **b_ptrs = (const CVT_T **)ws->b_ptrs;
-  /* The row's (kd, kh) taps whose grad_output row exists. */
+  /* The row's (kd, kh) taps whose grad_output row exists, and where it lies in src. */
   int64_t pairs = 0;
   for (int64_t p = 0; p < kds; p++)
     for (int64_t kh = 0; kh < kH; kh++) {
       const int64_t i = ws->hidx[r * kH + kh];
       if (i < 0) continue;
-      ws->pair_row[pairs] = p * d->hrows + i;
+      ws->pair_row[pairs] =
+          d->inplace ? ws->kd_row[p] + ws->hrow[i] * oW : (p * d->hrows + i) * kc * ldb;
       ws->pair_tap[pairs] = ws->kd_tap[p] + kh * kW;
       pairs++;
     }
@@ -54,8 +58,7 @@ static void CVT_ROW(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_ws
             memset(dst, 0, (size_t)d->ldw * sizeof *dst);
           else
             memcpy(dst,
-                   pack + (ws->pair_row[p] * kc + co) * ldb + wd->slot[kw] * d->pitch +
-                       wd->shift[kw],
+                   src + ws->pair_row[p] + co * ldb + wd->slot[kw] * d->pitch + wd->shift[kw],
                    (size_t)d->ldw * sizeof *dst);
         }
     while (run < pairs && ws->pair_tap[run] == ws->pair_tap[run - 1] + kW) run++;
@@ -78,8 +81,7 @@ static void CVT_ROW(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_ws
       for (int64_t kw = 0; kw < kW; kw++) {
         if (wd->slot[kw] < 0) continue;
         a_ptrs[batch] = a_block + ((ws->pair_tap[p] + kw) * g->cout_g + co0) * mr;
-        b_ptrs[batch] =
-            pack + ws->pair_row[p] * kc * ldb + wd->slot[kw] * d->pitch + wd->shift[kw];
+        b_ptrs[batch] = src + ws->pair_row[p] + wd->slot[kw] * d->pitch + wd->shift[kw];
         batch++;
       }
     CVT_T *c = rows + ci0 * ldc;
@@ -186,7 +188,7 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
        * lines are prefetched BWD_DATA_PREFETCH channels ahead. The packed rows' slack (a
        * last tile's lanes past the row, dropped) keeps whatever it holds: zeros or an
        * earlier chunk's values (bwd_data_f32/f64 zero the pack once). */
-      for (int64_t p = 0; p < kds; p++)
+      for (int64_t p = 0; !d->inplace && p < kds; p++)
         for (int64_t j = 0; j < nh; j++)
           for (int64_t co = 0; co < kc; co++) {
             const CVT_T *src = gy_chunk + co * y_channel + ws->kd_row[p] + ws->hrow[j] * oW;
@@ -199,9 +201,9 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
           }
       for (int64_t b = 0; b < (d->taps_k ? 1 : d->blocks); b++)
         for (int64_t r = 0; r < pr; r++)
-          CVT_ROW(e, d, ws, wd, d->rowbuf ? tile + (r0 + r) * d->ldw * ldp : gx_band, ldc,
-                  ldp, grp, kds, r, co0, kc, d->taps_k ? 0 : b,
-                  d->taps_k ? d->blocks : b + 1);
+          CVT_ROW(e, d, ws, wd, d->inplace ? gy_chunk : pack, d->inplace ? y_channel : d->ldb,
+                  d->rowbuf ? tile + (r0 + r) * d->ldw * ldp : gx_band, ldc, ldp, grp, kds, r,
+                  co0, kc, d->taps_k ? 0 : b, d->taps_k ? d->blocks : b + 1);
     }
   }
   if (!d->rowbuf) return;
