@@ -48,12 +48,27 @@
 #define BWD_DATA_PACK_ROWS_BUDGET (INT64_C(512) * 1024)
 #define BWD_DATA_ROW_TASKS_WIDE 16
 
-/* grad_output channels ahead that the row cut's pack prefetches (nnU-Net up4 at 1 thread:
- * the pack's time 86-137 -> 63-68 M cycles at 8, against 80-91 at 4 and 70-85 at 16). The
+/* grad_output rows ahead, in the order it packs them, that the row cut's pack prefetches
+ * (nnU-Net up4 at 1 thread: the pack's time 86-137 -> 63-68 M cycles at 8, against 80-91
+ * at 4 and 70-85 at 16). Counted channel by channel within each row only, the first 8
+ * channels of every row went unprefetched: counted across rows, nnU-Net up5 0.88x the time
+ * at 1 and 2 threads, SwinUNETR decoder1 0.90x, up4 0.97x at 1 (alternated in one process;
+ * 4 and 16 rows were 3-4% slower than 8). The
  * plane cut's pack (22% of nnU-Net up2, waiting on grad_output's lines) does not: the same
  * prefetch there gained 0-3% (nnU-Net up2, benchdnn fwks 14x14x10, alternated in one
  * process) and cost 3D-GAN l5 6-10% where it never ran (one channel: code placement). */
 #define BWD_DATA_PREFETCH 8
+
+/* The row cut packs, per live kd p, grad_output row j and channel co, in that order:
+ * (p, j, co) steps to the next. */
+static inline void pack_order_next(int64_t *p, int64_t *j, int64_t *co, int64_t rows,
+                                   int64_t channels) {
+  if (++*co < channels) return;
+  *co = 0;
+  if (++*j < rows) return;
+  *j = 0;
+  ++*p;
+}
 
 /* Two ways to cut the work, both on the same packed operands:
  * - rows: a task is a band of grad_input rows (n, group, id, ih0 ..), taken row by row;

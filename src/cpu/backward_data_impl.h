@@ -184,17 +184,23 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
     for (int64_t co0 = 0; co0 < g->cout_g; co0 += d->kc) {
       const int64_t kc = min64(d->kc, g->cout_g - co0);
       const CVT_T *gy_chunk = gy + (n * g->cout + grp * g->cout_g + co0) * y_channel;
-      /* Each grad_output row lies on a page of its own (channels a volume apart): its
-       * lines are prefetched BWD_DATA_PREFETCH channels ahead. The packed rows' slack (a
-       * last tile's lanes past the row, dropped) keeps whatever it holds: zeros or an
-       * earlier chunk's values (bwd_data_f32/f64 zero the pack once). */
+      /* Each grad_output row lies on a page of its own (channels a volume apart): the
+       * lines of the row packed BWD_DATA_PREFETCH rows later (ap, aj, ac) are prefetched.
+       * The packed rows' slack (a last tile's lanes past the row, dropped) keeps whatever
+       * it holds: zeros or an earlier chunk's values (bwd_data_f32/f64 zero the pack
+       * once). */
+      int64_t ap = 0, aj = 0, ac = 0;
+      for (int64_t t = 0; t < BWD_DATA_PREFETCH; t++) pack_order_next(&ap, &aj, &ac, nh, kc);
       for (int64_t p = 0; !d->inplace && p < kds; p++)
         for (int64_t j = 0; j < nh; j++)
           for (int64_t co = 0; co < kc; co++) {
             const CVT_T *src = gy_chunk + co * y_channel + ws->kd_row[p] + ws->hrow[j] * oW;
-            if (co + BWD_DATA_PREFETCH < kc)
+            if (ap < kds) {
+              const CVT_T *ahead = gy_chunk + ac * y_channel + ws->kd_row[ap] + ws->hrow[aj] * oW;
               for (int64_t i = 0; i < oW; i += 64 / (int64_t)sizeof *src)
-                __builtin_prefetch(src + BWD_DATA_PREFETCH * y_channel + i);
+                __builtin_prefetch(ahead + i);
+              pack_order_next(&ap, &aj, &ac, nh, kc);
+            }
             for (int64_t s = 0; s < wd->slots; s++)
               pack_row(src, oW, g->stride[2], wd->phase[s], wd->qmin, d->lenw,
                        pack + ((p * hrows + j) * kc + co) * d->ldb + s * d->pitch);
