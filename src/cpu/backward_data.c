@@ -53,10 +53,10 @@
  * at 4 and 70-85 at 16). Counted channel by channel within each row only, the first 8
  * channels of every row went unprefetched: counted across rows, nnU-Net up5 0.88x the time
  * at 1 and 2 threads, SwinUNETR decoder1 0.90x, up4 0.97x at 1 (alternated in one process;
- * 4 and 16 rows were 3-4% slower than 8). The
- * plane cut's pack (22% of nnU-Net up2, waiting on grad_output's lines) does not: the same
- * prefetch there gained 0-3% (nnU-Net up2, benchdnn fwks 14x14x10, alternated in one
- * process) and cost 3D-GAN l5 6-10% where it never ran (one channel: code placement). */
+ * 4 and 16 rows were 3-4% slower than 8). The plane cut's pack (22% of nnU-Net up2,
+ * waiting on grad_output's lines) does not: the same prefetch there gained 0-3% (nnU-Net
+ * up2, benchdnn fwks 14x14x10, alternated in one process) and cost 3D-GAN l5 6-10% where
+ * it never ran (one channel: code placement). */
 #define BWD_DATA_PREFETCH 8
 
 /* The row cut packs, per live kd p, grad_output row j and channel co, in that order:
@@ -451,8 +451,8 @@ typedef struct bwd_data_ws {
   void *pack;                          /* pack_elems elements */
   int64_t *hslot, *hshift, *hphase;    /* the height taps (bwd_axis) */
   int64_t *wslot, *wshift, *wphase;    /* the width taps */
-  int64_t *pair_row, *pair_tap;        /* rows: per live (kd, kh) of a row, its packed row
-                                          and tap */
+  int64_t *pair_row, *pair_tap;        /* rows: per live (kd, kh) of a row, where its row
+                                          lies in the pack (or grad_output) and its tap */
   int64_t *kd_row, *kd_tap;            /* per live kd of a band (rows) or a plane (planes),
                                           its grad_output offset and tap */
   int64_t *hrow;                       /* rows: the grad_output rows oh a pack's rows read,
