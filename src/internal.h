@@ -152,6 +152,20 @@ void cvt_phase_pack_weights(const cvt_geometry *geo, const struct cvt_brgemm_con
 size_t cvt_phase_workspace_bytes(const cvt_geometry *geo,
                                  const struct cvt_brgemm_config *cfg, int num_threads);
 void cvt_phase_forward(const cvt_exec *e, const void *input, void *output);
+/* src/cpu/voxel.c: the phase algorithm's cut for an input of one voxel (no padding,
+ * dilation or output padding), one GEMM per group, which the functions above delegate
+ * to. _shape: the geometry qualifies; _applies: with this micro-kernel (AVX-512 float32
+ * channels-in-lanes tiles); _pick_kernel: the tile for it, or NULL. */
+bool cvt_voxel_shape(const cvt_geometry *geo);
+bool cvt_voxel_applies(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg);
+const struct cvt_brgemm_config *cvt_voxel_pick_kernel(const cvt_geometry *geo,
+                                                      const struct cvt_brgemm_config *tiles,
+                                                      size_t count);
+size_t cvt_voxel_packed_weight_bytes(const cvt_geometry *geo);
+void cvt_voxel_pack_weights(const cvt_geometry *geo, const void *weight, void *packed,
+                            int num_threads);
+size_t cvt_voxel_workspace_bytes(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg);
+void cvt_voxel_forward(const cvt_exec *e, const void *input, void *output);
 
 /* src/cpu/tap_gemm.c: for few output channels per group, the in-plane taps as the rows of
  * a batch-reduce GEMM over the input plane, then gathered per output row

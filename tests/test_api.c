@@ -410,6 +410,33 @@ static void test_paths_match_reference(void) {
         info.algorithm == CONVT3D_ALGO_PHASE);
   convt3d_plan_destroy(plan);
   free(w);
+  /* One input voxel (voxel.c): one GEMM over (channel, tap) columns, in blocks of 64 with
+   * a narrow last block (7 x 64 = 448 columns; 90 = 64 + 26; 45; 3 x 40 = 120 per
+   * group), batches of 1 to 6 samples in one tile and 7 or 13 (a short last chunk),
+   * unbatched, groups, with and without bias; strides do not matter with one voxel. */
+  int64_t k13[3] = {4, 4, 4}, k14[3] = {3, 2, 5}, k15[3] = {2, 3, 3}, k16[3] = {1, 5, 8};
+  const struct {
+    int64_t n, cin, cout_g, groups;
+    const int64_t *k;
+    int bias;
+  } voxel[] = {{2, 5, 7, 1, k13, 1},   {1, 3, 3, 1, k14, 0}, {7, 4, 5, 2, k15, 1},
+               {13, 6, 3, 3, k16, 1},  {-1, 9, 4, 1, k14, 1}, {6, 2, 1, 1, k13, 0},
+               {3, 40, 2, 1, k16, 1},  {5, 1, 1, 1, ONE, 1}};
+  for (size_t i = 0; i < sizeof voxel / sizeof voxel[0]; i++) {
+    pr = make(voxel[i].n, voxel[i].cin, voxel[i].cout_g, voxel[i].groups, ONE, voxel[i].k,
+              s9, ZERO, ZERO, ONE, voxel[i].bias);
+    check_all_paths(&pr);
+  }
+  /* the tile is as wide as the batch, up to 6 samples */
+  w = calloc(5 * 7 * 64, sizeof *w);
+  pr = make(2, 5, 7, 1, ONE, k13, s9, ZERO, ZERO, ONE, 0);
+  opt = (convt3d_plan_options){CONVT3D_ALGO_PHASE, 1, CONVT3D_ISA_AVX512};
+  CHECK(convt3d_plan_create(&pr, w, NULL, &opt, &plan) == CONVT3D_OK &&
+        convt3d_plan_get_info(plan, &info) == CONVT3D_OK);
+  CHECKF(strcmp(info.isa, "avx512") != 0 || strstr(info.kernel, "_64x2_"),
+         "one voxel, two samples: the 64x2 tile should be picked, not %s", info.kernel);
+  convt3d_plan_destroy(plan);
+  free(w);
   /* Kernel = stride = 2 with an output over 64 MiB (9 x 128^3 floats): the fused tiles
    * write it with non-temporal stores. */
   int64_t in12[3] = {64, 64, 64}, k12[3] = {2, 2, 2};

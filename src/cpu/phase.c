@@ -281,6 +281,9 @@ static int64_t tile_out(const phase_dims *d, int64_t t) {
 
 const cvt_brgemm_config *cvt_phase_pick_kernel(const cvt_geometry *g,
                                                const cvt_brgemm_config *tiles, size_t count) {
+  const cvt_brgemm_config *voxel = cvt_voxel_shape(g) ? cvt_voxel_pick_kernel(g, tiles, count)
+                                                       : NULL;
+  if (voxel) return voxel; /* one input voxel: one GEMM (voxel.c) */
   /* The tile that issues the fewest vector FMAs for the plane's positions and the group's
    * channels, counting the lanes each wastes: positions past a row or a tile, channels
    * past the last block; weighted by the loads each FMA needs (fewer with more
@@ -370,6 +373,7 @@ static size_t workspace_layout(const phase_dims *d, char *base, phase_workspace 
 
 size_t cvt_phase_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_config *cfg,
                                  int threads) {
+  if (cvt_voxel_applies(g, cfg)) return cvt_voxel_workspace_bytes(g, cfg);
   const phase_dims d = phase_dims_of(g, cfg, threads);
   phase_workspace unused;
   return workspace_layout(&d, NULL, &unused);
@@ -378,6 +382,7 @@ size_t cvt_phase_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_config 
 /* -------------------------------------------------------------------- weights */
 
 size_t cvt_phase_packed_weight_bytes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
+  if (cvt_voxel_applies(g, cfg)) return cvt_voxel_packed_weight_bytes(g);
   /* Blocks of mr channels tile Cout_g exactly; kernels that vectorise along channels may
    * read one vector (at most mr_max values) past the last block's last row. */
   return ((size_t)g->weight_numel + cfg->mr_max) * g->esize;
@@ -408,6 +413,10 @@ static int64_t phase_weight_block_offset(const cvt_geometry *g, int64_t grp, int
 
 void cvt_phase_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
                             const void *weight, void *packed, int num_threads) {
+  if (cvt_voxel_applies(g, cfg)) {
+    cvt_voxel_pack_weights(g, weight, packed, num_threads);
+    return;
+  }
   const int64_t taps = g->k[0] * g->k[1] * g->k[2], mr_max = (int64_t)cfg->mr_max;
   const int64_t blocks = ceil_div(g->cout_g, mr_max);
   const size_t esize = g->esize;
@@ -544,7 +553,9 @@ static int64_t slice_y(const cvt_geometry *g, const phase_task *t, int64_t i) {
 #undef CVT_BRGEMM
 
 void cvt_phase_forward(const cvt_exec *e, const void *input, void *output) {
-  if (e->geo->dtype == CONVT3D_F32)
+  if (cvt_voxel_applies(e->geo, e->brgemm))
+    cvt_voxel_forward(e, input, output);
+  else if (e->geo->dtype == CONVT3D_F32)
     phase_f32(e, input, output);
   else
     phase_f64(e, input, output);
