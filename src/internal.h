@@ -154,9 +154,9 @@ size_t cvt_phase_workspace_bytes(const cvt_geometry *geo,
 void cvt_phase_forward(const cvt_exec *e, const void *input, void *output);
 /* src/cpu/voxel.c: the phase algorithm's cut for an input of one voxel (no padding,
  * dilation or output padding), one GEMM per group, which the functions above delegate
- * to. _shape: the geometry qualifies; _applies: with this micro-kernel (AVX-512 float32
- * channels-in-lanes tiles); _pick_kernel: the tile for it, or NULL. */
-bool cvt_voxel_shape(const cvt_geometry *geo);
+ * to. _applies: the geometry qualifies, with this micro-kernel (AVX-512 float32
+ * channels-in-lanes tiles); _pick_kernel: the tile for it, or NULL when the geometry does
+ * not qualify or the instruction set has no such tile. */
 bool cvt_voxel_applies(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg);
 const struct cvt_brgemm_config *cvt_voxel_pick_kernel(const cvt_geometry *geo,
                                                       const struct cvt_brgemm_config *tiles,

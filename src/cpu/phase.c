@@ -281,8 +281,7 @@ static int64_t tile_out(const phase_dims *d, int64_t t) {
 
 const cvt_brgemm_config *cvt_phase_pick_kernel(const cvt_geometry *g,
                                                const cvt_brgemm_config *tiles, size_t count) {
-  const cvt_brgemm_config *voxel = cvt_voxel_shape(g) ? cvt_voxel_pick_kernel(g, tiles, count)
-                                                       : NULL;
+  const cvt_brgemm_config *voxel = cvt_voxel_pick_kernel(g, tiles, count);
   if (voxel) return voxel; /* one input voxel: one GEMM (voxel.c) */
   /* The tile that issues the fewest vector FMAs for the plane's positions and the group's
    * channels, counting the lanes each wastes: positions past a row or a tile, channels

@@ -41,7 +41,8 @@
  * every block of weights is read once per this many samples. */
 #define VOXEL_X_BUDGET (INT64_C(256) * 1024)
 
-bool cvt_voxel_shape(const cvt_geometry *g) {
+/* The geometry qualifies, whatever the micro-kernel. */
+static bool voxel_shape(const cvt_geometry *g) {
   if (g->dtype != CONVT3D_F32 || g->n < 1) return false;
   for (int a = 0; a < 3; a++)
     if (g->in[a] != 1 || g->pad[a] != 0 || g->dil[a] != 1 || g->out_pad[a] != 0) return false;
@@ -49,13 +50,14 @@ bool cvt_voxel_shape(const cvt_geometry *g) {
 }
 
 bool cvt_voxel_applies(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
-  return cvt_voxel_shape(g) && cfg->f32_cl && cfg->vec_m > 1 && cfg->mr_max == VOXEL_BLOCK;
+  return voxel_shape(g) && cfg->f32_cl && cfg->vec_m > 1 && cfg->mr_max == VOXEL_BLOCK;
 }
 
 const cvt_brgemm_config *cvt_voxel_pick_kernel(const cvt_geometry *g,
                                                const cvt_brgemm_config *tiles, size_t count) {
   /* As many samples per call as there are, up to the widest tile: each block of weights
    * is then read from memory once, and from L1 or L2 for the next chunks. */
+  if (!voxel_shape(g)) return NULL;
   const size_t nr = (size_t)min64(g->n, VOXEL_MAX_NR);
   for (size_t i = 0; i < count; i++)
     if (tiles[i].f32_cl && tiles[i].mr_max == VOXEL_BLOCK && tiles[i].nr == nr)
