@@ -9,19 +9,20 @@
  * A, np broadcasts of B, ceil(mr/16)*np FMAs.
  *
  * The accumulators start at zero and the call's sum is added to C at the end, whose
- * layout [channel][position] (ldc apart) is the transpose of the accumulators: mr*np
- * scalar adds per call, against batch*kc*ceil(mr/16)*np vector FMAs. So for each C
- * element this kernel sums the call's terms (b, then k, ascending) before adding them to
- * C, a fixed order too.
+ * layout [channel][position] (ldc apart) is the transpose of the accumulators: each
+ * vector's positions are transposed in registers (16 x 16) and added to C a masked
+ * vector per channel, mr vector adds per call against batch*kc*ceil(mr/16)*np vector
+ * FMAs. So for each C element this kernel sums the call's terms (b, then k, ascending)
+ * before adding them to C, a fixed order too.
  *
  * The second entry per tile (_bt, contract in ../ukernel.h) reads B's columns a stride
  * apart instead of adjacent: grad_weight's tap formulation points it at grad_output in
  * place, a row per grad_output channel, so that grad_output needs no transposing pack.
  * The third (_cl) adds the sums to a C laid out channels-last instead, C[j*ldc + m]:
- * one masked vector add per vector of channels and position, where the plain entry's
- * scalar adds, mr*np per call, cost as much as the FMAs of a call with 64 k steps
- * (microbenchmark, 64x6: 0.89 TSC cycles per vector FMA against 0.46 channels-last at
- * kc 64; 0.66 against 0.60 at 576). grad_input's row buffers use it.
+ * one masked vector add per vector of channels and position, no transpose. grad_input's
+ * row buffers use it. (Microbenchmark, 64x6 with batch 1 on Zen 5: at kc 64 the plain
+ * entry runs at 0.92x the channels-last entry's speed, level at kc 576; when it added
+ * its sums with mr*np scalar adds it ran at half the speed at kc 64.)
  *
  * The last vector of a block with mr % 16 != 0 is loaded whole: its lanes past mr read
  * the next row of weights (or the plan's slack after the last block) and are never
@@ -29,6 +30,7 @@
 #include <immintrin.h>
 
 #include "../ukernel.h"
+#include "transpose16.h"
 
 static inline __attribute__((always_inline)) void
 tile(const size_t nvec, const size_t np, const int cl, size_t mr, size_t nr, size_t batch,
@@ -58,13 +60,19 @@ tile(const size_t nvec, const size_t np, const int cl, size_t mr, size_t nr, siz
       float *cj = c + j * ldc + 16 * v;
       _mm512_mask_storeu_ps(cj, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, cj), acc[v][j]));
     }
-  for (size_t j = 0; !cl && j < np; j++)
-    for (size_t v = 0; v < nvec; v++) {
-      float lane[16];
-      _mm512_storeu_ps(lane, acc[v][j]);
-      const size_t lanes = v + 1 < nvec ? 16 : mr - 16 * v;
-      for (size_t l = 0; l < lanes; l++) c[(16 * v + l) * ldc + j] += lane[l];
+  /* C[m][j]: the np positions of each vector's 16 channels transposed into a row per
+   * channel, added with one masked vector per channel */
+  for (size_t v = 0; !cl && v < nvec; v++) {
+    __m512 r[16];
+    for (size_t j = 0; j < 16; j++) r[j] = j < np ? acc[v][j] : _mm512_setzero_ps();
+    transpose16(r);
+    const size_t lanes = v + 1 < nvec ? 16 : mr - 16 * v;
+    const __mmask16 m = (__mmask16)((1u << np) - 1);
+    for (size_t l = 0; l < lanes; l++) {
+      float *cl_row = c + (16 * v + l) * ldc;
+      _mm512_mask_storeu_ps(cl_row, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, cl_row), r[l]));
     }
+  }
 }
 
 /* Three entry points per position count: the plain one (B's columns adjacent: ldj = 1),
