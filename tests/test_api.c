@@ -447,6 +447,67 @@ static void test_paths_match_reference(void) {
            skipped_isa_runs);
 }
 
+/* The 32x12 channels-in-lanes tile, which applies each width tap only to the positions
+ * of a tile whose input column exists (phase.c's exact width taps), forced on (it is
+ * picked for kernel 3 stride 1 on rows of about 9 to 12): rows of 11 (one tile with a
+ * dropped lane), 15 (a second tile of 3), kernel 4 stride 2 with padding, stride 3 with
+ * dilation 2 (taps that reach no position of a tile), output padding, width kernel 1,
+ * channel tails (37 = 32 + 5; 12, one vector), groups, unbatched; then random small
+ * problems; and AUTO's choice of it. */
+static void test_exact_width_taps(void) {
+  setenv("CONVT3D_KERNEL", "f32_brgemm_32x12_avx512", 1);
+  const struct {
+    int64_t n, cin, cout_g, groups, in[3], k[3], s[3], p[3], op[3], d[3];
+    int bias;
+  } cases[] = {
+      {1, 20, 37, 1, {3, 4, 9}, {3, 3, 3}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 1},
+      {2, 6, 12, 2, {2, 3, 13}, {2, 3, 3}, {1, 1, 1}, {0, 1, 0}, {0, 0, 0}, {1, 1, 1}, 0},
+      {1, 8, 33, 1, {2, 5, 5}, {4, 4, 4}, {2, 2, 2}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, 1},
+      {2, 4, 9, 1, {2, 2, 4}, {2, 3, 3}, {1, 3, 3}, {0, 1, 2}, {0, 2, 2}, {1, 2, 2}, 1},
+      {-1, 5, 40, 1, {2, 4, 7}, {3, 3, 1}, {1, 1, 1}, {1, 1, 0}, {0, 0, 0}, {1, 1, 1}, 1},
+      {1, 3, 16, 3, {3, 3, 10}, {3, 2, 5}, {2, 1, 2}, {1, 0, 3}, {1, 0, 1}, {1, 1, 1}, 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    convt3d_problem pr = make(cases[i].n, cases[i].cin * cases[i].groups, cases[i].cout_g,
+                              cases[i].groups, cases[i].in, cases[i].k, cases[i].s,
+                              cases[i].p, cases[i].op, cases[i].d, cases[i].bias);
+    CHECKF(convt3d_problem_check(&pr) == CONVT3D_OK, "exact-taps case %zu is invalid", i);
+    check_all_paths(&pr);
+  }
+  int configs = 0;
+  for (int iter = 0; iter < 150; iter++) {
+    int64_t in[3], k[3], s[3], p[3], op[3], d[3];
+    for (int a = 0; a < 3; a++) {
+      in[a] = rnd(1, 4), k[a] = rnd(1, 4), s[a] = rnd(1, 3), d[a] = rnd(1, 2);
+      p[a] = rnd(0, 3);
+      op[a] = rnd(0, (s[a] > d[a] ? s[a] : d[a]) - 1);
+    }
+    in[2] = rnd(1, 30); /* rows of one to five tiles */
+    convt3d_problem pr =
+        make(rnd(1, 2), rnd(1, 6), rnd(1, 40), 1, in, k, s, p, op, d, (int)rnd(0, 1));
+    if (convt3d_problem_check(&pr) != CONVT3D_OK) continue; /* output too small */
+    configs++;
+    check_all_paths(&pr);
+  }
+  CHECKF(configs > 50, "only %d valid random configurations", configs);
+  unsetenv("CONVT3D_KERNEL");
+  /* kernel 3 stride 1, rows of 9 -> 11: 27 of every 36 (lane, width tap) pairs of the
+   * 64x6 tiles are real; the 32x12 tile computes only those */
+  int64_t in[3] = {4, 9, 9}, k[3] = {3, 3, 3};
+  convt3d_problem pr = make(1, 8, 64, 1, in, k, ONE, ZERO, ZERO, ONE, 0);
+  float *w = calloc(8 * 64 * 27, sizeof *w);
+  convt3d_plan_options opt = {CONVT3D_ALGO_PHASE, 1, CONVT3D_ISA_AVX512};
+  convt3d_plan *plan;
+  convt3d_plan_info info;
+  CHECK(convt3d_plan_create(&pr, w, NULL, &opt, &plan) == CONVT3D_OK &&
+        convt3d_plan_get_info(plan, &info) == CONVT3D_OK);
+  CHECKF(strcmp(info.isa, "avx512") != 0 || strstr(info.kernel, "_32x12_"),
+         "kernel 3 stride 1 on rows of 11: the 32x12 tile should be picked, not %s",
+         info.kernel);
+  convt3d_plan_destroy(plan);
+  free(w);
+}
+
 /* grad_input over 64 MiB: the copies out of its row cut are streamed (non-temporal
  * stores) where a row starts on a line, and copied where it does not. A pointwise layer
  * (rows of 4096 summed tile by tile on a copy, then stored) and kernel = stride = 2 (a row
@@ -671,6 +732,7 @@ int main(void) {
   test_output_padding_for_size();
   test_hand_computed();
   test_paths_match_reference();
+  test_exact_width_taps();
   test_backward_data_streams();
   test_plan_contract();
   test_concurrent_execute();

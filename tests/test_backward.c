@@ -293,8 +293,9 @@ static void test_random(void) {
    * dilation 2 in height (grad_output rows no row of a pack reads); few grad_output
    * channels per group (the taps join the reduction) with groups. */
   int64_t in15[3] = {2, 40, 10}, k15[3] = {4, 4, 4}, d15[3] = {1, 2, 1};
-  const char *const wide[] = {"f32_brgemm_64x6_avx512", "f32_brgemm_64x5_avx512"};
-  for (int t = 0; t < 2; t++) {
+  const char *const wide[] = {"f32_brgemm_64x6_avx512", "f32_brgemm_64x5_avx512",
+                              "f32_brgemm_32x12_avx512"};
+  for (int t = 0; t < 3; t++) {
     setenv("CONVT3D_KERNEL", wide[t], 1);
     pr = make(1, 70, 20, 1, in15, k15, s3, one, zero, one, 1);
     check_problem(&pr);

@@ -92,6 +92,8 @@ typedef struct phase_dims {
   int64_t x_channel;      /* D*H*W: distance between input channels */
   int64_t y_channel;      /* oD*oH*oW: distance between output channels */
   size_t esize;
+  bool exact_w;           /* row-by-row tiles apply each width tap only to the positions
+                             whose input column exists (the tile's f32_np siblings) */
   bool fused_w2;          /* kernel = stride = 2 along the width: fused tiles (ukernel.h) */
   int stream;             /* the fused tiles write with non-temporal stores */
 } phase_dims;
@@ -148,12 +150,59 @@ static double height_tap_use(const cvt_geometry *g) {
   return all > 0 ? valid / all : 1.0;
 }
 
+/* The cost of one vector FMA of a tile of a x b accumulators (a weight loads and b input
+ * loads per input channel step: vectors or broadcasts): the FMA and its share of the
+ * loads, scaled up below 8 accumulators, which cannot hide the FMA latency. */
+static double fma_cost(int64_t a, int64_t b) {
+  const double acc = (double)(a * b);
+  return (1.0 + (double)(a + b) / acc) * (acc < 8 ? 8.0 / acc : 1.0);
+}
+
+/* With exact width taps (tiles with f32_np siblings), the cost of one row of each width
+ * phase in row-by-row tiles of nr, in lanes of the whole a x nr tile per width tap: each
+ * tap reaches a run of w positions of each tile (those that exist, whose input column
+ * does), computed by the w-wide tile at its own cost. Flattened and whole-row tiles cost
+ * nr lanes per tile and tap at the whole tile's rate. */
+static double exact_row_lanes(const cvt_geometry *g, int64_t a, int64_t nr) {
+  const int64_t s = g->stride[2], out = g->out[2];
+  const int64_t tiles = ceil_div(ceil_div(out, s), nr); /* per row of any phase */
+  double cost = 0, taps_all = 0;
+  phase_tap taps[PHASE_MAX_TAPS];
+  for (int64_t c = 0; c < min64(s, out); c++) {
+    const int64_t n = phase_taps(c, g->k[2], s, g->pad[2], g->dil[2], taps);
+    const int64_t positions = (out - 1 - c) / s + 1; /* j*s + c < out */
+    taps_all += (double)n;
+    for (int64_t t = 0; t < n; t++)
+      for (int64_t j0 = 0; j0 < tiles * nr; j0 += nr) {
+        /* j in [j0, j0 + nr) with j < positions and 0 <= j + e < in */
+        const int64_t lo = max64(j0, -taps[t].e);
+        const int64_t hi = min64(min64(j0 + nr, positions), g->in[2] - taps[t].e);
+        if (hi > lo) cost += (double)(hi - lo) * fma_cost(a, hi - lo);
+      }
+  }
+  return taps_all > 0 ? cost / (taps_all * fma_cost(a, nr)) : (double)(tiles * nr);
+}
+
+/* Weight loads per input channel step of a tile: vectors of channels, or broadcasts. */
+static int64_t weight_loads(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
+  return ceil_div(min64((int64_t)cfg->mr_max, g->cout_g), (int64_t)cfg->vec_m);
+}
+
+/* The cost of a row of row-by-row tiles, in lanes: its tiles' nr each, or with exact
+ * width taps exact_row_lanes. */
+static double row_lanes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
+  const int64_t nr = (int64_t)cfg->nr;
+  if (cfg->f32_np) return exact_row_lanes(g, weight_loads(g, cfg), nr);
+  return (double)(ceil_div(phase_axis_of(g, 2).jmax, nr) * nr);
+}
+
 /* A third way, for tiles with a stacked-rows entry (ukernel.h): rows of jw = a multiple
- * of 16 positions shorter than the tile, several rows per tile, no padding column. */
+ * of 16 positions shorter than the tile, several rows per tile, no padding column. Row by
+ * row, a row costs `lanes` (row_lanes). */
 static phase_tiling tiling_of(int64_t bh, int64_t wp, int64_t jw, int64_t nr, double h_use,
-                              bool stackable) {
+                              double lanes, bool stackable) {
   const int64_t flat = ceil_div(bh * wp, nr), per_row = ceil_div(jw, nr);
-  const double flat_cost = (double)(flat * nr), row_cost = (double)(bh * per_row * nr) * h_use;
+  const double flat_cost = (double)(flat * nr), row_cost = (double)bh * lanes * h_use;
   phase_tiling best = {0, 0, flat, flat_cost}; /* flattened wins ties: fewer calls */
   if (row_cost < best.cost) best = (phase_tiling){per_row, 0, bh * per_row, row_cost};
   if (stackable && jw % 16 == 0 && jw < nr && (nr / 16) % (jw / 16) == 0) {
@@ -198,7 +247,8 @@ static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
   d.bh = band_rows(g, &d.h, d.max_pairs, d.wp);
   d.bands = ceil_div(d.h.jmax, d.bh);
   const phase_tiling tl = tiling_of(d.bh, d.wp, d.w.jmax, d.nr, height_tap_use(g),
-                                    cfg->f32_rows != NULL);
+                                    row_lanes(g, cfg), cfg->f32_rows != NULL);
+  d.exact_w = tl.per_row && cfg->f32_np;
   d.tiles_per_row = tl.per_row;
   d.rpt = tl.rpt;
   d.tiles = tl.count;
@@ -302,18 +352,15 @@ const cvt_brgemm_config *cvt_phase_pick_kernel(const cvt_geometry *g,
     /* Channel-vectorised tiles stream a whole weight panel per few positions; measured,
      * they only pay where rows are too short to fill one position vector. */
     if (vm > 1 && w.jmax >= 16) continue;
-    const double positions =
-        (double)bands * tiling_of(bh, wp, w.jmax, nr, h_use, tiles[i].f32_rows != NULL).cost;
+    const double positions = (double)bands * tiling_of(bh, wp, w.jmax, nr, h_use,
+                                                       row_lanes(g, &tiles[i]),
+                                                       tiles[i].f32_rows != NULL)
+                                                 .cost;
     /* channel lanes: full blocks of mr, then the tail rounded up to the vector */
     const int64_t tail = g->cout_g % mr;
     const int64_t channels = g->cout_g / mr * mr + ceil_div(tail, vm) * vm;
     const double fmas = positions / (double)vn * ((double)channels / (double)vm);
-    /* per input channel step: loads of A and B (vectors or broadcasts), and FMAs */
-    const int64_t a_loads = ceil_div(min64(mr, g->cout_g), vm), b_loads = nr / vn;
-    const int64_t accumulators = a_loads * b_loads;
-    const double loads_per_fma = (double)(a_loads + b_loads) / (double)accumulators;
-    const double cost = fmas * (1.0 + loads_per_fma) *
-                        (accumulators < 8 ? 8.0 / (double)accumulators : 1.0);
+    const double cost = fmas * fma_cost(weight_loads(g, &tiles[i]), nr / vn);
     if (best_cost == 0 || cost < best_cost) best = &tiles[i], best_cost = cost;
   }
   return best;
@@ -526,6 +573,7 @@ static int64_t slice_y(const cvt_geometry *g, const phase_task *t, int64_t i) {
 #define CVT_PACK pack_planes_f32
 #define CVT_SCATTER scatter_f32
 #define CVT_FUSED_W2 fused_w2_f32
+#define CVT_EXACT_TILE exact_tile_f32
 #define CVT_BRGEMM f32
 #define CVT_ROWS 1
 #include "phase_impl.h"
@@ -534,6 +582,7 @@ static int64_t slice_y(const cvt_geometry *g, const phase_task *t, int64_t i) {
 #undef CVT_FN
 #undef CVT_PACK
 #undef CVT_FUSED_W2
+#undef CVT_EXACT_TILE
 #undef CVT_SCATTER
 #undef CVT_BRGEMM
 

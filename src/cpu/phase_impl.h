@@ -131,6 +131,38 @@ static void CVT_FUSED_W2(const cvt_exec *e, const CVT_T *x, CVT_T *y, const phas
 }
 #endif
 
+#if CVT_ROWS
+/* One row-by-row tile with exact width taps (d->exact_w): its positions j0 .. j0 + nr - 1
+ * of width phase cw, the batch holding width tap b's terms at [b*per_b, (b + 1)*per_b).
+ * Tap b reaches the positions that exist and whose input column does, a run [lo, hi) of
+ * the tile; consecutive taps with the same run are one call of the (hi - lo)-wide tile on
+ * B and C shifted by lo, so no multiply-add reads the width padding or falls past the
+ * row. Each C element's terms are summed run by run in ascending kw, a fixed order. */
+static void CVT_EXACT_TILE(const cvt_exec *e, const phase_dims *d, const phase_tap *tw,
+                           int64_t ntw, int64_t cw, int64_t j0, size_t mr, size_t kc,
+                           size_t per_b, const CVT_T **a_ptrs, const CVT_T **b_ptrs,
+                           CVT_T *c) {
+  const cvt_geometry *g = e->geo;
+  const int64_t end = min64(d->nr, (g->out[2] - 1 - cw) / g->stride[2] + 1 - j0);
+  int64_t lo = 0, hi = 0;
+  for (int64_t b = 0, run = 0; b <= ntw; b++) {
+    /* tap b's run (none past the last tap), compared with the open run's */
+    const int64_t first = b < ntw ? j0 + tw[b].e : 0; /* input column of position j0 */
+    const int64_t blo = b < ntw ? max64(0, -first) : 0;
+    const int64_t bhi = b < ntw ? min64(end, d->in_w - first) : 0;
+    if (b > 0 && b < ntw && blo == lo && bhi == hi) continue; /* the same run goes on */
+    if (b > 0 && hi > lo) {
+      const size_t s = (size_t)run * per_b, n = (size_t)(b - run) * per_b;
+      for (size_t k = s; k < s + n; k++) b_ptrs[k] += lo;
+      e->brgemm->f32_np[hi - lo - 1](mr, n, kc, a_ptrs + s, b_ptrs + s, (size_t)d->plane,
+                                     c + lo, (size_t)d->cstride);
+      for (size_t k = s; k < s + n; k++) b_ptrs[k] -= lo;
+    }
+    run = b, lo = blo, hi = bhi;
+  }
+}
+#endif
+
 static void CVT_FN(const cvt_exec *e, const CVT_T *x, CVT_T *y) {
   const cvt_geometry *g = e->geo;
   const phase_dims d = phase_dims_of(g, e->brgemm, e->num_threads);
@@ -206,18 +238,23 @@ static void CVT_FN(const cvt_exec *e, const CVT_T *x, CVT_T *y) {
                     size_t batch = 0;
                     const int64_t *q = t.pair_q + i * d.max_pairs;
                     const int64_t *tap_d = t.pair_tap + i * d.max_pairs;
-                    for (int64_t p = 0; p < t.npairs[i]; p++)
-                      for (int64_t a = 0; a < nth; a++) {
-                        const int64_t ih = jh + th[a].e;
-                        if (d.tiles_per_row && (ih < 0 || ih >= d.in_h)) continue;
-                        for (int64_t b = 0; b < ntw; b++) {
-                          const int64_t tap = tap_d[p] + th[a].k * g->k[2] + tw[b].k;
-                          a_ptrs[batch] = w_block + (tap * g->cin_g + ci0) * mr;
-                          b_ptrs[batch] = planes + q[p] * kc * plane +
-                                          (th[a].e - d.h.emin) * d.wp + (tw[b].e - d.w.emin);
-                          batch++;
+                    /* The batch in (kd, kh, kw) order; with exact width taps in (kw, kd,
+                     * kh) order instead, so that each width tap's terms are a run. */
+                    const int64_t outer = d.exact_w ? ntw : 1, inner = d.exact_w ? 1 : ntw;
+                    for (int64_t o = 0; o < outer; o++)
+                      for (int64_t p = 0; p < t.npairs[i]; p++)
+                        for (int64_t a = 0; a < nth; a++) {
+                          const int64_t ih = jh + th[a].e;
+                          if (d.tiles_per_row && (ih < 0 || ih >= d.in_h)) continue;
+                          for (int64_t b = o; b < o + inner; b++) {
+                            const int64_t tap = tap_d[p] + th[a].k * g->k[2] + tw[b].k;
+                            a_ptrs[batch] = w_block + (tap * g->cin_g + ci0) * mr;
+                            b_ptrs[batch] = planes + q[p] * kc * plane +
+                                            (th[a].e - d.h.emin) * d.wp +
+                                            (tw[b].e - d.w.emin);
+                            batch++;
+                          }
                         }
-                      }
                     if (batch == 0) continue; /* no tap reaches: bias only */
                     const int64_t first = d.tiles_per_row ? r * d.tiles_per_row : 0;
                     const int64_t last = d.tiles_per_row ? first + d.tiles_per_row : d.tiles;
@@ -228,6 +265,13 @@ static void CVT_FN(const cvt_exec *e, const CVT_T *x, CVT_T *y) {
                       for (size_t k = 0; k < batch; k++) b_ptrs[k] += start - at;
                       at = start;
 #if CVT_ROWS
+                      if (d.exact_w) {
+                        const int64_t j0 = tile % d.tiles_per_row * d.nr;
+                        CVT_EXACT_TILE(e, &d, tw, ntw, cw, j0, (size_t)mr, (size_t)kc,
+                                       batch / (size_t)ntw, a_ptrs, b_ptrs,
+                                       c + tile_out(&d, tile));
+                        continue;
+                      }
                       if (d.rpt) {
                         e->brgemm->f32_rows((size_t)mr, batch, (size_t)kc, a_ptrs, b_ptrs,
                                             (size_t)plane, c + tile_out(&d, tile),

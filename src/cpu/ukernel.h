@@ -173,6 +173,9 @@ typedef struct cvt_brgemm_config {
   cvt_f32_brgemm_fn f32_cl;    /* the entry with C channels-last, or NULL (above) */
   cvt_f32_stream_rows_fn f32_stream; /* the ISA's streaming copy, or NULL (memcpy) */
   cvt_f32_cl_rows_fn f32_cl_rows;    /* f32_cl's transpose back, or NULL without f32_cl */
+  /* The same channels-in-lanes tile for 1..nr positions (entry np - 1), or NULL: a tile
+   * whose taps reach only some of its positions calls them on just those (phase.c). */
+  const cvt_f32_brgemm_fn *f32_np;
 } cvt_brgemm_config;
 
 /* The kernels, one declaration macro per signature (the signature is written once, in
@@ -228,6 +231,18 @@ CVT_F32_BRGEMM(cvt_f32_brgemm_64x3_cl_avx512);
 CVT_F32_BRGEMM(cvt_f32_brgemm_64x4_cl_avx512);
 CVT_F32_BRGEMM(cvt_f32_brgemm_64x5_cl_avx512);
 CVT_F32_BRGEMM(cvt_f32_brgemm_64x6_cl_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_32x1_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_32x2_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_32x3_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_32x4_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_32x5_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_32x6_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_32x7_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_32x8_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_32x9_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_32x10_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_32x11_avx512);
+CVT_F32_BRGEMM(cvt_f32_brgemm_32x12_avx512);
 CVT_F64_BRGEMM(cvt_f64_brgemm_6x32_avx512);
 CVT_F32_BRGEMM(cvt_f32_brgemm_4x24_avx2);
 CVT_F64_BRGEMM(cvt_f64_brgemm_4x12_avx2);

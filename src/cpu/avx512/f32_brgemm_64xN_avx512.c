@@ -1,5 +1,6 @@
 /* The float32 brgemm tiles for AVX-512 that vectorise along output channels (contract in
- * ../ukernel.h): up to 64 channels (4 zmm) by 1..6 positions.
+ * ../ukernel.h): up to 64 channels (4 zmm) by 1..6 positions, and up to 32 channels (2
+ * zmm) by 1..12 positions (below).
  *
  * The 6xN tiles (f32_brgemm_6xN_avx512.c) put positions in the vector lanes, which wastes
  * lanes when a plane has few positions per row: deep decoder layers on 3^3..8^3 inputs
@@ -36,9 +37,9 @@ static inline __attribute__((always_inline)) void
 tile(const size_t nvec, const size_t np, const int cl, size_t mr, size_t nr, size_t batch,
      size_t kc, const float *const *a, const float *const *b, size_t ldk, size_t ldj,
      float *c, size_t ldc) {
-  size_t bo[6]; /* B's column j: ldj apart, from column nr - 1 on repeated */
+  size_t bo[12]; /* B's column j: ldj apart, from column nr - 1 on repeated */
   for (size_t j = 0; j < np; j++) bo[j] = (j < nr ? j : nr - 1) * ldj;
-  __m512 acc[4][6];
+  __m512 acc[4][12]; /* nvec * np <= 24 */
   for (size_t j = 0; j < np; j++)
     for (size_t v = 0; v < nvec; v++) acc[v][j] = _mm512_setzero_ps();
   for (size_t bi = 0; bi < batch; bi++) {
@@ -98,3 +99,30 @@ CVT_ENTRY(3)
 CVT_ENTRY(4)
 CVT_ENTRY(5)
 CVT_ENTRY(6)
+
+/* 32 channels (2 zmm) by 1..12 positions, the plain entry only; 24 accumulators at most,
+ * as in the 64x6 tile. The phase algorithm calls them with exact width taps: each width
+ * tap of a row of 7 to 12 positions reaches a run of it (kernel 3 stride 1 on rows of 9
+ * to 12: runs of 9), computed by one call as wide as the run, so each weight vector
+ * loaded from L2 feeds 7 to 12 multiply-adds. The 64x6 tile's exact runs there are 3 to
+ * 6 wide, and measured no faster than its whole tiles: their weight loads bind. */
+#define CVT_ENTRY32(np)                                                                  \
+  CVT_F32_BRGEMM(cvt_f32_brgemm_32x##np##_avx512) {                                      \
+    if (mr > 16)                                                                         \
+      tile(2, np, 0, mr, np, batch, kc, a, b, ldb, 1, c, ldc);                           \
+    else                                                                                 \
+      tile(1, np, 0, mr, np, batch, kc, a, b, ldb, 1, c, ldc);                           \
+  }
+
+CVT_ENTRY32(1)
+CVT_ENTRY32(2)
+CVT_ENTRY32(3)
+CVT_ENTRY32(4)
+CVT_ENTRY32(5)
+CVT_ENTRY32(6)
+CVT_ENTRY32(7)
+CVT_ENTRY32(8)
+CVT_ENTRY32(9)
+CVT_ENTRY32(10)
+CVT_ENTRY32(11)
+CVT_ENTRY32(12)
