@@ -261,6 +261,7 @@ static void check_all_paths(const convt3d_problem *pr) {
       {CONVT3D_ALGO_PHASE, CONVT3D_ISA_SCALAR, 1, "phase scalar, 1 thread"},
       {CONVT3D_ALGO_PHASE, CONVT3D_ISA_AVX2, 2, "phase avx2, 2 threads"},
       {CONVT3D_ALGO_PHASE, CONVT3D_ISA_AVX512, 1, "phase avx512, 1 thread"},
+      {CONVT3D_ALGO_PHASE, CONVT3D_ISA_AVX512, 2, "phase avx512, 2 threads"},
       {CONVT3D_ALGO_PHASE, CONVT3D_ISA_AVX512, 3, "phase avx512, 3 threads"},
       {CONVT3D_ALGO_TAP_GEMM, CONVT3D_ISA_SCALAR, 1, "tap_gemm scalar, 1 thread"},
       {CONVT3D_ALGO_TAP_GEMM, CONVT3D_ISA_AVX2, 2, "tap_gemm avx2, 2 threads"},
@@ -335,6 +336,15 @@ static void test_paths_match_reference(void) {
   check_all_paths(&pr);
   in6[2] = 3;
   pr = make(1, 4, 6, 2, in6, k6, s6, p6, ZERO, ONE, 1);
+  check_all_paths(&pr);
+  /* Few tasks that do not deal evenly to the threads (5 blocks of output channels, one
+   * band of slices: 3 + 2 blocks for 2 threads): the forward halves its slice bands and
+   * channel chunks until the busiest thread's share is least (phase.c, balanced_tasks);
+   * 1, 2 and 3 threads give the reference's result. */
+  int64_t in17[3] = {5, 6, 5}, k17[3] = {1, 2, 2}, s17[3] = {1, 2, 2};
+  pr = make(2, 8, 30, 1, in17, k17, s17, ZERO, ZERO, ONE, 1);
+  check_all_paths(&pr);
+  pr = make(1, 6, 320, 1, (int64_t[3]){2, 3, 5}, k17, s17, ZERO, ZERO, ONE, 1);
   check_all_paths(&pr);
   /* Beyond the phase algorithm's limits (1025 taps along the width; a dilation far beyond
    * the stride): the plan falls back to the direct algorithm, with the same results. */

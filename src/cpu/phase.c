@@ -62,8 +62,9 @@
  * several samples, are grouped until each weight loaded feeds this many. */
 #define PHASE_TASK_POSITIONS 2048
 
-/* Sizes shared by planning and execution, all derived from the geometry and the
- * micro-kernel's tile, never from the thread count. */
+/* Sizes shared by planning and execution, derived from the geometry and the
+ * micro-kernel's tile; the split into tasks also from the thread count, which changes no
+ * sum. */
 typedef struct phase_dims {
   int64_t mr, nr;         /* the micro-kernel's tile */
   phase_axis h, w;
@@ -214,6 +215,71 @@ static phase_tiling tiling_of(int64_t bh, int64_t wp, int64_t jw, int64_t nr, do
 }
 
 
+/* Slice bands of bs slices each: whole samples when bs >= oD, else runs within one. */
+static int64_t slice_bands(const cvt_geometry *g, int64_t bs) {
+  return bs >= g->out[0] ? ceil_div(g->n, bs / g->out[0]) : g->n * ceil_div(g->out[0], bs);
+}
+
+/* Blocks of mr channels per task: all the group's, unless that makes fewer tasks than two
+ * per thread; then halved until it does not. */
+static int64_t task_blocks(int64_t blocks, int64_t spatial, int threads) {
+  int64_t per_task = blocks;
+  while (per_task > 1 && spatial * ceil_div(blocks, per_task) < 2 * (int64_t)threads)
+    per_task = ceil_div(per_task, 2);
+  return per_task;
+}
+
+/* The work of the busiest thread, in channel blocks x slices, for tasks of bs slices and
+ * per_task channel blocks dealt as OpenMP's static schedule deals them (contiguous runs,
+ * the first tasks % threads threads one task more), in phase_task_setup's order (height
+ * bands innermost, then slice bands, channel chunks, groups). A height band counts as its
+ * share of the slices. */
+static double busiest_thread(const cvt_geometry *g, int64_t bs, int64_t per_task,
+                             int64_t blocks, int64_t bands, int threads) {
+  const int64_t sbands = slice_bands(g, bs), od_n = g->out[0];
+  const int64_t cchunks = ceil_div(blocks, per_task);
+  const int64_t tasks = g->groups * cchunks * sbands * bands;
+  const int64_t q = tasks / threads, r = tasks % threads;
+  double most = 0;
+  for (int64_t t = 0, task = 0; t < threads; t++) {
+    double work = 0;
+    for (const int64_t end = task + q + (t < r); task < end; task++) {
+      const int64_t sb = task / bands % sbands, cch = task / bands / sbands % cchunks;
+      const int64_t nb = min64(per_task, blocks - cch * per_task);
+      const int64_t ns = bs >= od_n ? min64(bs / od_n, g->n - sb * (bs / od_n)) * od_n
+                                    : min64(bs, od_n - sb % ceil_div(od_n, bs) * bs);
+      work += (double)(nb * ns) / (double)bands;
+    }
+    most = work > most ? work : most;
+  }
+  return most;
+}
+
+/* Slices and channel blocks per task. By default bs slices (the caller's) and
+ * task_blocks. With several threads and few tasks (under 8 per thread) that do not deal
+ * evenly (5 blocks of channels to 2 threads: 3 + 2), halvings of the slice bands and of
+ * the channel chunks are tried too, and the split whose busiest thread has the least
+ * work is taken (the default on ties; else the larger bands, which read the weights
+ * fewer times). No sum changes: a task's outputs are summed as before. */
+static void balanced_tasks(const cvt_geometry *g, int64_t bs, int64_t blocks, int64_t bands,
+                           int threads, int64_t *bs_out, int64_t *per_task_out) {
+  const int64_t per_task = task_blocks(blocks, g->groups * slice_bands(g, bs) * bands, threads);
+  *bs_out = bs, *per_task_out = per_task;
+  const int64_t tasks = g->groups * slice_bands(g, bs) * bands * ceil_div(blocks, per_task);
+  if (threads < 2 || g->n * g->out[0] == 0 || tasks >= 8 * (int64_t)threads) return;
+  double best = busiest_thread(g, bs, per_task, blocks, bands, threads);
+  const int64_t od_n = g->out[0];
+  for (int64_t b = bs;; b = b > od_n ? ceil_div(b / od_n, 2) * od_n : ceil_div(b, 2)) {
+    for (int64_t pt = task_blocks(blocks, g->groups * slice_bands(g, b) * bands, threads);;
+         pt = ceil_div(pt, 2)) {
+      const double work = busiest_thread(g, b, pt, blocks, bands, threads);
+      if (work < best) best = work, *bs_out = b, *per_task_out = pt;
+      if (pt == 1) break;
+    }
+    if (b == 1) break;
+  }
+}
+
 /* Input planes (n, id) that slices [s0, s0 + bs) of one band can read: whole samples
  * when a band holds whole samples, else the depth range its output depths reach. */
 static int64_t depth_range(const cvt_geometry *g, const phase_axis *dax, int64_t bs) {
@@ -273,8 +339,10 @@ static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
   d.bs = min64(d.bs, slices); /* no slices at all with an empty batch */
   if (d.bs < 1) d.bs = 1;
   if (d.bs > g->out[0]) d.bs = d.bs / g->out[0] * g->out[0];
-  d.sbands = d.bs >= g->out[0] ? ceil_div(g->n, d.bs / g->out[0])
-                                : g->n * ceil_div(g->out[0], d.bs);
+  const int64_t blocks = ceil_div(g->cout_g, d.mr);
+  int64_t per_task;
+  balanced_tasks(g, d.bs, blocks, d.bands, threads, &d.bs, &per_task);
+  d.sbands = slice_bands(g, d.bs);
   d.max_planes = planes_for_band(g, &dax, d.bs, d.max_pairs);
   d.max_range = depth_range(g, &dax, d.bs);
 
@@ -291,14 +359,9 @@ static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
    * all), unless there are fewer tasks than two per thread: then the group's channels
    * are split across tasks. Neither split changes any sum (each output's terms are
    * ordered by kc and the taps only), so results do not depend on the thread count. */
-  const int64_t blocks = ceil_div(g->cout_g, d.mr);
   int64_t per_chunk = PHASE_TILE_BUDGET / (d.bs * per_slice * d.mr * esize);
   per_chunk = per_chunk < 1 ? 1 : min64(per_chunk, blocks);
   d.cc = per_chunk * d.mr;
-  const int64_t spatial = g->groups * d.sbands * d.bands;
-  int64_t per_task = blocks; /* blocks of mr channels per task */
-  while (per_task > 1 && spatial * ceil_div(blocks, per_task) < 2 * (int64_t)threads)
-    per_task = ceil_div(per_task, 2);
   d.ct = per_task * d.mr;
   d.cchunks = ceil_div(blocks, per_task);
   d.slice_elems = d.cc * per_slice;
