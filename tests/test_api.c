@@ -280,18 +280,25 @@ static void check_all_paths(const convt3d_problem *pr) {
   free(x), free(w), free(b), free(y0), free(y1);
 }
 
+/* Random sizes per axis: input 1..in_max, kernel 1..4, stride 1..3, padding 0..3,
+ * dilation 1..2, and an output_padding PyTorch accepts (below the stride or the
+ * dilation). */
+static void random_axes(int64_t in_max, int64_t in[3], int64_t k[3], int64_t s[3],
+                        int64_t p[3], int64_t op[3], int64_t d[3]) {
+  for (int a = 0; a < 3; a++) {
+    in[a] = rnd(1, in_max), k[a] = rnd(1, 4), s[a] = rnd(1, 3), d[a] = rnd(1, 2);
+    p[a] = rnd(0, 3);
+    op[a] = rnd(0, (s[a] > d[a] ? s[a] : d[a]) - 1);
+  }
+}
+
 /* Random small problems, with a share of wide rows (micro-kernel tails along the width),
  * many channels (channel-block tails) and deep reductions (input-channel blocking). */
 static void test_paths_match_reference(void) {
   int configs = 0;
   for (int iter = 0; iter < 700; iter++) {
     int64_t g = rnd(1, 3), in[3], k[3], s[3], p[3], op[3], d[3];
-    for (int a = 0; a < 3; a++) {
-      in[a] = rnd(1, 5), k[a] = rnd(1, 4), s[a] = rnd(1, 3), d[a] = rnd(1, 2);
-      p[a] = rnd(0, 3);
-      int64_t opmax = (s[a] > d[a] ? s[a] : d[a]) - 1;
-      op[a] = rnd(0, opmax);
-    }
+    random_axes(5, in, k, s, p, op, d);
     int64_t cin_g = rnd(1, 3), cout_g = rnd(1, 3);
     if (iter % 7 == 0) in[2] = rnd(30, 150); /* rows longer than one 64-wide tile */
     if (iter % 5 == 0) cout_g = rnd(4, 14);  /* several channel blocks, with a tail */
@@ -487,11 +494,7 @@ static void test_exact_width_taps(void) {
   int configs = 0;
   for (int iter = 0; iter < 150; iter++) {
     int64_t in[3], k[3], s[3], p[3], op[3], d[3];
-    for (int a = 0; a < 3; a++) {
-      in[a] = rnd(1, 4), k[a] = rnd(1, 4), s[a] = rnd(1, 3), d[a] = rnd(1, 2);
-      p[a] = rnd(0, 3);
-      op[a] = rnd(0, (s[a] > d[a] ? s[a] : d[a]) - 1);
-    }
+    random_axes(4, in, k, s, p, op, d);
     in[2] = rnd(1, 30); /* rows of one to five tiles */
     convt3d_problem pr =
         make(rnd(1, 2), rnd(1, 6), rnd(1, 40), 1, in, k, s, p, op, d, (int)rnd(0, 1));

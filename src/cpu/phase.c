@@ -258,25 +258,28 @@ static double busiest_thread(const cvt_geometry *g, int64_t bs, int64_t per_task
 /* Slices and channel blocks per task. By default bs slices (the caller's) and
  * task_blocks. With several threads and few tasks (under 8 per thread) that do not deal
  * evenly (5 blocks of channels to 2 threads: 3 + 2), halvings of the slice bands and of
- * the channel chunks are tried too, and the split whose busiest thread has the least
- * work is taken (the default on ties; else the larger bands, which read the weights
- * fewer times). No sum changes: a task's outputs are summed as before. */
+ * the channel chunks are tried too, up to 8 tasks per thread, and the split whose busiest
+ * thread has the least work is taken (the default on ties; else the larger bands, which
+ * read the weights fewer times). Each try deals fewer than 16 tasks per thread, so the
+ * search stays a few hundred steps at 2 threads. No sum changes: a task's outputs are
+ * summed as before. */
 static void balanced_tasks(const cvt_geometry *g, int64_t bs, int64_t blocks, int64_t bands,
                            int threads, int64_t *bs_out, int64_t *per_task_out) {
+  const int64_t many = 8 * (int64_t)threads;
   const int64_t per_task = task_blocks(blocks, g->groups * slice_bands(g, bs) * bands, threads);
   *bs_out = bs, *per_task_out = per_task;
   const int64_t tasks = g->groups * slice_bands(g, bs) * bands * ceil_div(blocks, per_task);
-  if (threads < 2 || g->n * g->out[0] == 0 || tasks >= 8 * (int64_t)threads) return;
+  if (threads < 2 || g->n * g->out[0] == 0 || tasks >= many) return;
   double best = busiest_thread(g, bs, per_task, blocks, bands, threads);
   const int64_t od_n = g->out[0];
   for (int64_t b = bs;; b = b > od_n ? ceil_div(b / od_n, 2) * od_n : ceil_div(b, 2)) {
-    for (int64_t pt = task_blocks(blocks, g->groups * slice_bands(g, b) * bands, threads);;
-         pt = ceil_div(pt, 2)) {
+    const int64_t spatial = g->groups * slice_bands(g, b) * bands;
+    for (int64_t pt = task_blocks(blocks, spatial, threads);; pt = ceil_div(pt, 2)) {
       const double work = busiest_thread(g, b, pt, blocks, bands, threads);
       if (work < best) best = work, *bs_out = b, *per_task_out = pt;
-      if (pt == 1) break;
+      if (pt == 1 || spatial * ceil_div(blocks, pt) >= many) break;
     }
-    if (b == 1) break;
+    if (b == 1 || spatial >= many) break;
   }
 }
 
