@@ -42,31 +42,48 @@
  * panels within BWD_DATA_PANEL_BUDGET and the pack within BWD_DATA_PACK_ROWS_BUDGET, and
  * bands keep only BWD_DATA_ROW_TASKS_WIDE tasks, so that they hold such packs of rows.
  * VideoGPT convt1 at 1 thread 112 -> 78-85 ms, at 2 66 -> 55; TATS up2 (64x5) 62 -> 52
- * at 2 (best of alternated processes). */
-#define BWD_DATA_PACK_ROWS 4
+ * at 2 (best of alternated processes).
+ * The positions-in-lanes tiles (6xN) take packs of rows too, for the pack's sake: it reads
+ * each grad_output channel's rows of the pack in turn, one contiguous run of up to 2 x 8
+ * rows at kernel = stride = 2, which the hardware prefetchers follow, where a row at a
+ * time read 2-4 rows of every channel, a volume apart, and waited on nearly every line
+ * (nnU-Net up4: the pack 35% of the time, beside the kernel's 39%; 12% beside 50% now).
+ * Against one row at a time and 4 rows for the 64xN tiles, both builds alternated in one
+ * process (medians of 15 executes, 1 / 2 threads) and in separate ones (best of two
+ * medians of 7): nnU-Net up4 0.74-0.85x / 0.68-0.79x the time, up5 0.75-0.91x /
+ * 0.74-0.96x, benchdnn fwks 56x56x40 0.79-0.91x / 0.79-0.89x, fwks 64to32 0.93-0.96x /
+ * 0.87-1.00x, SwinUNETR decoder1 0.62-0.95x / 0.65-0.78x; VideoGPT convt1 (64x6) 0.83-0.93x
+ * / 0.88-0.89x, TATS up2 (64x5) 0.98x / 0.92-0.97x; no other shape of the suite moved
+ * beyond the noise. 16 rows: up4 1.3x the time of 8 (the pack's chunks of channels
+ * shrink); 8 rather than 4: up5 0.84x, VideoGPT convt1 0.92-0.95x, the rest 0.95-0.99x. */
+#define BWD_DATA_PACK_ROWS 8
 #define BWD_DATA_PANEL_BUDGET (INT64_C(256) * 1024)
 #define BWD_DATA_PACK_ROWS_BUDGET (INT64_C(512) * 1024)
 #define BWD_DATA_ROW_TASKS_WIDE 16
 
 /* grad_output rows ahead, in the order it packs them, that the row cut's pack prefetches
  * (nnU-Net up4 at 1 thread: the pack's time 86-137 -> 63-68 M cycles at 8, against 80-91
- * at 4 and 70-85 at 16). Counted channel by channel within each row only, the first 8
- * channels of every row went unprefetched: counted across rows, nnU-Net up5 0.88x the time
- * at 1 and 2 threads, SwinUNETR decoder1 0.90x, up4 0.97x at 1 (alternated in one process;
- * 4 and 16 rows were 3-4% slower than 8). The plane cut's pack (22% of nnU-Net up2,
+ * at 4 and 70-85 at 16, when it packed a row at a time, channel by channel). Counted
+ * within each row only, the first 8 channels of every row went unprefetched: counted
+ * across rows, nnU-Net up5 0.88x the time at 1 and 2 threads, SwinUNETR decoder1 0.90x,
+ * up4 0.97x at 1 (alternated in one process; 4 and 16 rows were 3-4% slower than 8).
+ * Measured again with packs of rows read channel by channel: 16 rows took nnU-Net up4
+ * 1.22x the time of 8 and VideoGPT convt1 1.06x, 4 rows 1.02-1.08x (but benchdnn fwks
+ * 56x56x40, 0.90x). The plane cut's pack (22% of nnU-Net up2,
  * waiting on grad_output's lines) does not: the same prefetch there gained 0-3% (nnU-Net
  * up2, benchdnn fwks 14x14x10, alternated in one process) and cost 3D-GAN l5 6-10% where
  * it never ran (one channel: code placement). */
 #define BWD_DATA_PREFETCH 8
 
-/* The row cut packs, per live kd p, grad_output row j and channel co, in that order:
- * (p, j, co) steps to the next. */
+/* The row cut packs, per live kd p, grad_output channel co and row j, in that order
+ * (each channel's rows one run of grad_output, rows ascending): (p, co, j) steps to the
+ * next. */
 static inline void pack_order_next(int64_t *p, int64_t *j, int64_t *co, int64_t rows,
                                    int64_t channels) {
-  if (++*co < channels) return;
-  *co = 0;
   if (++*j < rows) return;
   *j = 0;
+  if (++*co < channels) return;
+  *co = 0;
   ++*p;
 }
 
@@ -282,7 +299,7 @@ static bwd_data_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg
                BWD_DATA_ROW_BUDGET)
       d.band++;
     d.prows = 1;
-    if (cfg->vec_m > 1 && d.band > 1) { /* bands balanced, and packs of rows within them */
+    if (d.band > 1) { /* bands balanced, and packs of rows within them */
       d.band = ceil_div(g->in[1], ceil_div(g->in[1], d.band));
       d.prows = ceil_div(d.band, ceil_div(d.band, BWD_DATA_PACK_ROWS));
     }

@@ -192,8 +192,8 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
       int64_t ap = 0, aj = 0, ac = 0;
       for (int64_t t = 0; t < BWD_DATA_PREFETCH; t++) pack_order_next(&ap, &aj, &ac, nh, kc);
       for (int64_t p = 0; !d->inplace && p < kds; p++)
-        for (int64_t j = 0; j < nh; j++)
-          for (int64_t co = 0; co < kc; co++) {
+        for (int64_t co = 0; co < kc; co++)
+          for (int64_t j = 0; j < nh; j++) {
             const CVT_T *src = gy_chunk + co * y_channel + ws->kd_row[p] + ws->hrow[j] * oW;
             if (ap < kds) {
               const CVT_T *ahead = gy_chunk + ac * y_channel + ws->kd_row[ap] + ws->hrow[aj] * oW;
