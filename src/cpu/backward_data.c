@@ -69,11 +69,19 @@
  * up4 0.97x at 1 (alternated in one process; 4 and 16 rows were 3-4% slower than 8).
  * Measured again with packs of rows read channel by channel: 16 rows took nnU-Net up4
  * 1.22x the time of 8 and VideoGPT convt1 1.06x, 4 rows 1.02-1.08x (but benchdnn fwks
- * 56x56x40, 0.90x). The plane cut's pack (22% of nnU-Net up2,
- * waiting on grad_output's lines) does not: the same prefetch there gained 0-3% (nnU-Net
- * up2, benchdnn fwks 14x14x10, alternated in one process) and cost 3D-GAN l5 6-10% where
- * it never ran (one channel: code placement). */
+ * 56x56x40, 0.90x).
+ * The plane cut packs a channel's plane (its rows of a kd, read per height and width
+ * phase) at a time, and prefetches the next channel's, up to BWD_DATA_PLANE_PREFETCH
+ * bytes of it: each plane lies a volume after the last, and the pack waited on nearly
+ * every line (30% of nnU-Net up2's time, its masked loads three quarters of that). The
+ * two builds alternated in one process (medians of 15 executes, two runs, 1 / 2
+ * threads): nnU-Net up2 0.79-0.81x / 0.79x the time, benchdnn fwks 14x14x10 0.86-0.87x /
+ * 0.86x, V-Net 0.76-0.85x / 0.88x, 3D-GAN l4 0.94x / 0.91x, ResidualUNet3D up3
+ * 0.91-0.93x / 0.90x; the rest of the suite unmoved. Two channels ahead measured
+ * the same; four, 1-2% slower. (The rows-ahead prefetch of the row cut gained 0-3%
+ * here.) */
 #define BWD_DATA_PREFETCH 8
+#define BWD_DATA_PLANE_PREFETCH (INT64_C(4) * 1024)
 
 /* The row cut packs, per live kd p, grad_output channel co and row j, in that order
  * (each channel's rows one run of grad_output, rows ascending): (p, co, j) steps to the

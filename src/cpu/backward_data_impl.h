@@ -271,7 +271,13 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
     const int64_t kc = min64(d->kc, g->cout_g - co0);
     const CVT_T *gy_chunk = gy + (n * g->cout + grp * g->cout_g + co0) * y_channel;
     for (int64_t p = 0; p < planes; p++)
-      for (int64_t co = 0; co < kc; co++)
+      for (int64_t co = 0; co < kc; co++) {
+        if (co + 1 < kc) { /* the next channel's plane, or its first lines */
+          const CVT_T *next = gy_chunk + (co + 1) * y_channel + ws->kd_row[p];
+          const int64_t span = min64(oH * oW, BWD_DATA_PLANE_PREFETCH / (int64_t)sizeof *next);
+          for (int64_t i = 0; i < span; i += 64 / (int64_t)sizeof *next)
+            __builtin_prefetch(next + i);
+        }
         for (int64_t sh = 0; sh < hd->slots; sh++)
           for (int64_t sw = 0; sw < wd->slots; sw++) {
             CVT_T *dst = pack + (p * kc + co) * ldb + (sh * d->wslots + sw) * d->pitch;
@@ -285,6 +291,7 @@ static void CVT_PLANES(const cvt_exec *e, const bwd_data_dims *d, const bwd_data
             }
             memset(dst, 0, (size_t)(lenw + d->nr) * sizeof *dst); /* the last tiles' overrun */
           }
+      }
     for (int64_t b = 0; b < d->blocks; b++) {
       const int64_t ci0 = b * d->mr_max, mr = min64(d->mr_max, g->cin_g - ci0);
       const CVT_T *a_block = w_packed + block_offset(g, d->mr_max, grp, b);
