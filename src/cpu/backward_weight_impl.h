@@ -284,18 +284,23 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
     for (int64_t r0 = 0; r0 < d.rows && !d.dot; r0 += d.slab) {
       const int64_t nrows = min64(d.slab, d.rows - r0);
       /* x rows, channels-last per block of mr_max input channels: [iw][mr], a row's blocks
-       * together ([row][block]; gemm: [block][row], see CVT_GEMM_TILES). */
+       * together ([row][block]; gemm: [block][row], see CVT_GEMM_TILES). A block's rows
+       * are read in order, so that its channels' reads run on, rows ascending: the
+       * hardware prefetchers follow them (row by row, each row's blocks in turn, every
+       * channel's row was a page apart from the last read and waited on its line:
+       * alternated in one process, nnU-Net up4 0.94x the time and V-Net 0.90x at 1 thread,
+       * the rest of the suite and 2 threads within 2% either way). */
 #pragma omp for schedule(static)
       for (int64_t it = 0; it < nrows * groups * d.blocks; it++) {
-        const int64_t rr = it / (groups * d.blocks), grp = it / d.blocks % groups;
-        const int64_t ci0 = it % d.blocks * d.mr_max, mr = min64(d.mr_max, cin_g - ci0);
+        const int64_t rr = it % nrows, grp = it / nrows / d.blocks;
+        const int64_t ci0 = it / nrows % d.blocks * d.mr_max, mr = min64(d.mr_max, cin_g - ci0);
         const int64_t row = r0 + rr, ih = row % H, id = row / H % D, n = row / H / D;
         const CVT_T *src = x + ((n * g->cin + grp * cin_g + ci0) * D + id) * H * W + ih * W;
         CVT_T *dst = d.gemm ? xpack + ((grp * cin_g + ci0) * d.slab + rr * mr) * W
                             : xpack + rr * d.x_row + (grp * cin_g + ci0) * W;
         for (int64_t m = 0; m < mr; m++)
           for (int64_t iw = 0; iw < W; iw++) dst[iw * mr + m] = src[m * x_channel + iw];
-        if (!d.gemm && it % (groups * d.blocks) == groups * d.blocks - 1) /* the row's slack */
+        if (!d.gemm && it / nrows == groups * d.blocks - 1) /* the row's slack */
           memset(xpack + rr * d.x_row + groups * cin_g * W, 0,
                  (size_t)d.mr_max * sizeof *xpack);
         if (d.gemm && it == 0) /* the slab's slack, past its last block */
