@@ -71,6 +71,15 @@
  * BWD_WEIGHT_GEMM_RATIO times the weight's elements, and mostly far fewer). */
 #define BWD_WEIGHT_SLAB_BUDGET (INT64_C(4096) * 1024)
 #define BWD_WEIGHT_GEMM_SLAB_BUDGET (INT64_C(16384) * 1024)
+/* The tiles that read grad_output in place (d.direct) pack only the input, and every
+ * (tap, block of ci, tile of co) call reads the slab's whole x pack: over L2, each read
+ * came from L3 (nnU-Net up5, 64 -> 32 channels at 64^3: 8 taps x 8 tiles of 4 co read
+ * 4 MiB slabs 64 times each). There a slab is kept within L2, unless the accumulator is
+ * larger than that: it is revisited per slab (VideoGPT convt1's, 14.7 MB, in 4 slabs
+ * instead of 1: 1.1-1.3x the time). Alternated in one process against 4 MiB slabs (medians
+ * of 9 executes, 1 / 2 threads): nnU-Net up5 0.66x / 0.76x the time, benchdnn fwks
+ * 64to32 0.70x / 0.75x; 256 KiB measured the same as 512. */
+#define BWD_WEIGHT_DIRECT_SLAB_BUDGET (INT64_C(512) * 1024)
 
 /* The gemm formulation when building Y costs less than the tap formulation's passes over
  * the weight: Y holds positions * cout_g * taps values, the weight cin_g * cout_g * taps,
@@ -197,7 +206,11 @@ static bwd_weight_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *c
             : d.whole  ? d.pairs * g->out[2] * d.cpad * g->groups
                        : d.pairs * d.slots * d.len * d.cpad * g->groups;
   const int64_t per_row = (d.x_row + d.y_row) * (int64_t)g->esize;
-  const int64_t budget = d.gemm ? BWD_WEIGHT_GEMM_SLAB_BUDGET : BWD_WEIGHT_SLAB_BUDGET;
+  const int64_t acc_bytes = g->groups * d.taps * g->cin_g * d.cpad * (int64_t)g->esize;
+  const int64_t budget = d.gemm ? BWD_WEIGHT_GEMM_SLAB_BUDGET
+                         : d.direct && acc_bytes <= BWD_WEIGHT_DIRECT_SLAB_BUDGET
+                             ? BWD_WEIGHT_DIRECT_SLAB_BUDGET
+                             : BWD_WEIGHT_SLAB_BUDGET;
   d.slab = max64(1, min64(d.rows, budget / per_row));
   d.dot = use_dot(g, cfg);
   if (d.dot) {
