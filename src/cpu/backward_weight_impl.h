@@ -258,6 +258,10 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
   const int64_t ctiles = d.ctiles;
   const int64_t items = groups * d.taps * d.blocks * ctiles;
   const int64_t acc_rows = groups * d.taps * cin_g; /* of cpad elements */
+  /* the packed grad_output rows, y_unit elements apart: every group's [ow][co] (whole)
+   * or [phase][j][co] */
+  const int64_t y_unit = d.y_row / d.pairs;
+  int64_t *slots = ws.slots, *keys = ws.keys, nkeys = 0; /* shared */
 
 #pragma omp parallel num_threads(e->num_threads) if (e->num_threads > 1)
   {
@@ -313,20 +317,19 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
                        r0 == 0);
         continue;
       }
-      /* The grad_output rows each x row reaches, per (kd, kh) and position (or width
-       * phase and position), channels-last and zero-padded to cpad: [(kd, kh)][ow][co]
-       * (or [(kd, kh)][phase][j][co]). */
-      if (!d.direct) { /* the same for every thread: no pack, no barrier */
+      /* The grad_output rows the slab reaches, each packed once (with kernel 3 stride 1,
+       * a row is reached from 9 input rows), in their order in memory, channels-last and
+       * zero-padded to cpad: per group [ow][co], or [phase][j][co]. */
+      if (!d.direct) {
+#pragma omp single
+        nkeys = slab_keys(g, &d, r0, nrows, slots, keys);
 #pragma omp for schedule(static)
-        for (int64_t it = 0; it < nrows * groups * d.pairs; it++) {
-          const int64_t rr = it / (groups * d.pairs), grp = it / d.pairs % groups;
-          const int64_t pair = it % d.pairs, kd = pair / kH, kh = pair % kH;
-          const int64_t row = r0 + rr, n = row / H / D;
-          int64_t at;
-          if (!row_reaches(g, row, kd, kh, &at)) continue; /* never read */
+        for (int64_t it = 0; it < nkeys * groups; it++) {
+          const int64_t u = it / groups, grp = it % groups;
+          const int64_t n = keys[u] / (oD * oH), at = keys[u] % (oD * oH);
           const CVT_T *src = gy + (n * g->cout + grp * cout_g) * y_channel + at * oW;
-          if (d.whole) { /* [(kd, kh)][ow][co] */
-            CVT_T *dst = ypack + rr * d.y_row + (grp * d.pairs + pair) * oW * d.cpad;
+          if (d.whole) { /* [ow][co] */
+            CVT_T *dst = ypack + u * y_unit + grp * oW * d.cpad;
             if (d.cpad > cout_g) /* the last tile's columns past cout_g */
               for (int64_t ow = 0; ow < oW; ow++)
                 memset(dst + ow * d.cpad + cout_g, 0,
@@ -335,8 +338,7 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
                                              d.cpad);
             continue;
           }
-          CVT_T *dst =
-              ypack + rr * d.y_row + (grp * d.pairs + pair) * d.slots * d.len * d.cpad;
+          CVT_T *dst = ypack + u * y_unit + grp * d.slots * d.len * d.cpad;
           for (int64_t s = 0; s < d.slots; s++, dst += d.len * d.cpad) {
             const int64_t r = slot_phase(g, s);
             int64_t lo, hi; /* positions j whose column (j + qmin)*sW + r exists */
@@ -365,8 +367,9 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
         size_t batch = 0;
         row_walk w = walk_from(g, r0);
         for (int64_t rr = 0; rr < nrows; rr++, walk_next(g, &w)) {
-          int64_t at;
-          if (!reaches(g, w.id, w.ih, kd, kh, &at)) continue;
+          int64_t at = 0;
+          if (d.direct ? !reaches(g, w.id, w.ih, kd, kh, &at) : slots[rr * d.pairs + pair] < 0)
+            continue;
           a_ptrs[batch] = xpack + rr * d.x_row + (grp * cin_g + ci0) * W + lo * mr;
 #if CVT_IS_F32
           if (d.direct) { /* channel co0's row, at the tap's first position */
@@ -376,10 +379,9 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
           }
 #endif
           b_ptrs[batch] =
-              ypack + rr * d.y_row + co0 +
-              (d.whole ? ((grp * d.pairs + pair) * oW + lo * sw + t) * d.cpad
-                       : (((grp * d.pairs + pair) * d.slots + slot) * d.len + lo + q - d.qmin) *
-                             d.cpad);
+              ypack + slots[rr * d.pairs + pair] * y_unit + co0 +
+              (d.whole ? (grp * oW + lo * sw + t) * d.cpad
+                       : ((grp * d.slots + slot) * d.len + lo + q - d.qmin) * d.cpad);
           batch++;
         }
         if (batch == 0) continue;
