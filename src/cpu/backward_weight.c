@@ -108,11 +108,29 @@ static bool use_gemm(const cvt_geometry *g) {
  * tiles win (0.26-0.85x there, more with short rows: its calls reduce over a slab's rows
  * only, so each ends in a horizontal sum per accumulator). */
 #define BWD_WEIGHT_DOT_MAX_CHANNELS 16
+/* That many channels only with one tap (a pointwise layer); with several, the tap
+ * formulation's tiles win from 4 channels on (more with kernel <= stride on every axis,
+ * where no two taps meet one grad_output position, up to 8), by far when the other side
+ * is wide. Alternated in one process against the dot formulation (medians of 9 executes,
+ * 1 / 2 threads), 32^3 inputs unless said: kernel 4 stride 2 64 -> 16 0.33x / 0.32x the
+ * time, 64 -> 8 0.40x / 0.34x, 64 -> 4 0.49x / 0.44x; kernel 3 stride 2 32 -> 12 0.52x;
+ * kernel 3 stride 1 4 -> 64 0.40x / 0.33x, 16 -> 16 (48^3) 0.66x / 0.46x, 8 -> 8 (48^3)
+ * 1.12x / 0.72x; kernel 2 stride 2 32 -> 16 (64^3) 0.93x / 0.77x, 16 -> 32 (48^3) 0.96x /
+ * 0.77x, 16 -> 16 (64^3) 1.12x / 0.72x, but 64 -> 8 (48^3) 1.25x / 1.18x; kernel 1 64 ->
+ * 16 1.85x / 4.4x, MedNeXt's head 2.1x / 3.6x. */
+#define BWD_WEIGHT_DOT_MAX_CHANNELS_APART 8
+#define BWD_WEIGHT_DOT_MAX_CHANNELS_MEETING 3
 static bool use_dot(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
   const int64_t W = g->in[2], sw = g->stride[2];
+  bool apart = true; /* kernel <= stride, undilated, on every axis */
+  for (int ax = 0; ax < 3; ax++)
+    apart = apart && (g->k[ax] == 1 || (g->k[ax] <= g->stride[ax] && g->dil[ax] == 1));
+  const int64_t max_channels = g->k[0] * g->k[1] * g->k[2] == 1 ? BWD_WEIGHT_DOT_MAX_CHANNELS
+                               : apart ? BWD_WEIGHT_DOT_MAX_CHANNELS_APART
+                                       : BWD_WEIGHT_DOT_MAX_CHANNELS_MEETING;
   return g->dtype == CONVT3D_F32 && cfg->f32_dot && !use_gemm(g) &&
          (sw == 1 || (sw == 2 && g->dil[2] == 1)) && 4 * W >= INT64_C(48) * ceil_div(W, 16) &&
-         min64(g->cin_g, g->cout_g) <= BWD_WEIGHT_DOT_MAX_CHANNELS;
+         min64(g->cin_g, g->cout_g) <= max_channels;
 }
 
 /* The dot formulation with at most BWD_WEIGHT_DOT_PAIRS_MAX_COUT grad_output channels per
