@@ -207,7 +207,7 @@ static void test_random(void) {
   pr.dtype = CONVT3D_F64;
   check_problem(&pr);
   /* grad_weight's dot formulation (float32, AVX-512; width stride 1 or 2, rows of 16
-   * positions or more, at most 16 channels per group on one side): every tile (cout_g 1,
+   * positions or more, few channels per group on one side): every tile (cout_g 1,
    * 2-3 and larger, both strides), rows with a partial last vector, padding and
    * output_padding at the row ends, dilation at stride 1, groups, depthwise, and several
    * slabs. */
@@ -227,6 +227,18 @@ static void test_random(void) {
     pr = make(rnd(1, 2), g8 * cin_g, cout_g, g8, in8, k8, s8, p8, op8, d8, (int)rnd(0, 1));
     if (convt3d_problem_check(&pr) == CONVT3D_OK) check_problem(&pr);
   }
+  /* The dot formulation keeps 4-16 channels on the narrow side only with one tap (13,
+   * 16) or with kernel <= stride on every axis (8); with overlapping taps 4 channels
+   * take the tap formulation. */
+  int64_t in10[3] = {2, 3, 40}, k10[3] = {2, 2, 2}, s10[3] = {2, 2, 2};
+  pr = make(2, 20, 13, 1, in10, one, one, zero, zero, one, 1);
+  check_problem(&pr);
+  pr = make(1, 16, 37, 1, in10, one, one, zero, zero, one, 0);
+  check_problem(&pr);
+  pr = make(2, 24, 8, 1, in10, k10, s10, zero, zero, one, 1);
+  check_problem(&pr);
+  pr = make(1, 30, 4, 1, in10, k3, s10, one, one, one, 1);
+  check_problem(&pr);
   int64_t in9[3] = {4, 8, 64}, k9[3] = {3, 3, 3};
   pr = make(2, 16, 16, 1, in9, k9, one, one, zero, one, 1); /* 64 rows, slabs of 36 */
   check_problem(&pr);
