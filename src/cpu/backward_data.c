@@ -208,11 +208,21 @@ typedef struct bwd_data_dims {
 #define BWD_DATA_PLANE_MIN_POSITIONS 48
 #define BWD_DATA_PLANE_MAX_W 16
 #define BWD_DATA_PLANE_MAX_W_FEW_CHANNELS 64
+#define BWD_DATA_PLANE_MIN_K 128
+static double taps_per_call(const cvt_geometry *g);
 static bool use_planes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
   const int64_t max_w = g->cout_g <= BWD_DATA_TAPS_K_MAX_CHANNELS
                             ? BWD_DATA_PLANE_MAX_W_FEW_CHANNELS
                             : BWD_DATA_PLANE_MAX_W;
-  if (cfg->vec_m > 1 || g->in[2] > max_w) return false;
+  /* Rows whose last vector is mostly empty (row tiles filling under 80% of their lanes),
+   * with few taps per call (kernel 4 stride 2 keeps the 64xN row tiles: 1.25-1.43x the
+   * time as planes) and deep reductions: a call's k, grad_output channels x taps, from
+   * BWD_DATA_PLANE_MIN_K (with 16-32 of them, planes took 1.13-1.55x the time). */
+  const int64_t W = g->in[2];
+  const bool short_tail = W <= BWD_DATA_PLANE_MAX_W_FEW_CHANNELS &&
+                          5 * W < 4 * ceil_div(W, 16) * 16 && taps_per_call(g) < 8 &&
+                          (double)g->cout_g * taps_per_call(g) >= BWD_DATA_PLANE_MIN_K;
+  if (cfg->vec_m > 1 || (W > max_w && !short_tail)) return false;
   bwd_axis w = {0};
   axis_of(g, 2, &w);
   const int64_t positions = g->in[1] * w.len;
@@ -355,7 +365,6 @@ static bwd_data_dims dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg
  * vanishes), or into a channels-last row buffer a vector load and store per vector. A
  * call covers kc channels of the live taps of a row (about k/s per axis). */
 #define STORE_SCATTER 8.0
-static double taps_per_call(const cvt_geometry *g);
 static double tile_cost(const cvt_geometry *g, const cvt_brgemm_config *c) {
   const double H = (double)g->in[1], mr_max = (double)c->mr_max, nr = (double)c->nr;
   const double blocks = (double)ceil_div(g->cin_g, (int64_t)c->mr_max);
