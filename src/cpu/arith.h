@@ -26,6 +26,18 @@ static inline void phase_row_range(int64_t out, int64_t s, int64_t r, int64_t qm
   *hi = out - 1 - r < 0 ? *lo : max64(*lo, min64(len, (out - 1 - r) / s - qmin + 1));
 }
 
+/* The index of key in a[0 .. n), ascending, or -1 where it is not there. */
+static inline int64_t sorted_index(const int64_t *a, int64_t n, int64_t key) {
+  int64_t lo = 0, hi = n; /* key, if there, lies in a[lo .. hi) */
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (a[mid] == key) return mid;
+    if (a[mid] < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return -1;
+}
+
 /* n rounded up to a multiple of 64 (bytes: keeps workspace slices cache-line aligned). */
 static inline size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 

@@ -172,14 +172,7 @@ static void CVT_ROWS(const cvt_exec *e, const bwd_data_dims *d, const bwd_data_w
     for (int64_t r = 0; r < pr; r++)
       for (int64_t kh = 0; kh < kH; kh++) {
         const int64_t oh = (ih0 + r0 + r) * g->stride[1] - g->pad[1] + kh * g->dil[1];
-        int64_t i = -1;
-        for (int64_t lo = 0, hi = nh; oh >= 0 && oh < oH && i < 0;) { /* binary search */
-          const int64_t mid = (lo + hi) / 2;
-          if (ws->hrow[mid] == oh) i = mid;
-          else if (ws->hrow[mid] < oh) lo = mid + 1;
-          else hi = mid;
-        }
-        ws->hidx[r * kH + kh] = i;
+        ws->hidx[r * kH + kh] = oh >= 0 && oh < oH ? sorted_index(ws->hrow, nh, oh) : -1;
       }
     for (int64_t co0 = 0; co0 < g->cout_g; co0 += d->kc) {
       const int64_t kc = min64(d->kc, g->cout_g - co0);

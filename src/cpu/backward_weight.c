@@ -100,8 +100,8 @@ static bool use_gemm(const cvt_geometry *g) {
 
 /* The dot formulation: float32 on an ISA with dot-product tiles, a width stride of 1 (or
  * 2 without width dilation: the tiles pair width taps 2q and 2q + 1), rows that fill at
- * least three quarters of their vectors of 16 positions, and at most
- * BWD_WEIGHT_DOT_MAX_CHANNELS channels per group on one side. Measured on the suite (best
+ * least three quarters of their vectors of 16 positions, and few channels per group on
+ * one side (below: at most BWD_WEIGHT_DOT_MAX_CHANNELS with one tap). Measured on the suite (best
  * of 2 x 3 runs, 1 thread, against the tap formulation): MedNeXt's depthwise layer 2.8x
  * faster, its kernel-1 head (32 -> 13) 1.22x, 3D-GAN's l5 (64 -> 1) 1.25x, VideoGPT's
  * head (240 -> 3) level; with many channels on both sides the tap formulation's larger
@@ -332,16 +332,8 @@ static int64_t slab_keys(const cvt_geometry *g, const bwd_weight_dims *d, int64_
   int64_t unique = 0;
   for (int64_t i = 0; i < count; i++)
     if (unique == 0 || keys[i] != keys[unique - 1]) keys[unique++] = keys[i];
-  for (int64_t i = 0; i < nrows * d->pairs; i++) {
-    if (slots[i] < 0) continue;
-    int64_t lo = 0, hi = unique; /* keys[lo] <= slots[i] < keys[hi] */
-    while (hi - lo > 1) {
-      const int64_t mid = (lo + hi) / 2;
-      if (keys[mid] <= slots[i]) lo = mid;
-      else hi = mid;
-    }
-    slots[i] = lo;
-  }
+  for (int64_t i = 0; i < nrows * d->pairs; i++)
+    if (slots[i] >= 0) slots[i] = sorted_index(keys, unique, slots[i]);
   return unique;
 }
 
