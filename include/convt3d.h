@@ -226,6 +226,10 @@ typedef enum convt3d_algorithm {
   CONVT3D_ALGO_PHASE = 3,     /**< per stride phase, batch-reduce GEMM micro-kernels */
   CONVT3D_ALGO_TAP_GEMM = 4,  /**< the in-plane taps as GEMM rows, then gathered: for
                                    few output channels per group (forward only) */
+  CONVT3D_ALGO_WINOGRAD = 5,  /**< Winograd F(4, 3) along the width, the rest as the phase
+                                   algorithm: float32, width kernel 3, stride 1, no width
+                                   dilation (forward only; about 3x the rounding error of
+                                   the others) */
 } convt3d_algorithm;
 
 /** Instruction sets of the micro-kernels. */
@@ -251,12 +255,20 @@ CONVT3D_API const char *convt3d_algorithm_name(convt3d_algorithm algorithm);
  * instruction set's micro-kernels (convt3d_plan_info.kernel) to use instead of the plan's
  * pick.
  *
+ * CONVT3D_ALGO_AUTO takes the Winograd algorithm for float32 layers with width kernel 3,
+ * stride 1 and no width dilation, at least 64 channels in and out per group, and rows
+ * long enough (about 8 outputs or more) that it does at most 3/4 of the multiply-adds. Its rounding error is about 3x the other algorithms'
+ * (docs/algorithm.md); the environment variable CONVT3D_WINOGRAD=0 (read at each plan
+ * creation), or an explicit algorithm, keeps plans off it.
+ *
  * An algorithm asked for explicitly that cannot take the problem makes plan creation fail
  * with CONVT3D_ERR_INVALID_ARGUMENT and a message saying why: the phase algorithm beyond
  * its limits (more than 1024 taps on an axis, or a dilation far beyond the stride), the
  * tap_gemm algorithm beyond its own (more than 1024 taps on an axis, more than 4096 GEMM
- * rows kH*kW*Cout/groups, or input rows too wide for its buffers), the direct and tap_gemm
- * algorithms for a backward pass. CONVT3D_ALGO_AUTO never fails this way.
+ * rows kH*kW*Cout/groups, or input rows too wide for its buffers), the Winograd algorithm
+ * outside its (float32, width kernel 3, stride 1 and dilation 1, and one tile's transforms
+ * within 8 MiB), the direct, tap_gemm and Winograd algorithms for a backward pass.
+ * CONVT3D_ALGO_AUTO never fails this way.
  */
 typedef struct convt3d_plan_options {
   convt3d_algorithm algorithm; /**< CONVT3D_ALGO_AUTO unless testing; an empty batch

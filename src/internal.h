@@ -183,6 +183,24 @@ size_t cvt_tap_gemm_workspace_bytes(const cvt_geometry *geo,
                                     const struct cvt_brgemm_config *cfg);
 void cvt_tap_gemm_forward(const cvt_exec *e, const void *input, void *output);
 
+/* src/cpu/winograd.c: Winograd's F(4, 3) along the width (kernel 3, stride 1, no
+ * dilation there; float32), the middle step the phase algorithm on a problem of 6x the
+ * groups. _prefers: the plan's rule for CONVT3D_ALGO_AUTO. _pack_weights returns false
+ * when its transient buffer cannot be allocated. The workspace is one block shared by the
+ * threads. */
+bool cvt_winograd_supports(const cvt_geometry *geo);
+bool cvt_winograd_prefers(const cvt_geometry *geo);
+const struct cvt_brgemm_config *cvt_winograd_pick_kernel(const cvt_geometry *geo,
+                                                         const struct cvt_brgemm_config *tiles,
+                                                         size_t count);
+size_t cvt_winograd_packed_weight_bytes(const cvt_geometry *geo,
+                                        const struct cvt_brgemm_config *cfg);
+bool cvt_winograd_pack_weights(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg,
+                               const void *weight, void *packed, int num_threads);
+size_t cvt_winograd_workspace_bytes(const cvt_geometry *geo,
+                                    const struct cvt_brgemm_config *cfg, int num_threads);
+void cvt_winograd_forward(const cvt_exec *e, const void *input, void *output);
+
 /* src/cpu/backward_data.c: grad_input (and conv3d) as a batch-reduce GEMM per input
  * row over the taps, on grad_output rows packed per width phase (docs/algorithm.md).
  * The workspace is per thread. */

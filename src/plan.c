@@ -89,6 +89,7 @@ const char *convt3d_algorithm_name(convt3d_algorithm algorithm) {
   case CONVT3D_ALGO_DIRECT: return "direct";
   case CONVT3D_ALGO_PHASE: return "phase";
   case CONVT3D_ALGO_TAP_GEMM: return "tap_gemm";
+  case CONVT3D_ALGO_WINOGRAD: return "winograd";
   }
   return "unknown";
 }
@@ -162,6 +163,13 @@ choose_kernel(const cvt_geometry *geo, cvt_isa isa,
   return chosen;
 }
 
+/* CONVT3D_WINOGRAD=0 in the environment keeps CONVT3D_ALGO_AUTO off the Winograd
+ * algorithm, whose rounding error is larger (convt3d.h). */
+static bool winograd_allowed(void) {
+  const char *v = getenv("CONVT3D_WINOGRAD");
+  return !v || strcmp(v, "0") != 0;
+}
+
 /* True when every weight is finite. The phase algorithm multiplies some weights by the
  * zeros that pad its packed input (taps that fall outside the input, for outputs that
  * other taps reach): harmless for finite weights, but an infinite or NaN weight would
@@ -195,7 +203,7 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT,
                     "%s: options->num_threads = %d is more than %d threads", fn,
                     opt->num_threads, MAX_THREADS);
-  if ((unsigned)opt->algorithm > CONVT3D_ALGO_TAP_GEMM)
+  if ((unsigned)opt->algorithm > CONVT3D_ALGO_WINOGRAD)
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: options->algorithm = %d is not a "
                     "convt3d_algorithm", fn, (int)opt->algorithm);
   const bool forward = pass == CONVT3D_PASS_FORWARD;
@@ -204,12 +212,13 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
    * that without sizing tiles and workspaces by an output plane that may be huge. */
   if (geo->n == 0) algorithm = CONVT3D_ALGO_REFERENCE;
   if (algorithm == CONVT3D_ALGO_AUTO) {
-    if (!forward)
-      algorithm = CONVT3D_ALGO_PHASE;
-    else if (!cvt_phase_supports(geo) || !all_finite(geo, weight))
+    algorithm = CONVT3D_ALGO_PHASE; /* and for the backward passes */
+    if (forward && (!cvt_phase_supports(geo) || !all_finite(geo, weight)))
       algorithm = CONVT3D_ALGO_DIRECT;
-    else
-      algorithm = cvt_tap_gemm_prefers(geo) ? CONVT3D_ALGO_TAP_GEMM : CONVT3D_ALGO_PHASE;
+    else if (forward && cvt_tap_gemm_prefers(geo))
+      algorithm = CONVT3D_ALGO_TAP_GEMM;
+    else if (forward && winograd_allowed() && cvt_winograd_prefers(geo))
+      algorithm = CONVT3D_ALGO_WINOGRAD;
   }
   if (forward && algorithm == CONVT3D_ALGO_PHASE && !cvt_phase_supports(geo))
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: the phase algorithm does not support "
@@ -220,7 +229,13 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
                     "support this problem (more than 1024 kernel taps, more than 4096 "
                     "kH*kW*Cout/groups, or input rows too wide for its buffers); use "
                     "CONVT3D_ALGO_AUTO", fn);
-  if (!forward && (algorithm == CONVT3D_ALGO_DIRECT || algorithm == CONVT3D_ALGO_TAP_GEMM))
+  if (forward && algorithm == CONVT3D_ALGO_WINOGRAD && !cvt_winograd_supports(geo))
+    return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: the winograd algorithm does not "
+                    "support this problem (it takes float32 with width kernel 3, stride 1 "
+                    "and dilation 1, one tile's transforms within 8 MiB); use "
+                    "CONVT3D_ALGO_AUTO", fn);
+  if (!forward && (algorithm == CONVT3D_ALGO_DIRECT || algorithm == CONVT3D_ALGO_TAP_GEMM ||
+                   algorithm == CONVT3D_ALGO_WINOGRAD))
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: the %s algorithm computes the "
                     "forward pass only, not %s; use CONVT3D_ALGO_AUTO", fn,
                     convt3d_algorithm_name(algorithm), pass_name(pass));
@@ -238,7 +253,8 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
 
   const cvt_isa isa = plan_isa(opt->isa);
   const bool tap_gemm = algorithm == CONVT3D_ALGO_TAP_GEMM;
-  const bool fast = algorithm == CONVT3D_ALGO_PHASE || tap_gemm;
+  const bool winograd = algorithm == CONVT3D_ALGO_WINOGRAD;
+  const bool fast = algorithm == CONVT3D_ALGO_PHASE || tap_gemm || winograd;
   const cvt_brgemm_config *brgemm = NULL;
   size_t weight_bytes = plain_weight_bytes;
   const int num_threads = opt->num_threads > 0 ? opt->num_threads : default_threads(geo);
@@ -252,6 +268,12 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
         brgemm = choose_kernel(geo, isa, cvt_tap_gemm_pick_kernel);
         weight_bytes = cvt_tap_gemm_packed_weight_bytes(geo, brgemm);
         ws_per_thread = cvt_tap_gemm_workspace_bytes(geo, brgemm);
+        break;
+      }
+      if (winograd) {
+        brgemm = choose_kernel(geo, isa, cvt_winograd_pick_kernel);
+        weight_bytes = cvt_winograd_packed_weight_bytes(geo, brgemm);
+        ws_bytes = cvt_winograd_workspace_bytes(geo, brgemm, num_threads);
         break;
       }
       brgemm = choose_kernel(geo, isa, cvt_phase_pick_kernel);
@@ -297,6 +319,7 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
     plan->forward = algorithm == CONVT3D_ALGO_REFERENCE ? cvt_reference_forward
                     : algorithm == CONVT3D_ALGO_DIRECT  ? cvt_direct_forward
                     : tap_gemm                          ? cvt_tap_gemm_forward
+                    : winograd                          ? cvt_winograd_forward
                                                         : cvt_phase_forward;
     plan->output = cvt_output_shape(geo);
     plan->in_numel = geo->input_numel;
@@ -321,6 +344,9 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
     if (!plan->weight) goto oom;
     if (tap_gemm)
       cvt_tap_gemm_pack_weights(geo, brgemm, weight, plan->weight, num_threads);
+    else if (winograd) {
+      if (!cvt_winograd_pack_weights(geo, brgemm, weight, plan->weight, num_threads)) goto oom;
+    }
     else if (brgemm && forward)
       cvt_phase_pack_weights(geo, brgemm, weight, plan->weight, num_threads);
     else if (brgemm)

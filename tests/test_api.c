@@ -199,7 +199,10 @@ static int run_algo(const convt3d_problem *p, convt3d_algorithm algo, convt3d_is
     for (size_t i = 0; i < ny; i++) ((double *)y)[i] = NAN;
   int s = convt3d_plan_create(p, w, b, &opt, &plan);
   convt3d_plan_info info;
-  const int kernels = algo == CONVT3D_ALGO_PHASE || algo == CONVT3D_ALGO_TAP_GEMM;
+  const int kernels = algo == CONVT3D_ALGO_PHASE || algo == CONVT3D_ALGO_TAP_GEMM ||
+                      algo == CONVT3D_ALGO_WINOGRAD;
+  /* The Winograd algorithm takes only width kernel 3, stride 1, dilation 1 in float32 */
+  if (s == CONVT3D_ERR_INVALID_ARGUMENT && algo == CONVT3D_ALGO_WINOGRAD) return -1;
   if (s == CONVT3D_ERR_INVALID_ARGUMENT && kernels) {
     /* beyond the phase algorithm's limits, AUTO takes the direct one; else a real fault */
     convt3d_plan_options auto_opt = {CONVT3D_ALGO_AUTO, 1, CONVT3D_ISA_AUTO};
@@ -229,10 +232,13 @@ static void fill(convt3d_dtype dt, void *p, size_t n) {
 }
 
 static int skipped_isa_runs;
+static int winograd_runs; /* Winograd plans executed (it declines most problems) */
 
 /* Every path on problem pr with small-integer data: every product and partial sum is an
  * integer below 2^24, exact in float32 in any order, so every algorithm, instruction set
- * and thread count must give the reference's result bit for bit. */
+ * and thread count must give the reference's result bit for bit. The weights are
+ * multiples of 24, which the Winograd algorithm's weight transform (G, whose entries are
+ * multiples of 1/24) keeps integers: its transforms are then exact too. */
 static void check_all_paths(const convt3d_problem *pr) {
   convt3d_shape out;
   if (convt3d_output_shape(pr, &out) != CONVT3D_OK) return;
@@ -245,6 +251,9 @@ static void check_all_paths(const convt3d_problem *pr) {
   /* y1 on a line, as PyTorch's allocator gives: the non-temporal stores need one */
   char *y0 = malloc(ny * es + 1), *y1 = aligned_alloc(64, (ny * es + 64) / 64 * 64);
   fill(pr->dtype, x, nx), fill(pr->dtype, w, nw), fill(pr->dtype, b, nb);
+  for (size_t i = 0; i < nw; i++)
+    if (pr->dtype == CONVT3D_F32) ((float *)w)[i] *= 24;
+    else ((double *)w)[i] *= 24;
   const void *bias = pr->has_bias ? b : NULL;
   char desc[256];
   convt3d_problem_describe(pr, desc, sizeof desc);
@@ -267,6 +276,10 @@ static void check_all_paths(const convt3d_problem *pr) {
       {CONVT3D_ALGO_TAP_GEMM, CONVT3D_ISA_AVX2, 2, "tap_gemm avx2, 2 threads"},
       {CONVT3D_ALGO_TAP_GEMM, CONVT3D_ISA_AVX512, 1, "tap_gemm avx512, 1 thread"},
       {CONVT3D_ALGO_TAP_GEMM, CONVT3D_ISA_AVX512, 3, "tap_gemm avx512, 3 threads"},
+      {CONVT3D_ALGO_WINOGRAD, CONVT3D_ISA_SCALAR, 1, "winograd scalar, 1 thread"},
+      {CONVT3D_ALGO_WINOGRAD, CONVT3D_ISA_AVX2, 2, "winograd avx2, 2 threads"},
+      {CONVT3D_ALGO_WINOGRAD, CONVT3D_ISA_AVX512, 1, "winograd avx512, 1 thread"},
+      {CONVT3D_ALGO_WINOGRAD, CONVT3D_ISA_AVX512, 3, "winograd avx512, 3 threads"},
   };
   for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
     int s = run_algo(pr, paths[i].algo, paths[i].isa, paths[i].threads, x, w, bias, y1, ny);
@@ -274,6 +287,7 @@ static void check_all_paths(const convt3d_problem *pr) {
       skipped_isa_runs++;
       continue;
     }
+    if (paths[i].algo == CONVT3D_ALGO_WINOGRAD) winograd_runs++;
     CHECKF(s == 0 && memcmp(y0, y1, ny * es) == 0, "%s != reference for %s",
            paths[i].name, desc);
   }
@@ -462,6 +476,150 @@ static void test_paths_match_reference(void) {
   if (skipped_isa_runs)
     printf("test_api: %d runs skipped: ISA not on this CPU, or phase declines\n",
            skipped_isa_runs);
+}
+
+/* The Winograd algorithm (winograd.c), bit for bit against the reference on integer data
+ * (check_all_paths): every row width from 1 to 14 (tiles of 4 with every remainder) at
+ * every width padding that leaves an output, random depth and height axes, groups,
+ * unbatched inputs and bias; transforms cut into chunks of slices with a shorter last
+ * one; inputs with an infinity or a NaN (computed by the direct algorithm from the
+ * weights the plan keeps); random float data within the F(4, 3) error bound; and AUTO's
+ * choice of it. */
+static void test_winograd(void) {
+  const int before = winograd_runs;
+  for (int64_t w = 1; w <= 14; w++)
+    for (int64_t pw = 0; pw <= 3; pw++) {
+      int64_t in[3], k[3], s[3], p[3], op[3], d[3];
+      random_axes(3, in, k, s, p, op, d);
+      in[2] = w, k[2] = 3, s[2] = 1, p[2] = pw, op[2] = 0, d[2] = 1;
+      const int64_t g = rnd(1, 2);
+      convt3d_problem pr = make(rnd(-1, 2), g * rnd(1, 3), rnd(1, 5), g, in, k, s, p, op, d,
+                                (int)rnd(0, 1));
+      if (convt3d_problem_check(&pr) != CONVT3D_OK) continue; /* output too small */
+      check_all_paths(&pr);
+    }
+  /* Slices (n, t) of 2.8 MB (240 x 240 rows of one channel): 4 in chunks of 3 + 1; and of
+   * 1.9 MB, 2 samples x 3 in chunks of 4 + 2 (the first spans both samples) */
+  const int64_t k3[3] = {1, 1, 3};
+  convt3d_problem pr = make(-1, 1, 1, 1, (int64_t[3]){240, 240, 12}, k3, ONE, ZERO, ZERO,
+                            ONE, 1);
+  check_all_paths(&pr);
+  pr = make(2, 1, 1, 1, (int64_t[3]){200, 200, 9}, k3, ONE, ZERO, ZERO, ONE, 0);
+  check_all_paths(&pr);
+  CHECKF(winograd_runs - before > 60, "the Winograd algorithm ran %d times",
+         winograd_runs - before);
+
+  /* Non-finite inputs: the direct algorithm's result, NaN where it has NaN. */
+  const int64_t in[3] = {2, 3, 9}, k[3] = {3, 3, 3};
+  pr = make(2, 4, 5, 1, in, k, ONE, ONE, ZERO, ONE, 1);
+  enum { NX = 2 * 4 * 2 * 3 * 9, NW = 4 * 5 * 27, NY = 2 * 5 * 2 * 3 * 9 };
+  float x[NX], w[NW], b[5], y0[NY], y1[NY];
+  fill(CONVT3D_F32, x, NX), fill(CONVT3D_F32, w, NW), fill(CONVT3D_F32, b, 5);
+  for (int c = 0; c < 3; c++) {
+    fill(CONVT3D_F32, x, NX);
+    if (c == 0) x[17] = INFINITY;
+    if (c == 1) x[NX - 5] = NAN;
+    if (c == 2) x[60] = 3e38f, x[61] = -3e38f; /* finite, but B^T d overflows */
+    CHECK(run_algo(&pr, CONVT3D_ALGO_DIRECT, CONVT3D_ISA_AUTO, 1, x, w, b, y0, NY) == 0 &&
+          run_algo(&pr, CONVT3D_ALGO_WINOGRAD, CONVT3D_ISA_SCALAR, 2, x, w, b, y1, NY) == 0);
+    int same = 0;
+    for (int i = 0; i < NY; i++) same += y0[i] == y1[i] || (isnan(y0[i]) && isnan(y1[i]));
+    CHECKF(same == NY, "case %d: %d of %d outputs differ from the direct algorithm's", c,
+           NY - same, NY);
+  }
+
+  /* Random floats in [-1, 1): within the bound of F(4, 3)'s rounding, per output
+   * 10.67 (the largest sum over points of |A^T| |G| |B^T| products) x (K + 16) x 2^-24
+   * x S, S = the bias + the sum over channels and (kd, kh) of (sum of |w| over kw) x (sum
+   * of |x| over the tile's 6 input columns); K = Cin * kD * kH terms per point. */
+  {
+    enum { CI = 64, CO = 16, D = 3, H = 4, W = 9, OD = 5, OH = 6, OW = 11 };
+    static float xf[CI * D * H * W], wf[CI * CO * 27], yf[CO * OD * OH * OW];
+    static double yr[CO * OD * OH * OW];
+    float bf[CO];
+    for (int i = 0; i < CI * D * H * W; i++) xf[i] = (float)rnd(-1000, 999) / 1000;
+    for (int i = 0; i < CI * CO * 27; i++) wf[i] = (float)rnd(-1000, 999) / 1000;
+    for (int i = 0; i < CO; i++) bf[i] = (float)rnd(-1000, 999) / 1000;
+    pr = make(1, CI, CO, 1, (int64_t[3]){D, H, W}, k, ONE, ZERO, ZERO, ONE, 1);
+    pr.dtype = CONVT3D_F64;
+    double *xd = malloc(sizeof xf / 4 * 8), *wd = malloc(sizeof wf / 4 * 8), bd[CO];
+    for (int i = 0; i < CI * D * H * W; i++) xd[i] = xf[i];
+    for (int i = 0; i < CI * CO * 27; i++) wd[i] = wf[i];
+    for (int i = 0; i < CO; i++) bd[i] = bf[i];
+    CHECK(run_algo(&pr, CONVT3D_ALGO_REFERENCE, CONVT3D_ISA_AUTO, 1, xd, wd, bd, yr,
+                   CO * OD * OH * OW) == 0);
+    pr.dtype = CONVT3D_F32;
+    int outside = 0, runs = 0;
+    double worst = 0;
+    for (int isa = CONVT3D_ISA_SCALAR; isa <= CONVT3D_ISA_AVX512; isa++) {
+      const int st = run_algo(&pr, CONVT3D_ALGO_WINOGRAD, (convt3d_isa)isa, 2, xf, wf, bf, yf,
+                              CO * OD * OH * OW);
+      CHECK(st == 0 || st == -1);
+      if (st != 0) continue;
+      runs++;
+      for (int co = 0; co < CO; co++)
+        for (int od = 0; od < OD; od++)
+          for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+              double sum = fabs(bf[co]);
+              for (int ci = 0; ci < CI; ci++)
+                for (int kd = 0; kd < 3; kd++)
+                  for (int kh = 0; kh < 3; kh++) {
+                    const int id = od - kd, ih = oh - kh;
+                    if (id < 0 || id >= D || ih < 0 || ih >= H) continue;
+                    double sw = 0, sx = 0;
+                    for (int kw = 0; kw < 3; kw++)
+                      sw += fabs(wf[((ci * CO + co) * 3 + kd) * 9 + kh * 3 + kw]);
+                    for (int l = 0; l < 6; l++) { /* the tile's columns 4t - 2 + l */
+                      const int c = ow / 4 * 4 - 2 + l;
+                      if (c >= 0 && c < W) sx += fabs(xf[((ci * D + id) * H + ih) * W + c]);
+                    }
+                    sum += sw * sx;
+                  }
+              const int i = ((co * OD + od) * OH + oh) * OW + ow;
+              const double bound = 32.0 / 3 * (CI * 9 + 16) * 0x1p-24 * sum;
+              const double err = fabs(yf[i] - yr[i]);
+              outside += !(err <= bound);
+              worst = err / bound > worst ? err / bound : worst;
+            }
+    }
+    CHECK(runs >= 1);
+    CHECKF(outside == 0, "%d outputs beyond F(4, 3)'s error bound (worst %.2f of it)",
+           outside, worst);
+    printf("test_api: Winograd's worst error on random data, %.4f of its bound\n", worst);
+    free(xd), free(wd);
+  }
+
+  /* AUTO: Winograd for 64 -> 64 channels on rows of 9 (18 multiply-adds per row against
+   * 27), not with CONVT3D_WINOGRAD=0, not in float64, not on rows of 4 (12 against 12) */
+  static float wa[64 * 64 * 27];
+  convt3d_plan *plan;
+  convt3d_plan_info info;
+  const struct {
+    int64_t width;
+    convt3d_dtype dtype;
+    const char *env;
+    convt3d_algorithm expect;
+  } autos[] = {
+      {9, CONVT3D_F32, NULL, CONVT3D_ALGO_WINOGRAD},
+      {9, CONVT3D_F32, "0", CONVT3D_ALGO_PHASE},
+      {9, CONVT3D_F32, "1", CONVT3D_ALGO_WINOGRAD},
+      {9, CONVT3D_F64, NULL, CONVT3D_ALGO_PHASE},
+      {4, CONVT3D_F32, NULL, CONVT3D_ALGO_PHASE},
+  };
+  for (size_t i = 0; i < sizeof autos / sizeof autos[0]; i++) {
+    if (autos[i].env) setenv("CONVT3D_WINOGRAD", autos[i].env, 1);
+    pr = make(1, 64, 64, 1, (int64_t[3]){4, 5, autos[i].width}, k, ONE, ZERO, ZERO, ONE, 0);
+    pr.dtype = autos[i].dtype;
+    static double wa64[64 * 64 * 27];
+    CHECK(convt3d_plan_create(&pr, pr.dtype == CONVT3D_F32 ? (void *)wa : (void *)wa64,
+                              NULL, NULL, &plan) == CONVT3D_OK &&
+          convt3d_plan_get_info(plan, &info) == CONVT3D_OK);
+    CHECKF(info.algorithm == autos[i].expect, "AUTO case %zu took %s", i,
+           convt3d_algorithm_name(info.algorithm));
+    convt3d_plan_destroy(plan);
+    unsetenv("CONVT3D_WINOGRAD");
+  }
 }
 
 /* The 32x12 channels-in-lanes tile, which applies each width tap only to the positions
@@ -746,6 +904,7 @@ int main(void) {
   test_hand_computed();
   test_paths_match_reference();
   test_exact_width_taps();
+  test_winograd();
   test_backward_data_streams();
   test_plan_contract();
   test_concurrent_execute();

@@ -16,9 +16,14 @@ gamma(K+1) * M of the exact value, gamma(n) = n*u / (1 - n*u), u the unit roundo
   float32: |convt3d - exact| <= gamma(K+1) * M, and
            |convt3d - torch| <= 2 * gamma(K+1) * M (both are within gamma of exact),
 with "exact" computed by torch in float64 from the same float32 data.
+The Winograd algorithm (forced on every problem it takes, and AUTO's choice on the
+--winograd problems of 64-80 channels) is held to F(4, 3)'s bound instead:
+  float32: |convt3d - exact| <= 32/3 * gamma(K'+16) * S, K' = Cin/groups * kD*kH, with S
+           the sum over its terms of (sum of |w| over kW) * (sum of |x| over the 9 input
+           columns around the output) + |bias|, a superset of its tile's 6 (winograd.c).
 
 Usage: torch_diff.py --lib build/libconvt3d.so --cli build/convt3d [--valid 2000]
-       [--invalid 300] [--seed 1] [--cli-every 10] [--cli-only]
+       [--invalid 300] [--winograd 30] [--seed 1] [--cli-every 10] [--cli-only]
 Exit status 0 when every check passed, 1 otherwise, 77 when torch is missing (skip).
 """
 import argparse
@@ -54,10 +59,11 @@ class Problem(ctypes.Structure):
 
 
 class PlanOptions(ctypes.Structure):
-    _fields_ = [("algorithm", ctypes.c_int), ("num_threads", ctypes.c_int)]
+    _fields_ = [("algorithm", ctypes.c_int), ("num_threads", ctypes.c_int),
+                ("isa", ctypes.c_int)]
 
 
-ALGO_AUTO, ALGO_REFERENCE, ALGO_TAP_GEMM = 0, 1, 4
+ALGO_AUTO, ALGO_REFERENCE, ALGO_TAP_GEMM, ALGO_WINOGRAD = 0, 1, 4, 5
 
 
 class Shim:
@@ -103,7 +109,7 @@ class Shim:
             return s, None, self.lib.convt3d_last_error().decode()
         y = np.full(tuple(out.dims[:out.ndim]), np.nan, dtype=x.dtype)  # NaN: every
         plan = ctypes.c_void_p()                                         # element written?
-        opt = PlanOptions(algorithm, 0)
+        opt = PlanOptions(algorithm, 0, 0)
         bptr = b.ctypes.data if b is not None else None
         s = self.lib.convt3d_plan_create(ctypes.byref(p), w.ctypes.data, bptr,
                                          ctypes.byref(opt), ctypes.byref(plan))
@@ -135,6 +141,25 @@ def rand_valid(rng):
         op = rng.randint(0, max(s, d) - 1)
         c["k"].append(k), c["stride"].append(s), c["dilation"].append(d)
         c["padding"].append(p), c["output_padding"].append(op), c["in"].append(n_in)
+    return c
+
+
+def winograd_problem(rng):
+    """float32, 64-80 channels per group, width kernel 3, stride 1, no width dilation, rows
+    of 6-12 outputs where F(4, 3) does at most 3/4 of the multiply-adds: AUTO's Winograd
+    choice (winograd.c, cvt_winograd_prefers)."""
+    c = rand_valid(rng)
+    c.update(dtype=np.float32, groups=rng.choice([1, 1, 2]), n=rng.choice([1, 2]),
+             unbatched=False)
+    c["cin"] = c["groups"] * rng.randint(64, 80)
+    c["cout_g"] = rng.randint(64, 72)
+    for a in range(2):
+        c["in"][a] = rng.randint(1, 4)
+        c["k"][a] = min(c["k"][a], 3)
+    c["k"][2], c["stride"][2], c["dilation"][2], c["output_padding"][2] = 3, 1, 1, 0
+    c["padding"][2] = rng.randint(0, 1)
+    out_w = rng.choice([8, 10, 11, 12]) if c["padding"][2] == 0 else rng.randint(6, 12)
+    c["in"][2] = out_w + 2 * c["padding"][2] - 2
     return c
 
 
@@ -307,12 +332,27 @@ class Report:
                 print("FAIL:", what)
 
 
-def compare(report, label, c, y, x, w, b, torch_y):
+def winograd_tolerance(c, x, w, b):
+    """Per-element bounds (vs exact, vs torch) of F(4, 3) along the width (float32)."""
+    f64 = lambda a: None if a is None else torch.from_numpy(np.abs(a).astype(np.float64))
+    w9 = np.repeat(np.abs(w).sum(axis=4, keepdims=True), 9, axis=4)
+    s = F.conv_transpose3d(f64(x), f64(w9), f64(b), stride=tuple(c["stride"]),
+                           padding=(c["padding"][0], c["padding"][1], c["padding"][2] + 3),
+                           output_padding=tuple(c["output_padding"]), groups=c["groups"],
+                           dilation=tuple(c["dilation"])).numpy()
+    k_terms = w.shape[0] // c["groups"] * w.shape[2] * w.shape[3] + 16
+    u = 2.0 ** -24
+    gamma = k_terms * u / (1 - k_terms * u)
+    exact_tol = 32 / 3 * gamma * s
+    return exact_tol, exact_tol + tolerance(c, x, w, b)[0]
+
+
+def compare(report, label, c, y, x, w, b, torch_y, bounds=None):
     if y is None or y.shape != torch_y.shape or y.dtype != x.dtype:
         report.expect(False, f"{label}: shape/dtype {None if y is None else (y.shape, y.dtype)}"
                              f" != torch {torch_y.shape} for {describe(c)}")
         return
-    tol_exact, tol_torch = tolerance(c, x, w, b)
+    tol_exact, tol_torch = (bounds or tolerance)(c, x, w, b)
     exact = exact_result(c, x, w, b)
     y64 = y.astype(np.float64)
     err_t = np.abs(y64 - torch_y.astype(np.float64))
@@ -329,6 +369,8 @@ def main():
     ap.add_argument("--cli", required=True)
     ap.add_argument("--valid", type=int, default=2000)
     ap.add_argument("--invalid", type=int, default=300)
+    ap.add_argument("--winograd", type=int, default=30,
+                    help="problems of 64-80 channels that AUTO computes by Winograd")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--cli-every", type=int, default=10,
                     help="also run every Nth configuration through the CLI")
@@ -342,7 +384,7 @@ def main():
     rng_np = np.random.default_rng(args.seed)
     report = Report()
     counts = {"valid": {"float32": 0, "float64": 0}, "invalid": {"float32": 0, "float64": 0},
-              "cli valid": 0, "cli invalid": 0}
+              "cli valid": 0, "cli invalid": 0, "winograd forced": 0, "winograd auto": 0}
     kinds = {}
     with tempfile.TemporaryDirectory() as tmp:
         i = 0
@@ -363,15 +405,20 @@ def main():
             if shim:
                 p = shim.problem(c, x, w, b)
                 for algo, label in ((ALGO_AUTO, "auto"), (ALGO_REFERENCE, "reference"),
-                                    (ALGO_TAP_GEMM, "tap_gemm")):
+                                    (ALGO_TAP_GEMM, "tap_gemm"), (ALGO_WINOGRAD, "winograd")):
                     s, y, msg = shim.run(p, x, w, b, algo)
-                    if s != OK and algo == ALGO_TAP_GEMM and "does not support" in msg:
+                    if s != OK and algo in (ALGO_TAP_GEMM, ALGO_WINOGRAD) and \
+                            "does not support" in msg:
                         continue  # beyond its limits (AUTO never picks it there)
                     if s != OK:
                         report.expect(False, f"{label}: rejected ({msg}) but torch accepts "
                                              f"{describe(c)}")
                     else:
-                        compare(report, label, c, y, x, w, b, ty)
+                        # (an empty batch gets the reference whatever the kernel)
+                        wino = algo == ALGO_WINOGRAD and y.size > 0
+                        counts["winograd forced"] += wino
+                        compare(report, label, c, y, x, w, b, ty,
+                                winograd_tolerance if wino else None)
             if i % cli_every == 0:
                 counts["cli valid"] += 1
                 code, y, err = cli_run(args.cli, tmp, c, x, w, b)
@@ -380,6 +427,23 @@ def main():
                 else:
                     compare(report, "cli", c, y, x, w, b, ty)
             i += 1
+        while counts["winograd auto"] < args.winograd:
+            c = winograd_problem(rng)
+            x, w, b = make_tensors(c, rng_np)
+            ok, ty = torch_call(c, x, w, b)
+            if not ok:  # output too small along depth or height
+                continue
+            counts["winograd auto"] += 1
+            if shim:
+                s, y, msg = shim.run(shim.problem(c, x, w, b), x, w, b, ALGO_AUTO)
+                report.expect(s == OK, f"winograd auto: rejected ({msg}) {describe(c)}")
+                if s == OK:
+                    compare(report, "winograd auto", c, y, x, w, b, ty, winograd_tolerance)
+            if counts["winograd auto"] % 5 == 0:
+                code, y, err = cli_run(args.cli, tmp, c, x, w, b)
+                report.expect(code == 0, f"cli: exit {code} ({err}) for {describe(c)}")
+                if code == 0:
+                    compare(report, "winograd cli", c, y, x, w, b, ty, winograd_tolerance)
         while sum(counts["invalid"].values()) < args.invalid:
             kind = MUTATIONS[i % len(MUTATIONS)]
             c = mutate(rand_valid(rng), rng, kind)
@@ -394,7 +458,8 @@ def main():
     print(f"configurations: valid float32 {counts['valid']['float32']}, valid float64 "
           f"{counts['valid']['float64']}, invalid float32 {counts['invalid']['float32']}, "
           f"invalid float64 {counts['invalid']['float64']}; through the CLI: "
-          f"{counts['cli valid']} valid, {counts['cli invalid']} invalid")
+          f"{counts['cli valid']} valid, {counts['cli invalid']} invalid; Winograd: forced on "
+          f"{counts['winograd forced']}, AUTO's on {counts['winograd auto']}")
     print("invalid kinds: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
     print(f"torch_diff: {report.passed} passed, {report.failures} failed")
     return 1 if report.failures else 0

@@ -332,14 +332,14 @@ typedef struct exec_choice {
 } exec_choice;
 
 static exec_choice take_choice(reader *r) {
-  static const int algos[7] = {CONVT3D_ALGO_AUTO,  CONVT3D_ALGO_REFERENCE,
-                               CONVT3D_ALGO_DIRECT, CONVT3D_ALGO_PHASE,
-                               CONVT3D_ALGO_TAP_GEMM, 5, -1};
+  static const int algos[8] = {CONVT3D_ALGO_AUTO,     CONVT3D_ALGO_REFERENCE,
+                               CONVT3D_ALGO_DIRECT,   CONVT3D_ALGO_PHASE,
+                               CONVT3D_ALGO_TAP_GEMM, CONVT3D_ALGO_WINOGRAD, 6, -1};
   static const int isas[6] = {CONVT3D_ISA_AUTO, CONVT3D_ISA_SCALAR, CONVT3D_ISA_AVX2,
                               CONVT3D_ISA_AVX512, 4, -1};
   static const int threads[8] = {0, 1, 2, 3, 4, 7, -1, 4097};
   exec_choice c;
-  c.algorithm = (convt3d_algorithm)algos[take_u8(r) % 7];
+  c.algorithm = (convt3d_algorithm)algos[take_u8(r) % 8];
   c.isa = (convt3d_isa)isas[take_u8(r) % 6];
   c.num_threads = threads[take_u8(r) % 8];
   return c;
@@ -384,6 +384,11 @@ static void run_problem(const convt3d_problem *p, const convt3d_shape *out, uint
   const int64_t nb = p->has_bias ? p->bias.dims[0] : 0;
   uint32_t state = seed;
   void *x = make_data(dt, nx, &state), *w = make_data(dt, nw, &state);
+  /* Weights that are multiples of 24 pass the Winograd algorithm's transforms exactly
+   * (winograd.c), so that every algorithm must give the reference's sums bit for bit. */
+  for (int64_t i = 0; i < nw; i++)
+    if (dt == CONVT3D_F32) ((float *)w)[i] *= 24;
+    else ((double *)w)[i] *= 24;
   void *b = p->has_bias ? make_data(dt, nb, &state) : NULL;
   void *y_auto = nan_filled(dt, ny), *y_ref = nan_filled(dt, ny), *y_alt = nan_filled(dt, ny);
 
@@ -408,7 +413,7 @@ static void run_problem(const convt3d_problem *p, const convt3d_shape *out, uint
   const bool options_valid = (unsigned)c.isa <= CONVT3D_ISA_AVX512 && c.num_threads <= 4096;
   const convt3d_plan_options auto_opt = {CONVT3D_ALGO_AUTO, c.num_threads, c.isa};
   s = make_plan(p, w, b, &auto_opt, out, &plan);
-  bool phase_ok = false, tap_gemm_ok = false;
+  bool phase_ok = false, tap_gemm_ok = false, winograd_ok = false;
   if (!options_valid) {
     REQUIRE(s == CONVT3D_ERR_INVALID_ARGUMENT, "bad options accepted (isa %d, %d threads)",
             (int)c.isa, c.num_threads);
@@ -417,9 +422,10 @@ static void run_problem(const convt3d_problem *p, const convt3d_shape *out, uint
     REQUIRE(s == CONVT3D_OK, "auto plan failed: %s", convt3d_last_error());
     convt3d_plan_info info;
     convt3d_plan_get_info(plan, &info);
-    /* AUTO takes tap_gemm only where the phase algorithm accepts the problem too */
+    /* AUTO takes tap_gemm or winograd only where the phase algorithm accepts the problem */
     tap_gemm_ok = info.algorithm == CONVT3D_ALGO_TAP_GEMM;
-    phase_ok = info.algorithm == CONVT3D_ALGO_PHASE || tap_gemm_ok;
+    winograd_ok = info.algorithm == CONVT3D_ALGO_WINOGRAD;
+    phase_ok = info.algorithm == CONVT3D_ALGO_PHASE || tap_gemm_ok || winograd_ok;
     convt3d_plan_destroy(plan);
   }
 
@@ -430,11 +436,12 @@ static void run_problem(const convt3d_problem *p, const convt3d_shape *out, uint
   const convt3d_plan_options alt_opt = {c.algorithm, c.num_threads, c.isa};
   s = make_plan(p, w_copy, b, &alt_opt, out, &plan);
   free(w_copy);
-  /* Bad options must be refused; the phase and tap_gemm algorithms may decline a
-   * problem, but not one the automatic choice gave them. */
-  const bool must_fail = !options_valid || (unsigned)c.algorithm > CONVT3D_ALGO_TAP_GEMM;
+  /* Bad options must be refused; the phase, tap_gemm and Winograd algorithms may decline
+   * a problem, but not one the automatic choice gave them. */
+  const bool must_fail = !options_valid || (unsigned)c.algorithm > CONVT3D_ALGO_WINOGRAD;
   const bool may_fail = (c.algorithm == CONVT3D_ALGO_PHASE && !phase_ok) ||
-                        (c.algorithm == CONVT3D_ALGO_TAP_GEMM && !tap_gemm_ok);
+                        (c.algorithm == CONVT3D_ALGO_TAP_GEMM && !tap_gemm_ok) ||
+                        (c.algorithm == CONVT3D_ALGO_WINOGRAD && !winograd_ok);
   if (s != CONVT3D_OK) {
     REQUIRE(must_fail || may_fail, "plan create with algorithm %d, isa %d, %d threads "
             "failed: %s", (int)c.algorithm, (int)c.isa, c.num_threads, convt3d_last_error());

@@ -1,0 +1,333 @@
+/* Winograd's minimal filtering F(4, 3) along the width, for float32 layers whose width
+ * axis has kernel 3, stride 1 and no dilation (benchdnn's unet3d deconv8: 512 -> 256,
+ * kernel 3, 8x9x9 -> 10x11x11). Along such an axis the layer is a correlation of the
+ * zero-padded input row with the flipped taps: for outputs ow = 4t + i (i < 4) of tile t,
+ *
+ *     y[4t + i] = sum over j < 3 of d_t[i + j] * g[j],   d_t[l] = x[4t + pW - 2 + l],
+ *                                                       g[j] = w[2 - j]  (kw = 2 - j),
+ *
+ * with x zero outside [0, W). F(4, 3) computes the tile's 4 outputs from 6 products
+ * instead of 12 (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016):
+ *
+ *     y_t = A^T [ (G g) . (B^T d_t) ],   A^T 4x6, G 6x3, B^T 6x6, interpolation points
+ *                                        0, 1, -1, 2, -2 and infinity.
+ *
+ * Summed over the input channels and the depth and height taps, each of the 6 points ξ is
+ * a transposed convolution of its own: U_ξ = (G g)_ξ for every (ci, co, kd, kh), applied
+ * to V_ξ = (B^T d_t)_ξ for every (ci, d, h, t), with kernel 1 along the tiles. So the
+ * middle step is this library's phase algorithm on a problem of 6x the groups, with the
+ * tiles as samples and (D, H) as its height and width:
+ *
+ *     input  (N*T, 6*Cin, 1, D, H),   channel ξ*Cin + ci, sample n*T + t
+ *     weight (6*Cin, Cout/groups, 1, kD, kH)
+ *     output (N*T, 6*Cout, 1, oD, oH), groups 6*groups, D and H's stride, padding,
+ *                                      output padding and dilation unchanged
+ *
+ * and the output transform y_t = A^T M_t (plus the bias) writes 4 columns of each output
+ * row. Per output, 6 multiply-adds per tile of 4 replace the direct path's 3 per output
+ * whose input column exists: on deconv8, 18 per row against 27 (1.5x fewer). The middle
+ * problem's rows are the layer's own height rows, so it keeps the direct path's tiles.
+ *
+ * Accuracy: B^T and A^T are small integers and G is applied once, in double, at plan
+ * time, but the transforms add terms that cancel in exact arithmetic: on random data the
+ * error is about 3x the direct summation's (docs/algorithm.md has the bound and the
+ * measurement). CONVT3D_WINOGRAD=0 in the environment, or an explicit algorithm, keeps a
+ * plan off this path.
+ *
+ * Memory: the tiles are cut into chunks of slices (n, t) whose V and M fit in
+ * WINO_BUFFER_BUDGET, each chunk transformed, multiplied and transformed back before the
+ * next. Non-finite values: a transform mixes a tile's 6 input columns, so one infinite
+ * input would turn into NaN outputs that PyTorch computes as numbers. An input whose
+ * transform is not finite (an infinity, a NaN, or an overflow in B^T d) is computed by the
+ * direct algorithm instead, from the original weights the plan keeps for it. */
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "../internal.h"
+#include "arith.h"
+#include "ukernel.h"
+
+#define WINO_M 4 /* outputs per tile */
+#define WINO_A 6 /* points per tile: WINO_M + 3 - 1 */
+
+/* Bytes of transformed input V and products M per chunk of slices. deconv8's 3 slices
+ * take 4.7 MB; the budget bounds the workspace whatever the batch or the width. */
+#define WINO_BUFFER_BUDGET (INT64_C(8) << 20)
+
+/* Rows transformed at once, per (slice, channel): the 6 gathered input columns of a block
+ * stay in L1. */
+#define WINO_ROW_BLOCK 64
+
+/* The transforms, written out (the zeros of B^T and A^T cost nothing):
+ *
+ *   B^T =  4  0 -5  0  1  0      G = 1/24 *  6  0  0      A^T = 1  1  1  1  1  0
+ *          0 -4 -4  1  1  0                 -4 -4 -4            0  1 -1  2 -2  0
+ *          0  4 -4 -1  1  0                 -4  4 -4            0  1  1  4  4  0
+ *          0 -2 -1  2  1  0                  1  2  4            0  1 -1  8 -8  1
+ *          0  2 -1 -2  1  0                  1 -2  4
+ *          0  4  0 -5  0  1                  0  0 24
+ *
+ * G is kept times 24, and divided after summing, so that weights that are multiples of 24
+ * transform exactly (the tests rely on it). */
+static const int wino_g24[WINO_A][3] = {
+    {6, 0, 0}, {-4, -4, -4}, {-4, 4, -4}, {1, 2, 4}, {1, -2, 4}, {0, 0, 24},
+};
+
+/* v = B^T d for n columns: d[l][r] is input column l of row r, v[ξ][r] goes to point ξ's
+ * plane, `stride` elements apart. */
+static void transform_in(float (*d)[WINO_ROW_BLOCK], int64_t n, float *v, int64_t stride) {
+  for (int64_t r = 0; r < n; r++) {
+    const float a = d[4][r] - 4 * d[2][r], b = d[3][r] - 4 * d[1][r];
+    const float c = d[4][r] - d[2][r], e = 2 * (d[3][r] - d[1][r]);
+    v[r] = 4 * d[0][r] - 5 * d[2][r] + d[4][r];
+    v[stride + r] = a + b;
+    v[2 * stride + r] = a - b;
+    v[3 * stride + r] = c + e;
+    v[4 * stride + r] = c - e;
+    v[5 * stride + r] = 4 * d[1][r] - 5 * d[3][r] + d[5][r];
+  }
+}
+
+/* y = A^T m + bias for one row: m[ξ*stride] are the 6 points' products. */
+static void transform_out(const float *m, int64_t stride, float bias, float y[WINO_M]) {
+  const float p = m[stride] + m[2 * stride], q = m[stride] - m[2 * stride];
+  const float r = m[3 * stride] + m[4 * stride], s = m[3 * stride] - m[4 * stride];
+  y[0] = bias + (m[0] + p + r);
+  y[1] = bias + (q + 2 * s);
+  y[2] = bias + (p + 4 * r);
+  y[3] = bias + (q + 8 * s + m[5 * stride]);
+}
+
+static int64_t wino_tiles(const cvt_geometry *g) { return ceil_div(g->out[2], WINO_M); }
+
+/* Elements of V and of M per slice (n, t), and their bytes. */
+static int64_t v_elems(const cvt_geometry *g) { return WINO_A * g->cin * g->in[0] * g->in[1]; }
+static int64_t m_elems(const cvt_geometry *g) { return WINO_A * g->cout * g->out[0] * g->out[1]; }
+static int64_t slice_bytes(const cvt_geometry *g) {
+  return (int64_t)sizeof(float) * (v_elems(g) + m_elems(g));
+}
+
+/* Slices per chunk: as many as the budget holds, at most all of them; 0 when not one. */
+static int64_t chunk_slices(const cvt_geometry *g) {
+  const int64_t per = slice_bytes(g);
+  return per > WINO_BUFFER_BUDGET ? 0 : min64(g->n * wino_tiles(g), WINO_BUFFER_BUDGET / per);
+}
+
+/* The middle problem for `slices` slices (see the top of the file), or with points = 1
+ * one point's share of it: its groups are the middle problem's groups [ξ*groups,
+ * (ξ + 1)*groups), whose packed weights are one contiguous run. */
+static bool mid_geometry(const cvt_geometry *g, int64_t slices, int64_t points,
+                         cvt_geometry *mid) {
+  convt3d_problem p;
+  memset(&p, 0, sizeof p);
+  p.dtype = CONVT3D_F32;
+  p.input = (convt3d_shape){5, {slices, points * g->cin, 1, g->in[0], g->in[1]}};
+  p.weight = (convt3d_shape){5, {points * g->cin, g->cout_g, 1, g->k[0], g->k[1]}};
+  p.groups = points * g->groups;
+  p.stride[0] = p.dilation[0] = 1;
+  for (int a = 0; a < 2; a++) {
+    p.stride[a + 1] = g->stride[a];
+    p.padding[a + 1] = g->pad[a];
+    p.output_padding[a + 1] = g->out_pad[a];
+    p.dilation[a + 1] = g->dil[a];
+  }
+  return cvt_validate(&p, 0, "winograd", mid) == CONVT3D_OK && cvt_phase_supports(mid);
+}
+
+bool cvt_winograd_supports(const cvt_geometry *g) {
+  cvt_geometry mid;
+  return g->dtype == CONVT3D_F32 && g->n >= 1 && g->cout_g >= 1 && g->k[2] == 3 &&
+         g->stride[2] == 1 && g->dil[2] == 1 && chunk_slices(g) >= 1 &&
+         mid_geometry(g, chunk_slices(g), WINO_A, &mid);
+}
+
+/* Multiply-adds per output row and channel pair along the width: the direct path's, one
+ * per (output, tap) whose input column exists, and F(4, 3)'s, 6 per tile. */
+static int64_t direct_width_pairs(const cvt_geometry *g) {
+  int64_t pairs = 0;
+  for (int64_t kw = 0; kw < 3; kw++) /* outputs ow = iw - pW + kw inside [0, oW) */
+    pairs += max64(0, min64(g->in[2], g->out[2] + g->pad[2] - kw) - max64(0, g->pad[2] - kw));
+  return pairs;
+}
+
+bool cvt_winograd_prefers(const cvt_geometry *g) {
+  /* Channels enough that the middle GEMMs are bound by multiply-adds, and at most 3/4 of
+   * the direct path's multiply-adds: the transforms and the larger weights cost the
+   * rest. */
+  return g->cin_g >= 64 && g->cout_g >= 64 && cvt_winograd_supports(g) &&
+         4 * (int64_t)WINO_A * wino_tiles(g) <= 3 * direct_width_pairs(g);
+}
+
+const cvt_brgemm_config *cvt_winograd_pick_kernel(const cvt_geometry *g,
+                                                  const cvt_brgemm_config *tiles,
+                                                  size_t count) {
+  cvt_geometry mid;
+  if (!mid_geometry(g, chunk_slices(g), WINO_A, &mid)) return NULL;
+  return cvt_phase_pick_kernel(&mid, tiles, count);
+}
+
+/* Packed weights: the middle problem's, then the layer's own (PyTorch's layout) for the
+ * direct fallback. */
+static size_t mid_weight_bytes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
+  cvt_geometry mid;
+  mid_geometry(g, chunk_slices(g), WINO_A, &mid);
+  return align64(cvt_phase_packed_weight_bytes(&mid, cfg));
+}
+
+size_t cvt_winograd_packed_weight_bytes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
+  return mid_weight_bytes(g, cfg) + (size_t)g->weight_numel * sizeof(float);
+}
+
+/* The middle weights U = G g one point at a time (one point's weights in a transient
+ * buffer: a third of the layer's), each packed as its share of the middle problem; then
+ * the layer's own. Each point's pack zeroes the slack after its run, which the next
+ * point's run overwrites and the last one's ends the middle weights with. */
+bool cvt_winograd_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
+                               const void *weight, void *packed, int num_threads) {
+  cvt_geometry share;
+  mid_geometry(g, 1, 1, &share);
+  float *u = cvt_malloc((size_t)share.weight_numel * sizeof *u);
+  if (!u) return false;
+  const float *w = weight;
+  const int64_t taps = g->k[0] * g->k[1]; /* (kd, kh): the middle problem's taps */
+  const int64_t rows = g->cin * g->cout_g; /* (ci, co) */
+  (void)num_threads; /* unused without OpenMP */
+  for (int xi = 0; xi < WINO_A; xi++) {
+    const double g0 = wino_g24[xi][0], g1 = wino_g24[xi][1], g2 = wino_g24[xi][2];
+#pragma omp parallel for schedule(static) num_threads(num_threads) if (num_threads > 1)
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t tap = 0; tap < taps; tap++) {
+        const float *gw = w + (r * taps + tap) * 3; /* w[kw]; g[j] = w[2 - j] */
+        /* exact in double: three float products by integers below 32 */
+        const double sum = g0 * gw[2] + g1 * gw[1] + g2 * gw[0];
+        u[r * taps + tap] = (float)(sum / 24);
+      }
+    cvt_phase_pack_weights(&share, cfg, u,
+                           (float *)packed + xi * share.weight_numel, num_threads);
+  }
+  free(u);
+  memcpy((char *)packed + mid_weight_bytes(g, cfg), weight,
+         (size_t)g->weight_numel * sizeof(float));
+  return true;
+}
+
+/* Per-thread bytes of the middle problem's phase workspace, for chunks of `slices`. */
+static size_t mid_workspace_per_thread(const cvt_geometry *g, const cvt_brgemm_config *cfg,
+                                       int64_t slices, int threads) {
+  cvt_geometry mid;
+  mid_geometry(g, slices, WINO_A, &mid);
+  return align64(cvt_phase_workspace_bytes(&mid, cfg, threads));
+}
+
+/* The phase workspace a chunk's threads share: every thread's slice, sized for a full
+ * chunk and for the last, shorter one. */
+static size_t phase_slice_bytes(const cvt_geometry *g, const cvt_brgemm_config *cfg,
+                                int threads) {
+  const int64_t cs = chunk_slices(g); /* >= 1: cvt_winograd_supports */
+  const int64_t rest = g->n * wino_tiles(g) % cs; /* NOLINT(clang-analyzer-core.DivideZero) */
+  size_t per = mid_workspace_per_thread(g, cfg, cs, threads);
+  if (rest) {
+    const size_t last = mid_workspace_per_thread(g, cfg, rest, threads);
+    per = last > per ? last : per;
+  }
+  return per;
+}
+
+/* The workspace: V, then M, each on its own lines, then the phase workspace. */
+static size_t v_bytes(const cvt_geometry *g) {
+  return align64((size_t)(chunk_slices(g) * v_elems(g)) * sizeof(float));
+}
+static size_t m_bytes(const cvt_geometry *g) {
+  return align64((size_t)(chunk_slices(g) * m_elems(g)) * sizeof(float));
+}
+
+size_t cvt_winograd_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_config *cfg,
+                                    int num_threads) {
+  return v_bytes(g) + m_bytes(g) + phase_slice_bytes(g, cfg, num_threads) * (size_t)num_threads;
+}
+
+/* V for slices [s0, s0 + count): per (slice, ci), the 6 columns d_t of every input row
+ * (d, h), transformed by B^T, into the 6 planes V[slice][ξ*Cin + ci]. Returns false when a
+ * transformed value is not finite. */
+static bool input_transform(const cvt_geometry *g, const float *x, float *v, int64_t s0,
+                            int64_t count, int num_threads) {
+  const int64_t tiles = wino_tiles(g), rows = g->in[0] * g->in[1], iw = g->in[2];
+  const int64_t plane = rows, point = g->cin * plane; /* V strides: ξ, then slice */
+  float bad = 0; /* sums v * 0: NaN once any v is infinite or NaN */
+  (void)num_threads; /* unused without OpenMP */
+#pragma omp parallel for schedule(static) num_threads(num_threads) if (num_threads > 1) \
+    reduction(+ : bad)
+  for (int64_t sc = 0; sc < count * g->cin; sc++) {
+    const int64_t s = s0 + sc / g->cin, ci = sc % g->cin;
+    const int64_t n = s / tiles, c0 = s % tiles * WINO_M + g->pad[2] - 2;
+    const float *xc = x + (n * g->cin + ci) * rows * iw;
+    float *vc = v + (sc / g->cin) * WINO_A * point + ci * plane;
+    float d[WINO_A][WINO_ROW_BLOCK];
+    for (int64_t r0 = 0; r0 < rows; r0 += WINO_ROW_BLOCK) {
+      const int64_t nb = min64(WINO_ROW_BLOCK, rows - r0);
+      for (int l = 0; l < WINO_A; l++) {
+        const int64_t c = c0 + l;
+        if (c >= 0 && c < iw)
+          for (int64_t r = 0; r < nb; r++) d[l][r] = xc[(r0 + r) * iw + c];
+        else
+          memset(d[l], 0, sizeof d[l]);
+      }
+      transform_in(d, nb, vc + r0, point);
+      for (int xi = 0; xi < WINO_A; xi++)
+        for (int64_t r = 0; r < nb; r++) bad += vc[xi * point + r0 + r] * 0;
+    }
+  }
+  return bad == 0;
+}
+
+/* y for slices [s0, s0 + count): per (slice, co), the 4 columns of every output row from
+ * the 6 planes M[slice][ξ*Cout + co], plus the bias. */
+static void output_transform(const cvt_geometry *g, const float *m, const float *bias,
+                             float *y, int64_t s0, int64_t count, int num_threads) {
+  const int64_t tiles = wino_tiles(g), rows = g->out[0] * g->out[1], ow = g->out[2];
+  const int64_t plane = rows, point = g->cout * plane;
+  (void)num_threads; /* unused without OpenMP */
+#pragma omp parallel for schedule(static) num_threads(num_threads) if (num_threads > 1)
+  for (int64_t sc = 0; sc < count * g->cout; sc++) {
+    const int64_t s = s0 + sc / g->cout, co = sc % g->cout;
+    const int64_t n = s / tiles, c0 = s % tiles * WINO_M, width = min64(WINO_M, ow - c0);
+    const float *mc = m + (sc / g->cout) * WINO_A * point + co * plane;
+    float *yc = y + (n * g->cout + co) * rows * ow + c0;
+    const float b = bias ? bias[co] : 0;
+    for (int64_t r = 0; r < rows; r++) {
+      float t[WINO_M];
+      transform_out(mc + r, point, b, t);
+      memcpy(yc + r * ow, t, (size_t)width * sizeof *t);
+    }
+  }
+}
+
+void cvt_winograd_forward(const cvt_exec *e, const void *input, void *output) {
+  const cvt_geometry *g = e->geo;
+  const int64_t cs = chunk_slices(g), slices = g->n * wino_tiles(g);
+  const size_t per_thread = phase_slice_bytes(g, e->brgemm, e->num_threads);
+  float *v = e->workspace;
+  float *m = v + v_bytes(g) / sizeof *v; /* v_bytes: whole lines */
+  cvt_exec me = *e;
+  me.bias = NULL;
+  me.workspace = (char *)e->workspace + v_bytes(g) + m_bytes(g);
+  me.workspace_per_thread = per_thread;
+  for (int64_t s0 = 0; s0 < slices; s0 += cs) {
+    const int64_t count = min64(cs, slices - s0);
+    cvt_geometry mid;
+    mid_geometry(g, count, WINO_A, &mid);
+    me.geo = &mid;
+    if (!input_transform(g, input, v, s0, count, e->num_threads)) {
+      cvt_exec direct = *e;
+      direct.weight = (const char *)e->weight + mid_weight_bytes(g, e->brgemm);
+      cvt_direct_forward(&direct, input, output);
+      return;
+    }
+    cvt_phase_forward(&me, v, m);
+    output_transform(g, m, e->bias, output, s0, count, e->num_threads);
+  }
+}
