@@ -61,6 +61,20 @@ static convt3d_status op_forward(convt3d_algorithm algo) {
   return s;
 }
 
+/* The Winograd algorithm needs width kernel 3 and stride 1: output (2, 3, 6, 6, 5). Its
+ * plan allocates a transient buffer for the transformed weights. */
+static convt3d_status op_forward_winograd(convt3d_algorithm algo) {
+  convt3d_problem p = problem();
+  p.weight.dims[4] = 3;
+  p.stride[2] = 1;
+  convt3d_plan_options opt = {algo, 2, CONVT3D_ISA_AUTO};
+  convt3d_plan *plan = NULL;
+  convt3d_status s = convt3d_plan_create(&p, w, b, &opt, &plan);
+  if (s == CONVT3D_OK) s = convt3d_plan_execute(plan, x, out[0]);
+  convt3d_plan_destroy(plan);
+  return s;
+}
+
 static convt3d_status op_backward(convt3d_algorithm algo) {
   convt3d_problem p = problem();
   convt3d_plan_options opt = {algo, 1, CONVT3D_ISA_AUTO};
@@ -193,6 +207,7 @@ int main(void) {
   } ops[] = {
       {"forward, phase", op_forward, CONVT3D_ALGO_PHASE},
       {"forward, tap_gemm", op_forward, CONVT3D_ALGO_TAP_GEMM},
+      {"forward, winograd", op_forward_winograd, CONVT3D_ALGO_WINOGRAD},
       {"forward, direct", op_forward, CONVT3D_ALGO_DIRECT},
       {"forward, reference", op_forward, CONVT3D_ALGO_REFERENCE},
       {"backward, fast", op_backward, CONVT3D_ALGO_AUTO},
