@@ -149,6 +149,14 @@ size_t cvt_phase_packed_weight_bytes(const cvt_geometry *geo,
                                      const struct cvt_brgemm_config *cfg);
 void cvt_phase_pack_weights(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg,
                             const void *weight, void *packed, int num_threads);
+/* `copies` packs of float32 weights derived from src, 3 values per weight element: copy p,
+ * at packed + p * weight_numel elements, has element i = (c[p][0]*src[3i] +
+ * c[p][1]*src[3i + 1] + c[p][2]*src[3i + 2]) * scale (the Winograd algorithm's G g,
+ * transformed and packed in one pass over src). Not for one-voxel geometries. */
+void cvt_phase_pack_weights_combined(const cvt_geometry *geo,
+                                     const struct cvt_brgemm_config *cfg, const float *src,
+                                     const float (*c)[3], int copies, float scale,
+                                     void *packed, int num_threads);
 size_t cvt_phase_workspace_bytes(const cvt_geometry *geo,
                                  const struct cvt_brgemm_config *cfg, int num_threads);
 void cvt_phase_forward(const cvt_exec *e, const void *input, void *output);
@@ -185,9 +193,8 @@ void cvt_tap_gemm_forward(const cvt_exec *e, const void *input, void *output);
 
 /* src/cpu/winograd.c: Winograd's F(4, 3) along the width (kernel 3, stride 1, no
  * dilation there; float32), the middle step the phase algorithm on a problem of 6x the
- * groups. _prefers: the plan's rule for CONVT3D_ALGO_AUTO. _pack_weights returns false
- * when its transient buffer cannot be allocated. The workspace is one block shared by the
- * threads. */
+ * groups. _prefers: the plan's rule for CONVT3D_ALGO_AUTO. The workspace is one block
+ * shared by the threads. */
 bool cvt_winograd_supports(const cvt_geometry *geo);
 bool cvt_winograd_prefers(const cvt_geometry *geo);
 const struct cvt_brgemm_config *cvt_winograd_pick_kernel(const cvt_geometry *geo,
@@ -195,7 +202,7 @@ const struct cvt_brgemm_config *cvt_winograd_pick_kernel(const cvt_geometry *geo
                                                          size_t count);
 size_t cvt_winograd_packed_weight_bytes(const cvt_geometry *geo,
                                         const struct cvt_brgemm_config *cfg);
-bool cvt_winograd_pack_weights(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg,
+void cvt_winograd_pack_weights(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg,
                                const void *weight, void *packed, int num_threads);
 size_t cvt_winograd_workspace_bytes(const cvt_geometry *geo,
                                     const struct cvt_brgemm_config *cfg, int num_threads);

@@ -344,9 +344,8 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
     if (!plan->weight) goto oom;
     if (tap_gemm)
       cvt_tap_gemm_pack_weights(geo, brgemm, weight, plan->weight, num_threads);
-    else if (winograd) {
-      if (!cvt_winograd_pack_weights(geo, brgemm, weight, plan->weight, num_threads)) goto oom;
-    }
+    else if (winograd)
+      cvt_winograd_pack_weights(geo, brgemm, weight, plan->weight, num_threads);
     else if (brgemm && forward)
       cvt_phase_pack_weights(geo, brgemm, weight, plan->weight, num_threads);
     else if (brgemm)

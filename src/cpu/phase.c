@@ -509,43 +509,81 @@ static int64_t phase_weight_block_offset(const cvt_geometry *g, int64_t grp, int
 
 /* Packs one group's block of channels [co0, co0 + mr) in slices of PACK_CI input
  * channels: a slice's source rows (mr per input channel, taps contiguous) stay in L1 while
- * every tap's [ci][mr] panel is written in order. */
+ * every tap's [ci][mr] panel is written in order. SRC(i) is weight element i. */
 #define PACK_CI 32
-/* NOLINTBEGIN(bugprone-macro-parentheses): T is a type */
-#define PACK_BLOCK(T)                                                                      \
+/* NOLINTBEGIN(bugprone-macro-parentheses): T is a type, SRC a macro */
+#define PACK_BLOCK(T, SRC)                                                                 \
   for (int64_t c0 = 0; c0 < g->cin_g; c0 += PACK_CI)                                     \
     for (int64_t tap = 0; tap < taps; tap++) {                                             \
       T *dst = (T *)packed + block + (tap * g->cin_g + c0) * mr;                          \
       for (int64_t ci = c0; ci < min64(c0 + PACK_CI, g->cin_g); ci++)                     \
         for (int64_t m = 0; m < mr; m++)                                                   \
-          *dst++ = ((const T *)weight)[((grp * g->cin_g + ci) * g->cout_g + co0 + m) * taps + \
-                                       tap];                                               \
+          *dst++ = SRC(((grp * g->cin_g + ci) * g->cout_g + co0 + m) * taps + tap);        \
     }
 /* NOLINTEND(bugprone-macro-parentheses) */
+#define PLAIN_F32(i) ((const float *)weight)[i]
+#define PLAIN_F64(i) ((const double *)weight)[i]
 
-void cvt_phase_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
-                            const void *weight, void *packed, int num_threads) {
-  if (cvt_voxel_applies(g, cfg)) {
-    cvt_voxel_pack_weights(g, weight, packed, num_threads);
-    return;
-  }
+/* Copies of one block from weight (float32), 3 values per packed element, each copy its own
+ * combination of them (cvt_phase_pack_weights_combined): PACK_BLOCK's loops, with `copies`
+ * destinations weight_numel elements apart. */
+#define PACK_BLOCK_COMBINED                                                                \
+  for (int64_t c0 = 0; c0 < g->cin_g; c0 += PACK_CI)                                     \
+    for (int64_t tap = 0; tap < taps; tap++) {                                             \
+      float *dst = (float *)packed + block + (tap * g->cin_g + c0) * mr;                  \
+      for (int64_t ci = c0; ci < min64(c0 + PACK_CI, g->cin_g); ci++)                     \
+        for (int64_t m = 0; m < mr; m++, dst++) {                                          \
+          const float *s3 = (const float *)weight +                                        \
+                            3 * (((grp * g->cin_g + ci) * g->cout_g + co0 + m) * taps +    \
+                                 tap);                                                     \
+          for (int p = 0; p < copies; p++)                                                 \
+            dst[p * g->weight_numel] = (c[p][0] * s3[0] + c[p][1] * s3[1] + c[p][2] * s3[2]) * \
+                                       scale;                                              \
+        }                                                                                  \
+    }
+
+/* The packer of both entries below: weight as it is (c NULL), or `copies` float32
+ * combinations of its values. The slack after the last copy is zeroed first (each copy's would
+ * fall on the next copy, which then overwrites it). */
+static void pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
+                         const void *weight, const float (*c)[3], int copies, float scale,
+                         void *packed, int num_threads) {
   const int64_t taps = g->k[0] * g->k[1] * g->k[2], mr_max = (int64_t)cfg->mr_max;
   const int64_t blocks = ceil_div(g->cout_g, mr_max);
   const size_t esize = g->esize;
-  memset((char *)packed + (size_t)g->weight_numel * esize, 0, cfg->mr_max * esize);
+  memset((char *)packed + (size_t)(copies * g->weight_numel) * esize, 0, cfg->mr_max * esize);
   (void)num_threads; /* unused without OpenMP */
 #pragma omp parallel for schedule(static) num_threads(num_threads) if (num_threads > 1)
   for (int64_t gb = 0; gb < g->groups * blocks; gb++) {
     const int64_t grp = gb / blocks, co0 = gb % blocks * mr_max;
     const int64_t mr = min64(g->cout_g - co0, mr_max);
     const int64_t block = phase_weight_block_offset(g, grp, co0);
-    if (g->dtype == CONVT3D_F32) {
-      PACK_BLOCK(float)
+    if (c) {
+      PACK_BLOCK_COMBINED
+    } else if (g->dtype == CONVT3D_F32) {
+      PACK_BLOCK(float, PLAIN_F32)
     } else {
-      PACK_BLOCK(double)
+      PACK_BLOCK(double, PLAIN_F64)
     }
   }
 }
+
+void cvt_phase_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
+                            const void *weight, void *packed, int num_threads) {
+  if (cvt_voxel_applies(g, cfg))
+    cvt_voxel_pack_weights(g, weight, packed, num_threads);
+  else
+    pack_weights(g, cfg, weight, NULL, 1, 1, packed, num_threads);
+}
+
+void cvt_phase_pack_weights_combined(const cvt_geometry *g, const cvt_brgemm_config *cfg,
+                                     const float *src, const float (*c)[3], int copies,
+                                     float scale, void *packed, int num_threads) {
+  pack_weights(g, cfg, src, c, copies, scale, packed, num_threads);
+}
+#undef PACK_BLOCK_COMBINED
+#undef PLAIN_F64
+#undef PLAIN_F32
 #undef PACK_BLOCK
 #undef PACK_CI
 

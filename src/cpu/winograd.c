@@ -140,7 +140,10 @@ static bool mid_geometry(const cvt_geometry *g, int64_t slices, int64_t points,
 
 bool cvt_winograd_supports(const cvt_geometry *g) {
   cvt_geometry mid;
+  /* D*H > 1: the middle problem is never the phase algorithm's one-voxel cut, whose
+   * weights cvt_phase_pack_weights_combined does not pack */
   return g->dtype == CONVT3D_F32 && g->n >= 1 && g->cout_g >= 1 && g->k[2] == 3 &&
+         g->in[0] * g->in[1] > 1 &&
          g->stride[2] == 1 && g->dil[2] == 1 && chunk_slices(g) >= 1 &&
          mid_geometry(g, chunk_slices(g), WINO_A, &mid);
 }
@@ -182,37 +185,22 @@ size_t cvt_winograd_packed_weight_bytes(const cvt_geometry *g, const cvt_brgemm_
   return mid_weight_bytes(g, cfg) + (size_t)g->weight_numel * sizeof(float);
 }
 
-/* The middle weights U = G g one point at a time (one point's weights in a transient
- * buffer: a third of the layer's), each packed as its share of the middle problem; then
- * the layer's own. Each point's pack zeroes the slack after its run, which the next
- * point's run overwrites and the last one's ends the middle weights with. */
-bool cvt_winograd_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
+/* The middle weights U = G g, each point's packed as its share of the middle problem (a
+ * contiguous run of it), all 6 in one pass over the weights; then the layer's own. U is
+ * summed in float32 with integer coefficients and multiplied by the float nearest 1/24,
+ * (1 + 2^-25)/24: within 3 rounding errors of G g, and exact for weights that are
+ * multiples of 24 (the sums are then integers 24j, and j (1 + 2^-25) rounds to j). */
+void cvt_winograd_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
                                const void *weight, void *packed, int num_threads) {
   cvt_geometry share;
   mid_geometry(g, 1, 1, &share);
-  float *u = cvt_malloc((size_t)share.weight_numel * sizeof *u);
-  if (!u) return false;
-  const float *w = weight;
-  const int64_t taps = g->k[0] * g->k[1]; /* (kd, kh): the middle problem's taps */
-  const int64_t rows = g->cin * g->cout_g; /* (ci, co) */
-  (void)num_threads; /* unused without OpenMP */
-  for (int xi = 0; xi < WINO_A; xi++) {
-    const double g0 = wino_g24[xi][0], g1 = wino_g24[xi][1], g2 = wino_g24[xi][2];
-#pragma omp parallel for schedule(static) num_threads(num_threads) if (num_threads > 1)
-    for (int64_t r = 0; r < rows; r++)
-      for (int64_t tap = 0; tap < taps; tap++) {
-        const float *gw = w + (r * taps + tap) * 3; /* w[kw]; g[j] = w[2 - j] */
-        /* exact in double: three float products by integers below 32 */
-        const double sum = g0 * gw[2] + g1 * gw[1] + g2 * gw[0];
-        u[r * taps + tap] = (float)(sum / 24);
-      }
-    cvt_phase_pack_weights(&share, cfg, u,
-                           (float *)packed + xi * share.weight_numel, num_threads);
-  }
-  free(u);
+  float c[WINO_A][3]; /* g[j] = w[2 - j]: the coefficient of w[kw] is G's (2 - kw) */
+  for (int xi = 0; xi < WINO_A; xi++)
+    for (int kw = 0; kw < 3; kw++) c[xi][kw] = (float)wino_g24[xi][2 - kw];
+  cvt_phase_pack_weights_combined(&share, cfg, weight, (const float(*)[3])c, WINO_A,
+                                  1.0f / 24, packed, num_threads);
   memcpy((char *)packed + mid_weight_bytes(g, cfg), weight,
          (size_t)g->weight_numel * sizeof(float));
-  return true;
 }
 
 /* Per-thread bytes of the middle problem's phase workspace, for chunks of `slices`. */
