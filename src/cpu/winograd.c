@@ -58,10 +58,6 @@
  * take 4.7 MB; the budget bounds the workspace whatever the batch or the width. */
 #define WINO_BUFFER_BUDGET (INT64_C(8) << 20)
 
-/* Rows transformed at once, per (slice, channel): the 6 gathered input columns of a block
- * stay in L1. */
-#define WINO_ROW_BLOCK 64
-
 /* The transforms, written out (the zeros of B^T and A^T cost nothing):
  *
  *   B^T =  4  0 -5  0  1  0      G = 1/24 *  6  0  0      A^T = 1  1  1  1  1  0
@@ -77,19 +73,19 @@ static const int wino_g24[WINO_A][3] = {
     {6, 0, 0}, {-4, -4, -4}, {-4, 4, -4}, {1, 2, 4}, {1, -2, 4}, {0, 0, 24},
 };
 
-/* v = B^T d for n columns: d[l][r] is input column l of row r, v[ξ][r] goes to point ξ's
- * plane, `stride` elements apart. */
-static void transform_in(float (*d)[WINO_ROW_BLOCK], int64_t n, float *v, int64_t stride) {
-  for (int64_t r = 0; r < n; r++) {
-    const float a = d[4][r] - 4 * d[2][r], b = d[3][r] - 4 * d[1][r];
-    const float c = d[4][r] - d[2][r], e = 2 * (d[3][r] - d[1][r]);
-    v[r] = 4 * d[0][r] - 5 * d[2][r] + d[4][r];
-    v[stride + r] = a + b;
-    v[2 * stride + r] = a - b;
-    v[3 * stride + r] = c + e;
-    v[4 * stride + r] = c - e;
-    v[5 * stride + r] = 4 * d[1][r] - 5 * d[3][r] + d[5][r];
-  }
+/* v = B^T d for one row's tile: d its 6 input columns, v[ξ*stride] point ξ's plane.
+ * Returns the sum of v * 0, which is NaN when some v is not finite. */
+static inline float transform_in(const float d[WINO_A], float *v, int64_t stride) {
+  const float a = d[4] - 4 * d[2], b = d[3] - 4 * d[1];
+  const float c = d[4] - d[2], e = 2 * (d[3] - d[1]);
+  const float v0 = 4 * d[0] - 5 * d[2] + d[4], v5 = 4 * d[1] - 5 * d[3] + d[5];
+  v[0] = v0;
+  v[stride] = a + b;
+  v[2 * stride] = a - b;
+  v[3 * stride] = c + e;
+  v[4 * stride] = c - e;
+  v[5 * stride] = v5;
+  return v0 * 0 + (a + b) * 0 + (a - b) * 0 + (c + e) * 0 + (c - e) * 0 + v5 * 0;
 }
 
 /* y = A^T m + bias for one row: m[ξ*stride] are the 6 points' products. */
@@ -254,19 +250,15 @@ static bool input_transform(const cvt_geometry *g, const float *x, float *v, int
     const int64_t n = s / tiles, c0 = s % tiles * WINO_M + g->pad[2] - 2;
     const float *xc = x + (n * g->cin + ci) * rows * iw;
     float *vc = v + (sc / g->cin) * WINO_A * point + ci * plane;
-    float d[WINO_A][WINO_ROW_BLOCK];
-    for (int64_t r0 = 0; r0 < rows; r0 += WINO_ROW_BLOCK) {
-      const int64_t nb = min64(WINO_ROW_BLOCK, rows - r0);
-      for (int l = 0; l < WINO_A; l++) {
-        const int64_t c = c0 + l;
-        if (c >= 0 && c < iw)
-          for (int64_t r = 0; r < nb; r++) d[l][r] = xc[(r0 + r) * iw + c];
-        else
-          memset(d[l], 0, sizeof d[l]);
+    if (c0 >= 0 && c0 + WINO_A <= iw) { /* the tile's columns all exist */
+      for (int64_t r = 0; r < rows; r++) bad += transform_in(xc + r * iw + c0, vc + r, point);
+    } else {
+      for (int64_t r = 0; r < rows; r++) {
+        float d[WINO_A];
+        for (int l = 0; l < WINO_A; l++)
+          d[l] = c0 + l >= 0 && c0 + l < iw ? xc[r * iw + c0 + l] : 0;
+        bad += transform_in(d, vc + r, point);
       }
-      transform_in(d, nb, vc + r0, point);
-      for (int xi = 0; xi < WINO_A; xi++)
-        for (int64_t r = 0; r < nb; r++) bad += vc[xi * point + r0 + r] * 0;
     }
   }
   return bad == 0;
@@ -289,7 +281,7 @@ static void output_transform(const cvt_geometry *g, const float *m, const float 
     for (int64_t r = 0; r < rows; r++) {
       float t[WINO_M];
       transform_out(mc + r, point, b, t);
-      memcpy(yc + r * ow, t, (size_t)width * sizeof *t);
+      for (int64_t i = 0; i < width; i++) yc[r * ow + i] = t[i];
     }
   }
 }
