@@ -28,8 +28,8 @@
  * whose input column exists: on deconv8, 18 per row against 27 (1.5x fewer). The middle
  * problem's rows are the layer's own height rows, so it keeps the direct path's tiles.
  *
- * Accuracy: B^T and A^T are small integers and G is applied once, in double, at plan
- * time, but the transforms add terms that cancel in exact arithmetic: on random data the
+ * Accuracy: B^T and A^T are small integers and G is applied once, at plan time, but the
+ * transforms add terms that cancel in exact arithmetic: on random data the
  * error is about 3x the direct summation's (docs/algorithm.md has the bound and the
  * measurement). CONVT3D_WINOGRAD=0 in the environment, or an explicit algorithm, keeps a
  * plan off this path.
