@@ -257,9 +257,10 @@ CONVT3D_API const char *convt3d_algorithm_name(convt3d_algorithm algorithm);
  *
  * CONVT3D_ALGO_AUTO takes the Winograd algorithm for float32 layers with width kernel 3,
  * stride 1 and no width dilation, at least 64 channels in and out per group, and rows
- * long enough (about 8 outputs or more) that it does at most 3/4 of the multiply-adds. Its rounding error is about 3x the other algorithms'
- * (docs/algorithm.md); the environment variable CONVT3D_WINOGRAD=0 (read at each plan
- * creation), or an explicit algorithm, keeps plans off it.
+ * long enough (about 8 outputs or more) that it does at most 3/4 of the multiply-adds.
+ * Its rounding error is about 3x the other algorithms' (RMS; docs/algorithm.md); the
+ * environment variable CONVT3D_WINOGRAD=0 (read at each plan creation), or an explicit
+ * algorithm, keeps plans off it.
  *
  * An algorithm asked for explicitly that cannot take the problem makes plan creation fail
  * with CONVT3D_ERR_INVALID_ARGUMENT and a message saying why: the phase algorithm beyond
