@@ -498,13 +498,13 @@ static void test_winograd(void) {
       if (convt3d_problem_check(&pr) != CONVT3D_OK) continue; /* output too small */
       check_all_paths(&pr);
     }
-  /* Slices (n, t) of 2.8 MB (240 x 240 rows of one channel): 4 in chunks of 3 + 1; and of
-   * 1.9 MB, 2 samples x 3 in chunks of 4 + 2 (the first spans both samples) */
-  const int64_t k3[3] = {1, 1, 3};
-  convt3d_problem pr = make(-1, 1, 1, 1, (int64_t[3]){240, 240, 12}, k3, ONE, ZERO, ZERO,
-                            ONE, 1);
+  /* Slices (n, t) of 2.8 MB (240 x 240 rows of one channel, rows of 12 -> 14: 4 tiles),
+   * 3 within the 8 MiB budget: unbatched, 4 slices in chunks of 2 + 2; 2 samples, 8
+   * slices in chunks of 3 + 3 + 2, the second spanning both samples */
+  const int64_t k3[3] = {1, 1, 3}, big[3] = {240, 240, 12};
+  convt3d_problem pr = make(-1, 1, 1, 1, big, k3, ONE, ZERO, ZERO, ONE, 1);
   check_all_paths(&pr);
-  pr = make(2, 1, 1, 1, (int64_t[3]){200, 200, 9}, k3, ONE, ZERO, ZERO, ONE, 0);
+  pr = make(2, 1, 1, 1, big, k3, ONE, ZERO, ZERO, ONE, 0);
   check_all_paths(&pr);
   CHECKF(winograd_runs - before > 60, "the Winograd algorithm ran %d times",
          winograd_runs - before);

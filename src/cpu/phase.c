@@ -525,22 +525,21 @@ static int64_t phase_weight_block_offset(const cvt_geometry *g, int64_t grp, int
 #define PLAIN_F64(i) ((const double *)weight)[i]
 
 /* Copies of one block from weight (float32), 3 values per packed element, each copy its own
- * combination of them (cvt_phase_pack_weights_combined): PACK_BLOCK's loops, with `copies`
- * destinations weight_numel elements apart. */
+ * combination of them (cvt_phase_pack_weights_combined), weight_numel elements apart:
+ * PACK_BLOCK's loops per copy, over a slice of source rows that stays in L2 meanwhile. */
 #define PACK_BLOCK_COMBINED                                                                \
   for (int64_t c0 = 0; c0 < g->cin_g; c0 += PACK_CI)                                     \
-    for (int64_t tap = 0; tap < taps; tap++) {                                             \
-      float *dst = (float *)packed + block + (tap * g->cin_g + c0) * mr;                  \
-      for (int64_t ci = c0; ci < min64(c0 + PACK_CI, g->cin_g); ci++)                     \
-        for (int64_t m = 0; m < mr; m++, dst++) {                                          \
-          const float *s3 = (const float *)weight +                                        \
-                            3 * (((grp * g->cin_g + ci) * g->cout_g + co0 + m) * taps +    \
-                                 tap);                                                     \
-          for (int p = 0; p < copies; p++)                                                 \
-            dst[p * g->weight_numel] = (c[p][0] * s3[0] + c[p][1] * s3[1] + c[p][2] * s3[2]) * \
-                                       scale;                                              \
-        }                                                                                  \
-    }
+    for (int p = 0; p < copies; p++)                                                       \
+      for (int64_t tap = 0; tap < taps; tap++) {                                           \
+        float *dst = (float *)packed + p * g->weight_numel + block + (tap * g->cin_g + c0) * mr; \
+        for (int64_t ci = c0; ci < min64(c0 + PACK_CI, g->cin_g); ci++)                   \
+          for (int64_t m = 0; m < mr; m++) {                                               \
+            const float *s3 = (const float *)weight +                                      \
+                              3 * (((grp * g->cin_g + ci) * g->cout_g + co0 + m) * taps +  \
+                                   tap);                                                   \
+            *dst++ = (c[p][0] * s3[0] + c[p][1] * s3[1] + c[p][2] * s3[2]) * scale;        \
+          }                                                                                \
+      }
 
 /* The packer of both entries below: weight as it is (c NULL), or `copies` float32
  * combinations of its values. The slack after the last copy is zeroed first (each copy's would

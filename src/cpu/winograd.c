@@ -107,10 +107,12 @@ static int64_t slice_bytes(const cvt_geometry *g) {
   return (int64_t)sizeof(float) * (v_elems(g) + m_elems(g));
 }
 
-/* Slices per chunk: as many as the budget holds, at most all of them; 0 when not one. */
+/* Slices per chunk: all of them in as few chunks as the budget allows, dealt evenly (6
+ * slices where the budget holds 4: 3 + 3, not 4 + 2); 0 when the budget holds not one. */
 static int64_t chunk_slices(const cvt_geometry *g) {
-  const int64_t per = slice_bytes(g);
-  return per > WINO_BUFFER_BUDGET ? 0 : min64(g->n * wino_tiles(g), WINO_BUFFER_BUDGET / per);
+  const int64_t per = slice_bytes(g), slices = g->n * wino_tiles(g);
+  if (per > WINO_BUFFER_BUDGET) return 0;
+  return ceil_div(slices, ceil_div(slices, WINO_BUFFER_BUDGET / per));
 }
 
 /* The middle problem for `slices` slices (see the top of the file), or with points = 1
