@@ -29,9 +29,8 @@
  * problem's rows are the layer's own height rows, so it keeps the direct path's tiles.
  *
  * Accuracy: B^T and A^T are small integers and G is applied once, at plan time, but the
- * transforms add terms that cancel in exact arithmetic: on random data the
- * error is about 3x the direct summation's (docs/algorithm.md has the bound and the
- * measurement). CONVT3D_WINOGRAD=0 in the environment, or an explicit algorithm, keeps a
+ * transforms add terms that cancel in exact arithmetic: on random data the RMS error is
+ * about 3x the direct summation's (docs/algorithm.md has the bound and the measurement). CONVT3D_WINOGRAD=0 in the environment, or an explicit algorithm, keeps a
  * plan off this path.
  *
  * Memory: the tiles are cut into chunks of slices (n, t) whose V and M fit in
@@ -40,12 +39,7 @@
  * input would turn into NaN outputs that PyTorch computes as numbers. An input whose
  * transform is not finite (an infinity, a NaN, or an overflow in B^T d) is computed by the
  * direct algorithm instead, from the original weights the plan keeps for it. */
-#include <stdlib.h>
 #include <string.h>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "../internal.h"
 #include "arith.h"
@@ -67,8 +61,8 @@
  *          0  2 -1 -2  1  0                  1 -2  4
  *          0  4  0 -5  0  1                  0  0 24
  *
- * G is kept times 24, and divided after summing, so that weights that are multiples of 24
- * transform exactly (the tests rely on it). */
+ * G is kept times 24, and scaled by 1/24 after summing, so that weights that are multiples
+ * of 24 transform exactly (the tests rely on it). */
 static const int wino_g24[WINO_A][3] = {
     {6, 0, 0}, {-4, -4, -4}, {-4, 4, -4}, {1, 2, 4}, {1, -2, 4}, {0, 0, 24},
 };
