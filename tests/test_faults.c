@@ -51,28 +51,28 @@ static convt3d_problem problem(void) {
  * destroyed inside, so a failure anywhere in between is seen). */
 typedef convt3d_status (*op_fn)(convt3d_algorithm algo);
 
-static convt3d_status op_forward(convt3d_algorithm algo) {
-  convt3d_problem p = problem();
-  convt3d_plan_options opt = {algo, 1, CONVT3D_ISA_AUTO};
+/* One forward plan of p, created and executed into out[0]. */
+static convt3d_status forward_of(const convt3d_problem *p, convt3d_algorithm algo,
+                                 int threads) {
+  convt3d_plan_options opt = {algo, threads, CONVT3D_ISA_AUTO};
   convt3d_plan *plan = NULL;
-  convt3d_status s = convt3d_plan_create(&p, w, b, &opt, &plan);
+  convt3d_status s = convt3d_plan_create(p, w, b, &opt, &plan);
   if (s == CONVT3D_OK) s = convt3d_plan_execute(plan, x, out[0]);
   convt3d_plan_destroy(plan);
   return s;
 }
 
-/* The Winograd algorithm needs width kernel 3 and stride 1: output (2, 3, 6, 6, 5). Its
- * plan allocates a transient buffer for the transformed weights. */
+static convt3d_status op_forward(convt3d_algorithm algo) {
+  convt3d_problem p = problem();
+  return forward_of(&p, algo, 1);
+}
+
+/* The Winograd algorithm needs width kernel 3 and stride 1: output (2, 3, 6, 6, 5). */
 static convt3d_status op_forward_winograd(convt3d_algorithm algo) {
   convt3d_problem p = problem();
   p.weight.dims[4] = 3;
   p.stride[2] = 1;
-  convt3d_plan_options opt = {algo, 2, CONVT3D_ISA_AUTO};
-  convt3d_plan *plan = NULL;
-  convt3d_status s = convt3d_plan_create(&p, w, b, &opt, &plan);
-  if (s == CONVT3D_OK) s = convt3d_plan_execute(plan, x, out[0]);
-  convt3d_plan_destroy(plan);
-  return s;
+  return forward_of(&p, algo, 2);
 }
 
 static convt3d_status op_backward(convt3d_algorithm algo) {
