@@ -193,8 +193,9 @@ void cvt_tap_gemm_forward(const cvt_exec *e, const void *input, void *output);
 
 /* src/cpu/winograd.c: Winograd's F(4, 3) along the width (kernel 3, stride 1, no
  * dilation there; float32), the middle step the phase algorithm on a problem of 6x the
- * groups. _prefers: the plan's rule for CONVT3D_ALGO_AUTO. The workspace is one block
- * shared by the threads. */
+ * groups. _prefers: the plan's rule for CONVT3D_ALGO_AUTO. The workspace is one block:
+ * the transformed input and products, then num_threads slices of *phase_slice bytes for
+ * the phase algorithm, which execute gets as cvt_exec.workspace_per_thread. */
 bool cvt_winograd_supports(const cvt_geometry *geo);
 bool cvt_winograd_prefers(const cvt_geometry *geo);
 const struct cvt_brgemm_config *cvt_winograd_pick_kernel(const cvt_geometry *geo,
@@ -205,7 +206,8 @@ size_t cvt_winograd_packed_weight_bytes(const cvt_geometry *geo,
 void cvt_winograd_pack_weights(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg,
                                const void *weight, void *packed, int num_threads);
 size_t cvt_winograd_workspace_bytes(const cvt_geometry *geo,
-                                    const struct cvt_brgemm_config *cfg, int num_threads);
+                                    const struct cvt_brgemm_config *cfg, int num_threads,
+                                    size_t *phase_slice);
 void cvt_winograd_forward(const cvt_exec *e, const void *input, void *output);
 
 /* src/cpu/backward_data.c: grad_input (and conv3d) as a batch-reduce GEMM per input

@@ -259,6 +259,7 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
   size_t weight_bytes = plain_weight_bytes;
   const int num_threads = opt->num_threads > 0 ? opt->num_threads : default_threads(geo);
   size_t ws_per_thread = 0, ws_bytes = 0;
+  size_t winograd_slice = 0; /* the Winograd workspace's phase slices, after its buffers */
   cvt_geometry run_geo = *geo; /* the backward passes may run a pointwise layer re-cut */
   if (fast && !forward) pointwise_rows(&run_geo);
   if (fast) {
@@ -273,7 +274,7 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
       if (winograd) {
         brgemm = choose_kernel(geo, isa, cvt_winograd_pick_kernel);
         weight_bytes = cvt_winograd_packed_weight_bytes(geo, brgemm);
-        ws_bytes = cvt_winograd_workspace_bytes(geo, brgemm, num_threads);
+        ws_bytes = cvt_winograd_workspace_bytes(geo, brgemm, num_threads, &winograd_slice);
         break;
       }
       brgemm = choose_kernel(geo, isa, cvt_phase_pick_kernel);
@@ -312,7 +313,7 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
   plan->weight_bytes = weight_bytes;
   plan->bias_bytes = bias_bytes;
   plan->workspace_bytes = ws_bytes;
-  plan->workspace_per_thread = ws_per_thread;
+  plan->workspace_per_thread = winograd ? winograd_slice : ws_per_thread;
   atomic_flag_clear(&plan->workspace_busy);
   switch (pass) {
   case CONVT3D_PASS_FORWARD:

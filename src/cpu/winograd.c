@@ -30,8 +30,9 @@
  *
  * Accuracy: B^T and A^T are small integers and G is applied once, at plan time, but the
  * transforms add terms that cancel in exact arithmetic: on random data the RMS error is
- * about 3x the direct summation's (docs/algorithm.md has the bound and the measurement). CONVT3D_WINOGRAD=0 in the environment, or an explicit algorithm, keeps a
- * plan off this path.
+ * about 3x the direct summation's (docs/algorithm.md has the bound and the measurement).
+ * CONVT3D_WINOGRAD=0 in the environment, or an explicit algorithm, keeps a plan off this
+ * path.
  *
  * Memory: the tiles are cut into chunks of slices (n, t) whose V and M fit in
  * WINO_BUFFER_BUDGET, each chunk transformed, multiplied and transformed back before the
@@ -226,8 +227,9 @@ static size_t m_bytes(const cvt_geometry *g) {
 }
 
 size_t cvt_winograd_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_config *cfg,
-                                    int num_threads) {
-  return v_bytes(g) + m_bytes(g) + phase_slice_bytes(g, cfg, num_threads) * (size_t)num_threads;
+                                    int num_threads, size_t *phase_slice) {
+  *phase_slice = phase_slice_bytes(g, cfg, num_threads);
+  return v_bytes(g) + m_bytes(g) + *phase_slice * (size_t)num_threads;
 }
 
 /* V for slices [s0, s0 + count): per (slice, ci), the 6 columns d_t of every input row
@@ -285,18 +287,20 @@ static void output_transform(const cvt_geometry *g, const float *m, const float 
 void cvt_winograd_forward(const cvt_exec *e, const void *input, void *output) {
   const cvt_geometry *g = e->geo;
   const int64_t cs = chunk_slices(g), slices = g->n * wino_tiles(g);
-  const size_t per_thread = phase_slice_bytes(g, e->brgemm, e->num_threads);
   float *v = e->workspace;
   float *m = v + v_bytes(g) / sizeof *v; /* v_bytes: whole lines */
-  cvt_exec me = *e;
+  /* The middle problem of a full chunk, and of the last, shorter one if any. */
+  cvt_geometry mid_full, mid_last;
+  mid_geometry(g, cs, WINO_A, &mid_full);
+  /* cs >= 1: cvt_winograd_supports */
+  const int64_t last = slices - (slices - 1) / cs * cs; /* NOLINT(clang-analyzer-core.DivideZero) */
+  mid_geometry(g, last, WINO_A, &mid_last);
+  cvt_exec me = *e; /* e->workspace_per_thread: the phase workspace's slices (plan.c) */
   me.bias = NULL;
   me.workspace = (char *)e->workspace + v_bytes(g) + m_bytes(g);
-  me.workspace_per_thread = per_thread;
   for (int64_t s0 = 0; s0 < slices; s0 += cs) {
     const int64_t count = min64(cs, slices - s0);
-    cvt_geometry mid;
-    mid_geometry(g, count, WINO_A, &mid);
-    me.geo = &mid;
+    me.geo = count == cs ? &mid_full : &mid_last;
     if (!input_transform(g, input, v, s0, count, e->num_threads)) {
       cvt_exec direct = *e;
       direct.weight = (const char *)e->weight + mid_weight_bytes(g, e->brgemm);
