@@ -478,6 +478,61 @@ static void test_paths_match_reference(void) {
            skipped_isa_runs);
 }
 
+/* The fused kernel = stride = 2 width tiles (phase_impl.h), forced on, over runs of rows
+ * tiled as one sequence: rows of 8 and 20 (vectors that end one output row and start the
+ * next), 9 and 13 (parts that start past lane 0), 7 (too short: one row at a time);
+ * height kernel 3 stride 1 padding 1 (the first and last rows tiled alone, with the taps
+ * that exist), height output padding (a last row no tap reaches), height kernel 1 stride
+ * 2 (a phase without taps), depth taps that vary by slice, tall planes cut into bands;
+ * random problems; and an output over 64 MiB with rows of 101 (streamed stores beside
+ * masked ones). */
+static void test_fused_width2_runs(void) {
+  static const char *const tiles[] = {"f32_brgemm_6x32_avx512", "f32_brgemm_6x16_avx512"};
+  const struct {
+    int64_t n, cin, cout_g, groups, in[3], k[3], s[3], p[3], op[3];
+    int bias;
+  } cases[] = {
+      {2, 5, 7, 1, {2, 3, 8}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1},
+      {1, 4, 13, 2, {2, 5, 20}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 0},
+      {2, 3, 6, 1, {1, 4, 9}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1},
+      {-1, 6, 9, 1, {3, 3, 13}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1},
+      {1, 2, 5, 1, {2, 4, 7}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1},
+      {2, 4, 8, 1, {2, 5, 20}, {2, 3, 2}, {2, 1, 2}, {0, 1, 0}, {0, 0, 0}, 1},
+      {1, 3, 7, 1, {2, 4, 9}, {2, 3, 2}, {1, 1, 2}, {0, 1, 0}, {0, 0, 0}, 0},
+      {2, 4, 6, 1, {2, 3, 12}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 1, 0}, 1},
+      {1, 5, 7, 1, {2, 4, 10}, {2, 1, 2}, {2, 2, 2}, {0, 0, 0}, {0, 1, 0}, 1},
+      {2, 3, 7, 1, {4, 3, 9}, {3, 2, 2}, {2, 2, 2}, {1, 0, 0}, {1, 0, 0}, 1},
+      {1, 2, 5, 1, {2, 40, 17}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, 1},
+  };
+  for (size_t t = 0; t < 2; t++) {
+    setenv("CONVT3D_KERNEL", tiles[t], 1);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+      convt3d_problem pr = make(cases[i].n, cases[i].cin * cases[i].groups, cases[i].cout_g,
+                                cases[i].groups, cases[i].in, cases[i].k, cases[i].s,
+                                cases[i].p, cases[i].op, ONE, cases[i].bias);
+      CHECKF(convt3d_problem_check(&pr) == CONVT3D_OK, "fused case %zu is invalid", i);
+      check_all_paths(&pr);
+    }
+  }
+  setenv("CONVT3D_KERNEL", tiles[0], 1);
+  int configs = 0;
+  for (int iter = 0; iter < 120; iter++) {
+    int64_t in[3], k[3], s[3], p[3], op[3], d[3];
+    random_axes(5, in, k, s, p, op, d);
+    in[2] = rnd(1, 40), k[2] = 2, s[2] = 2, p[2] = 0, op[2] = 0, d[2] = 1;
+    convt3d_problem pr =
+        make(rnd(1, 2), rnd(1, 6), rnd(1, 14), 1, in, k, s, p, op, d, (int)rnd(0, 1));
+    if (convt3d_problem_check(&pr) != CONVT3D_OK) continue; /* output too small */
+    configs++;
+    check_all_paths(&pr);
+  }
+  CHECKF(configs > 50, "only %d valid random configurations", configs);
+  int64_t in[3] = {90, 90, 101}, k[3] = {2, 2, 2};
+  convt3d_problem pr = make(1, 2, 3, 1, in, k, k, ZERO, ZERO, ONE, 1);
+  check_all_paths(&pr);
+  unsetenv("CONVT3D_KERNEL");
+}
+
 /* The Winograd algorithm (winograd.c), bit for bit against the reference on integer data
  * (check_all_paths): every row width from 1 to 14 (tiles of 4 with every remainder) at
  * every width padding that leaves an output, random depth and height axes, groups,
@@ -908,6 +963,7 @@ int main(void) {
   test_hand_computed();
   test_paths_match_reference();
   test_exact_width_taps();
+  test_fused_width2_runs();
   test_winograd();
   test_backward_data_streams();
   test_plan_contract();

@@ -70,58 +70,113 @@ static void CVT_SCATTER(const cvt_geometry *g, const phase_dims *d, const phase_
 }
 
 #if CVT_ROWS
+/* Where a fused tile's outputs go, as offsets from its run's first output row: vector v's
+ * part h (ukernel.h's cvt_w2_out). */
+typedef struct w2_tile {
+  int64_t at[4][2];
+  uint16_t mask[4][2];
+} w2_tile;
+
+/* The tile of n <= 32 positions that starts at row r, column c of a run of packed rows
+ * of w >= 8 positions (no padding: phase.c's fused_w2), row r, column j going to output
+ * offset r*row_stride + 2*j (its odd phase one further). A vector's 8 positions lie in
+ * one row or end one and start the next; positions past n are not stored. */
+static void w2_targets(int64_t row_stride, int64_t w, int64_t r, int64_t c, int64_t n,
+                       w2_tile *t) {
+  for (int64_t v = 0; v < 4; v++, c += 8) {
+    if (c >= w) c -= w, r++; /* c < w + 8 <= 2w */
+    const int64_t count = min64(n - 8 * v, 8);
+    for (int64_t h = 0; h < 2; h++) {
+      const int64_t cs = c - h * w; /* the column of lane 0 in row r + h */
+      const int64_t lo = max64(cs, 0), hi = min64(cs + count, w);
+      t->at[v][h] = 0, t->mask[v][h] = 0;
+      if (hi <= lo) continue; /* also count <= 0 */
+      t->at[v][h] = (r + h) * row_stride + 2 * lo;
+      t->mask[v][h] = (uint16_t)((1u << (2 * (hi - cs))) - (1u << (2 * (lo - cs))));
+    }
+  }
+}
+
 /* The task for kernel = stride = 2 along the width (d->fused_w2): for each block of
- * channels, height phase, slice and row, the fused tiles compute both width phases from
- * one B and write the output row directly, from the bias: no tile buffer, no scatter.
- * a_ptrs holds the even phase's weights in its first half and the odd's in its second. */
+ * channels and slice, the fused tiles compute both width phases from one B and write the
+ * output directly, from the bias: no tile buffer, no scatter. The band's rows whose every
+ * height tap reads an input row that exists (all of them for kernel = stride = 2) lie
+ * one after another in the packed plane, so they are tiled as one sequence of positions,
+ * and tiles cross rows instead of ending each row with a partial one (rows of 40: 32 + 8
+ * positions per row before, 40 in whole tiles as a run). Other rows, and rows under 8
+ * positions, are tiled one at a time, with the taps that exist. a_ptrs holds the even
+ * phase's weights in its first half and the odd's in its second. Each output's terms
+ * are summed in the same order however the rows are tiled. */
 static void CVT_FUSED_W2(const cvt_exec *e, const CVT_T *x, CVT_T *y, const phase_dims *d,
                          const phase_task *t, CVT_T *planes, const CVT_T **a_ptrs,
                          const CVT_T **b_ptrs) {
   const cvt_geometry *g = e->geo;
   const cvt_brgemm_config *cfg = e->brgemm;
   const CVT_T *bias = e->bias;
-  const int64_t plane = d->plane, jw = d->w.jmax, ow_n = g->out[2];
+  const int64_t plane = d->plane, w = d->w.jmax, ow_n = g->out[2], sh = g->stride[1];
   const int64_t half = d->max_batch; /* a_ptrs has room for 2 * max_batch: see layout */
+  const int64_t nrows = min64(d->bh, d->h.jmax - t->jh0);
+  /* Band rows [ra, rb): every height phase's output row exists and each of its taps
+   * reads an input row; a run to tile as one when rows are 8 positions or more. */
+  int64_t ra = 0, rb = nrows;
+  for (int64_t ch = 0; ch < d->h.phases; ch++) {
+    phase_tap th[PHASE_MAX_TAPS];
+    const int64_t nth = phase_taps(ch, g->k[1], g->stride[1], g->pad[1], g->dil[1], th);
+    for (int64_t a = 0; a < nth; a++) {
+      ra = max64(ra, -th[a].e - t->jh0);
+      rb = min64(rb, d->in_h - th[a].e - t->jh0);
+    }
+    rb = min64(rb, (g->out[1] - 1 - ch) / sh + 1 - t->jh0);
+  }
+  if (w < 8 || rb < ra) rb = ra;
   if (t->nplanes > 0) CVT_PACK(x, t, d, 0, g->cin_g, planes);
   for (int64_t co0 = 0; co0 < t->con; co0 += d->mr) {
     const int64_t mr = min64(d->mr, t->con - co0);
     const CVT_T *w_block = (const CVT_T *)e->weight +
                            phase_weight_block_offset(g, t->group, t->co0 + co0);
     const CVT_T *b_block = bias ? bias + t->group * g->cout_g + t->co0 + co0 : NULL;
-    /* Output rows in memory order (slice, then oh = jh*sH + ch): each row is written
-     * whole, once, after the one above it, so the output streams out line by line. */
     for (int64_t i = 0; i < t->slices; i++) {
       CVT_T *y_block = y + slice_y(g, t, i) + co0 * d->y_channel;
       const int64_t *q = t->pair_q + i * d->max_pairs;
       const int64_t *tap_d = t->pair_tap + i * d->max_pairs;
-      for (int64_t r = 0; r < d->bh; r++) {
-        const int64_t jh = t->jh0 + r;
-        if (jh >= d->h.jmax) break;
-        for (int64_t ch = 0; ch < d->h.phases; ch++) {
-          if (jh > (g->out[1] - 1 - ch) / g->stride[1]) break; /* oh past the plane */
-          const int64_t oh = jh * g->stride[1] + ch; /* < out: exact */
-          phase_tap th[PHASE_MAX_TAPS];
-          const int64_t nth = phase_taps(ch, g->k[1], g->stride[1], g->pad[1], g->dil[1], th);
-          size_t batch = 0;
-          for (int64_t p = 0; p < t->npairs[i]; p++)
-            for (int64_t a = 0; a < nth; a++) {
-              const int64_t ih = jh + th[a].e;
-              if (ih < 0 || ih >= d->in_h) continue;
-              const int64_t tap = tap_d[p] + th[a].k * g->k[2]; /* kw = 0; kw = 1 next */
-              a_ptrs[batch] = w_block + tap * g->cin_g * mr;
-              a_ptrs[half + (int64_t)batch] = w_block + (tap + 1) * g->cin_g * mr;
-              /* plane position of row r, column 0: r*wp, shifted for the tap */
-              b_ptrs[batch] = planes + q[p] * g->cin_g * plane +
-                              (r + th[a].e - d->h.emin) * d->wp + (0 - d->w.emin);
-              batch++;
-            }
-          CVT_T *y_row = y_block + oh * ow_n;
-          for (int64_t j0 = 0; j0 < jw; j0 += 32) {
-            const int64_t n = min64(32, jw - j0); /* the row's last tile may be partial */
+      /* rows r .. r1 - 1 as one run of packed positions, in tiles of 32 */
+      for (int64_t r = 0, r1; r < nrows; r = r1) {
+        r1 = r >= ra && r < rb ? rb : r + 1;
+        const int64_t jh = t->jh0 + r, end = (r1 - r) * w;
+        /* tile at p: row tr of the run, column tc */
+        for (int64_t p = 0, tr = 0, tc = 0; p < end; p += 32) {
+          const int64_t n = min64(32, end - p); /* the run's last tile may be partial */
+          w2_tile tt;
+          w2_targets(sh * ow_n, w, tr, tc, n, &tt);
+          for (tc += 32; tc >= w; tc -= w) tr++;
+          for (int64_t ch = 0; ch < d->h.phases; ch++) {
+            if (jh > (g->out[1] - 1 - ch) / sh) break; /* oh past the plane */
+            CVT_T *y_row = y_block + (jh * sh + ch) * ow_n; /* oh < out: exact */
+            phase_tap th[PHASE_MAX_TAPS];
+            const int64_t nth =
+                phase_taps(ch, g->k[1], g->stride[1], g->pad[1], g->dil[1], th);
+            size_t batch = 0;
+            for (int64_t pr = 0; pr < t->npairs[i]; pr++)
+              for (int64_t a = 0; a < nth; a++) {
+                const int64_t ih = jh + th[a].e; /* in a run: so for every row of it */
+                if (ih < 0 || ih >= d->in_h) continue;
+                const int64_t tap = tap_d[pr] + th[a].k * g->k[2]; /* kw = 0; kw = 1 next */
+                a_ptrs[batch] = w_block + tap * g->cin_g * mr;
+                a_ptrs[half + (int64_t)batch] = w_block + (tap + 1) * g->cin_g * mr;
+                /* plane position of row r, shifted for the tap, then p on */
+                b_ptrs[batch] = planes + q[pr] * g->cin_g * plane +
+                                (r + th[a].e - d->h.emin) * w + p;
+                batch++;
+              }
+            cvt_w2_out out[4];
+            for (int64_t v = 0; v < 4; v++)
+              for (int64_t h = 0; h < 2; h++) {
+                out[v].mask[h] = tt.mask[v][h];
+                out[v].dst[h] = tt.mask[v][h] ? y_row + tt.at[v][h] : NULL;
+              }
             cfg->f32_w2[n > 16]((size_t)mr, batch, (size_t)g->cin_g, a_ptrs, a_ptrs + half,
-                                b_ptrs, (size_t)plane, b_block, y_row + 2 * j0,
-                                (size_t)d->y_channel, (size_t)n, d->stream);
-            for (size_t k = 0; k < batch; k++) b_ptrs[k] += 32;
+                                b_ptrs, (size_t)plane, b_block, out, (size_t)d->y_channel,
+                                d->stream);
           }
         }
       }

@@ -61,9 +61,21 @@ static inline phase_axis phase_axis_of(const cvt_geometry *g, int ax) {
   phase_axis a;
   a.phases = min64(s, out);
   a.jmax = ceil_div(out, s);
-  /* e = (c + pad - k*dil) / s over c in [0, phases), k in [0, k) */
+  /* e = (c + pad - k*dil) / s over c in [0, phases) and the taps k that reach phase c:
+   * exact, so that packed planes carry no column or row that no tap reads (kernel =
+   * stride = 2: e = 0 in both phases, no padding at all). Beyond PHASE_MAX_TAPS (the
+   * algorithms decline), and where no tap reaches any phase, a bound over every k. */
   a.emin = floor_div(g->pad[ax] - (g->k[ax] - 1) * g->dil[ax], s);
   a.emax = floor_div(a.phases - 1 + g->pad[ax], s);
+  if (g->k[ax] <= PHASE_MAX_TAPS) {
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (int64_t k = 0; k < g->k[ax]; k++) { /* tap k reaches phase c = (k*dil - pad) mod s */
+      const int64_t c = ((k * g->dil[ax] - g->pad[ax]) % s + s) % s;
+      const int64_t e = (c + g->pad[ax] - k * g->dil[ax]) / s; /* exact */
+      if (c < a.phases) lo = min64(lo, e), hi = max64(hi, e);
+    }
+    if (lo <= hi) a.emin = lo, a.emax = hi;
+  }
   return a;
 }
 

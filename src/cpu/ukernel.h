@@ -49,14 +49,22 @@ typedef void (*cvt_f32_brgemm_rows_fn)(size_t mr, size_t batch, size_t kc,
                                        size_t brow, size_t crow);
 
 /* Fused tiles for kernel = stride = 2 along the width: both width phases of NR positions
- * from one B, started from the bias (or 0), written interleaved to the output row y (row m
- * of the block at y + m*ych), the first 2*n outputs only, with non-temporal stores where
- * stream is set (the caller then issues a full fence before the output is read). See
+ * from one B, started from the bias (or 0), written interleaved straight to the output.
+ * The tile's 2*NR outputs per channel (position j's even phase, then its odd) go out in
+ * vectors of 16: of vector v, the lanes set in out[v].mask[h] (a contiguous run; h = 0,
+ * 1: two parts when the vector's positions end one output row and start the next; an
+ * empty mask stores nothing) are stored in order from out[v].dst[h] on, and row m of the
+ * block adds m*ych. Full, aligned parts are written with non-temporal stores where stream is
+ * set (the caller then issues a fence before the output is read). See
  * avx512/f32_brgemm_w2_avx512.c. */
+typedef struct cvt_w2_out {
+  float *dst[2];
+  uint16_t mask[2];
+} cvt_w2_out;
 typedef void (*cvt_f32_brgemm_w2_fn)(size_t mr, size_t batch, size_t kc,
                                      const float *const *a0, const float *const *a1,
                                      const float *const *b, size_t ldb, const float *bias,
-                                     float *y, size_t ych, size_t n, int stream);
+                                     const cvt_w2_out *out, size_t ych, int stream);
 
 /* The channels-in-lanes tiles (vec_m > 1) with B read across rows instead, for
  * grad_weight's tap formulation reading grad_output in place (backward_weight.c):
@@ -190,7 +198,7 @@ typedef struct cvt_brgemm_config {
 #define CVT_F32_BRGEMM_W2(name)                                                          \
   void name(size_t mr, size_t batch, size_t kc, const float *const *a0,                \
             const float *const *a1, const float *const *b, size_t ldb, const float *bias, \
-            float *y, size_t ych, size_t n, int stream)
+            const cvt_w2_out *out, size_t ych, int stream)
 #define CVT_F32_DOT(name)                                                                \
   void name(size_t s, size_t tile_nr, size_t mr, size_t nr, size_t batch, size_t kc,     \
             size_t nel, const float *const *a, size_t lda, const float *const *b,        \
