@@ -16,9 +16,15 @@ static void CVT_PACK(const CVT_T *x, const phase_task *t, const phase_dims *d, i
   const int64_t a = iw0 < 0 ? -iw0 : 0;          /* first column inside the input */
   const int64_t b = min64(d->in_w - iw0, d->wp); /* one past the last */
   const int64_t plane = d->plane;
+  const int64_t line = 64 / (int64_t)sizeof(CVT_T);
   for (int64_t q = 0; q < t->nplanes; q++)
     for (int64_t ci = 0; ci < kc; ci++) {
       const CVT_T *src = x + t->x_plane[q] + (ci0 + ci) * d->x_channel;
+      /* The next channel's rows (a volume on), prefetched row by row while this one's
+       * are copied: the hardware prefetchers would start on them only after the jump. */
+      const CVT_T *next = ci + 1 < kc           ? src + d->x_channel
+                          : q + 1 < t->nplanes ? x + t->x_plane[q + 1] + ci0 * d->x_channel
+                                               : NULL;
       CVT_T *dst = planes + (q * kc + ci) * plane;
       for (int64_t r = 0; r < d->prow; r++, dst += d->wp) {
         const int64_t ih = ih0 + r;
@@ -27,8 +33,10 @@ static void CVT_PACK(const CVT_T *x, const phase_task *t, const phase_dims *d, i
           continue;
         }
         if (a > 0) memset(dst, 0, (size_t)a * sizeof *dst);
-        memcpy(dst + a, src + ih * d->in_w + iw0 + a, (size_t)(b - a) * sizeof *dst);
+        const int64_t at = ih * d->in_w + iw0 + a;
+        memcpy(dst + a, src + at, (size_t)(b - a) * sizeof *dst);
         if (b < d->wp) memset(dst + b, 0, (size_t)(d->wp - b) * sizeof *dst);
+        for (int64_t i = 0; next && i < b - a; i += line) __builtin_prefetch(next + at + i, 0, 2);
       }
       /* the gap to the next plane, which tiles that run past this one read */
       memset(dst, 0, (size_t)(plane - d->prow * d->wp) * sizeof *dst);
