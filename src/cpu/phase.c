@@ -344,25 +344,33 @@ static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
   d.cstride = unaliased_stride(d.h.phases * d.w.phases * d.ldc, d.esize);
   const int64_t per_slice = d.cstride; /* positions, all phases (and the padding) */
   const int64_t slices = g->n * g->out[0]; /* (n, od) output slices of the problem */
-  d.bs = ceil_div(PHASE_TASK_POSITIONS, per_slice);
-  d.bs = min64(d.bs, PHASE_TILE_BUDGET / (d.mr * per_slice * esize));
-  d.bs = min64(d.bs, slices); /* no slices at all with an empty batch */
-  if (d.bs < 1) d.bs = 1;
-  if (d.bs > g->out[0]) d.bs = d.bs / g->out[0] * g->out[0];
+  int64_t bs = ceil_div(PHASE_TASK_POSITIONS, per_slice);
+  bs = min64(bs, PHASE_TILE_BUDGET / (d.mr * per_slice * esize));
+  bs = min64(bs, slices); /* no slices at all with an empty batch */
   const int64_t blocks = ceil_div(g->cout_g, d.mr);
   int64_t per_task;
-  balanced_tasks(g, d.bs, blocks, d.bands, threads, &d.bs, &per_task);
-  d.sbands = slice_bands(g, d.bs);
-  d.max_planes = planes_for_band(g, &dax, d.bs, d.max_pairs);
-  d.max_range = depth_range(g, &dax, d.bs);
+  /* The fused kernel = stride = 2 tiles need every input channel in one block (their
+   * tiles go straight to the output): fewer slices per task, down to one, rather than
+   * a block (benchdnn fwks 14x14x10 with the 6x48 tile: 4 slices, 279 of 320 channels
+   * per block, unfused, 17.2 ms at 1 thread; fewer slices, fused, 14.1 ms). */
+  const bool w2 = cfg->f32_w2[0] && width_k2s2(g) && d.wp == d.w.jmax;
+  for (;; bs = bs > g->out[0] ? bs / g->out[0] / 2 * g->out[0] : bs / 2) {
+    if (bs < 1) bs = 1;
+    if (bs > g->out[0]) bs = bs / g->out[0] * g->out[0];
+    balanced_tasks(g, bs, blocks, d.bands, threads, &d.bs, &per_task);
+    d.sbands = slice_bands(g, d.bs);
+    d.max_planes = planes_for_band(g, &dax, d.bs, d.max_pairs);
+    d.max_range = depth_range(g, &dax, d.bs);
 
-  /* Input channels per packed block: the packing budget, and one call's weights (or,
-   * when a task spans several depth phases, every depth tap's) kept in L2. */
-  const int64_t per_channel_in = d.max_planes * d.plane * esize;
-  const int64_t weight_taps = d.bs > 1 ? g->k[0] * taps_hw : d.max_batch;
-  d.kc = min64(g->cin_g, PHASE_PACK_BUDGET / per_channel_in);
-  d.kc = min64(d.kc, PHASE_WEIGHT_BUDGET / (weight_taps * d.mr * esize));
-  if (d.kc < 1) d.kc = 1;
+    /* Input channels per packed block: the packing budget, and one call's weights (or,
+     * when a task spans several depth phases, every depth tap's) kept in L2. */
+    const int64_t per_channel_in = d.max_planes * d.plane * esize;
+    const int64_t weight_taps = d.bs > 1 ? g->k[0] * taps_hw : d.max_batch;
+    d.kc = min64(g->cin_g, PHASE_PACK_BUDGET / per_channel_in);
+    d.kc = min64(d.kc, PHASE_WEIGHT_BUDGET / (weight_taps * d.mr * esize));
+    if (d.kc < 1) d.kc = 1;
+    if (!w2 || d.kc == g->cin_g || bs == 1) break;
+  }
 
   /* Output channels per chunk of accumulated tiles: as many blocks as the tile budget
    * holds. A task takes every chunk of its group (one packing of its input serves them
@@ -381,7 +389,7 @@ static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
    * input's width). The last tile of a run of rows may be partial; it reads up to 31
    * positions past the run, into the next rows of the plane, or the next plane, or the
    * slack (PHASE_SLACK). */
-  d.fused_w2 = cfg->f32_w2[0] && width_k2s2(g) && d.kc == g->cin_g && d.wp == d.w.jmax;
+  d.fused_w2 = w2 && d.kc == g->cin_g;
   d.stream = d.fused_w2 && (size_t)g->output_numel * g->esize > (size_t)CVT_STREAM_BYTES;
   d.in_h = g->in[1];
   d.in_w = g->in[2];
