@@ -226,10 +226,11 @@ typedef enum convt3d_algorithm {
   CONVT3D_ALGO_PHASE = 3,     /**< per stride phase, batch-reduce GEMM micro-kernels */
   CONVT3D_ALGO_TAP_GEMM = 4,  /**< the in-plane taps as GEMM rows, then gathered: for
                                    few output channels per group (forward only) */
-  CONVT3D_ALGO_WINOGRAD = 5,  /**< Winograd F(4, 3) along the width, the rest as the phase
-                                   algorithm: float32, width kernel 3, stride 1, no width
-                                   dilation (forward only; about 3x the rounding error of
-                                   the others) */
+  CONVT3D_ALGO_WINOGRAD = 5,  /**< Winograd along the width, the rest as the phase
+                                   algorithm: float32, width kernel 3 stride 1 (F(4, 3)) or
+                                   kernel 4 stride 2 (F(4, 2) per phase), no width dilation
+                                   (forward only; about 3x the rounding error of the
+                                   others) */
 } convt3d_algorithm;
 
 /** Instruction sets of the micro-kernels. */
@@ -267,8 +268,9 @@ CONVT3D_API const char *convt3d_algorithm_name(convt3d_algorithm algorithm);
  * its limits (more than 1024 taps on an axis, or a dilation far beyond the stride), the
  * tap_gemm algorithm beyond its own (more than 1024 taps on an axis, more than 4096 GEMM
  * rows kH*kW*Cout/groups, or input rows too wide for its buffers), the Winograd algorithm
- * outside its (float32, width kernel 3, stride 1 and dilation 1, more than one input row
- * per sample, and one tile's transforms within 8 MiB), the direct, tap_gemm and Winograd
+ * outside its (float32, width kernel 3 stride 1 or kernel 4 stride 2, dilation 1, more
+ * than one input row per sample, and one tile's transforms within 8 MiB), the direct,
+ * tap_gemm and Winograd
  * algorithms for a backward pass.
  * CONVT3D_ALGO_AUTO never fails this way.
  */

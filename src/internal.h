@@ -149,13 +149,13 @@ size_t cvt_phase_packed_weight_bytes(const cvt_geometry *geo,
                                      const struct cvt_brgemm_config *cfg);
 void cvt_phase_pack_weights(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg,
                             const void *weight, void *packed, int num_threads);
-/* `copies` packs of float32 weights derived from src, 3 values per weight element: copy p,
- * at packed + p * weight_numel elements, has element i = (c[p][0]*src[3i] +
- * c[p][1]*src[3i + 1] + c[p][2]*src[3i + 2]) * scale (the Winograd algorithm's G g,
+/* `copies` packs of float32 weights derived from src, nc values per weight element: copy
+ * p, at packed + p * weight_numel elements, has element i = (sum over l < nc of
+ * c[p*nc + l] * src[nc*i + l]) * scale, summed in l order (the Winograd algorithm's G g,
  * transformed and packed in one pass over src). Not for one-voxel geometries. */
 void cvt_phase_pack_weights_combined(const cvt_geometry *geo,
                                      const struct cvt_brgemm_config *cfg, const float *src,
-                                     const float (*c)[3], int copies, float scale,
+                                     const float *c, int nc, int copies, float scale,
                                      void *packed, int num_threads);
 size_t cvt_phase_workspace_bytes(const cvt_geometry *geo,
                                  const struct cvt_brgemm_config *cfg, int num_threads);

@@ -533,13 +533,81 @@ static void test_fused_width2_runs(void) {
   unsetenv("CONVT3D_KERNEL");
 }
 
+/* Random floats in [-1, 1) through the Winograd algorithm on 64 -> 16 channels, 3x4x9
+ * inputs, kernel 3 in depth and height and kw along the width (stride sw, padding pw),
+ * against the float64 reference: each output within the bound of the algorithm's
+ * rounding, c (the largest sum over points of |A^T| |G| |B^T| products: 32/3 for F(4, 3),
+ * 6 for F(4, 2)) x (K + 16) x 2^-24 x S, S = the bias + the sum over channels and (kd, kh)
+ * of (sum of |w| over kw) x (sum of |x| over the input columns the output's tile reads: 6
+ * for F(4, 3), the phase's 5 for F(4, 2)); K = Cin * kD * kH terms per point. */
+static void check_winograd_bound(int kw, int sw, int pw, double c) {
+  enum { CI = 64, CO = 16, D = 3, H = 4, W = 9, OD = 5, OH = 6, OWMAX = 18 };
+  const int ow_n = (W - 1) * sw - 2 * pw + kw;
+  static float xf[CI * D * H * W], wf[CI * CO * 9 * 4], yf[CO * OD * OH * OWMAX];
+  static double xd[CI * D * H * W], wd[CI * CO * 9 * 4], yr[CO * OD * OH * OWMAX];
+  float bf[CO];
+  double bd[CO];
+  const int nw = CI * CO * 9 * kw, ny = CO * OD * OH * ow_n;
+  for (int i = 0; i < CI * D * H * W; i++) xd[i] = xf[i] = (float)rnd(-1000, 999) / 1000;
+  for (int i = 0; i < nw; i++) wd[i] = wf[i] = (float)rnd(-1000, 999) / 1000;
+  for (int i = 0; i < CO; i++) bd[i] = bf[i] = (float)rnd(-1000, 999) / 1000;
+  const int64_t k[3] = {3, 3, kw}, s[3] = {1, 1, sw}, p[3] = {0, 0, pw};
+  convt3d_problem pr = make(1, CI, CO, 1, (int64_t[3]){D, H, W}, k, s, p, ZERO, ONE, 1);
+  pr.dtype = CONVT3D_F64;
+  CHECK(run_algo(&pr, CONVT3D_ALGO_REFERENCE, CONVT3D_ISA_AUTO, 1, xd, wd, bd, yr, ny) == 0);
+  pr.dtype = CONVT3D_F32;
+  int outside = 0, runs = 0;
+  double worst = 0;
+  for (int isa = CONVT3D_ISA_SCALAR; isa <= CONVT3D_ISA_AVX512; isa++) {
+    const int st = run_algo(&pr, CONVT3D_ALGO_WINOGRAD, (convt3d_isa)isa, 2, xf, wf, bf, yf, ny);
+    CHECK(st == 0 || st == -1);
+    if (st != 0) continue;
+    runs++;
+    for (int co = 0; co < CO; co++)
+      for (int od = 0; od < OD; od++)
+        for (int oh = 0; oh < OH; oh++)
+          for (int ow = 0; ow < ow_n; ow++) {
+            /* the tile's input columns: F(4, 3) 4t + pw - 2 + l, l < 6; F(4, 2) phase b
+             * 4t + floor((b + pw) / 2) - 1 + l, l < 5 */
+            const int first = sw == 1 ? ow / 4 * 4 + pw - 2 : ow / 8 * 4 + (ow % 2 + pw) / 2 - 1;
+            const int cols = sw == 1 ? 6 : 5;
+            double sum = fabs(bf[co]);
+            for (int ci = 0; ci < CI; ci++)
+              for (int kd = 0; kd < 3; kd++)
+                for (int kh = 0; kh < 3; kh++) {
+                  const int id = od - kd, ih = oh - kh;
+                  if (id < 0 || id >= D || ih < 0 || ih >= H) continue;
+                  double sw_abs = 0, sx = 0;
+                  for (int t = 0; t < kw; t++)
+                    sw_abs += fabs(wf[(((ci * CO + co) * 3 + kd) * 3 + kh) * kw + t]);
+                  for (int l = 0; l < cols; l++) {
+                    const int col = first + l;
+                    if (col >= 0 && col < W) sx += fabs(xf[((ci * D + id) * H + ih) * W + col]);
+                  }
+                  sum += sw_abs * sx;
+                }
+            const int i = ((co * OD + od) * OH + oh) * ow_n + ow;
+            const double bound = c * (CI * 9 + 16) * 0x1p-24 * sum;
+            const double err = fabs(yf[i] - yr[i]);
+            outside += !(err <= bound);
+            worst = err / bound > worst ? err / bound : worst;
+          }
+  }
+  CHECK(runs >= 1);
+  CHECKF(outside == 0, "kernel %d stride %d: %d outputs beyond the error bound (worst %.2f of it)",
+         kw, sw, outside, worst);
+  printf("test_api: Winograd's worst error on random data, kernel %d stride %d: %.4f of its "
+         "bound\n", kw, sw, worst);
+}
+
 /* The Winograd algorithm (winograd.c), bit for bit against the reference on integer data
- * (check_all_paths): every row width from 1 to 14 (tiles of 4 with every remainder) at
- * every width padding that leaves an output, random depth and height axes, groups,
- * unbatched inputs and bias; transforms cut into chunks of slices with a shorter last
- * one; inputs with an infinity or a NaN (computed by the direct algorithm from the
- * weights the plan keeps); random float data within the F(4, 3) error bound; and AUTO's
- * choice of it. */
+ * (check_all_paths): for kernel 3 stride 1 (F(4, 3)) every row width from 1 to 14 (tiles
+ * of 4 with every remainder) at every width padding that leaves an output, and for kernel
+ * 4 stride 2 (F(4, 2) per phase) every row width 1-14 at width paddings 0-3 and output
+ * paddings 0-1; random depth and height axes, groups, unbatched inputs and bias;
+ * transforms cut into chunks of slices with a shorter last one; inputs with an infinity
+ * or a NaN (computed by the direct algorithm from the weights the plan keeps); random
+ * float data within each form's error bound; and AUTO's choice of it. */
 static void test_winograd(void) {
   const int before = winograd_runs;
   int configs = 0;
@@ -556,16 +624,37 @@ static void test_winograd(void) {
       configs++;
       check_all_paths(&pr);
     }
+  /* Kernel 4 stride 2 (two F(4, 2), one per width phase): every row width 1-14 at every
+   * width padding and output padding that leaves an output */
+  for (int64_t w = 1; w <= 14; w++)
+    for (int64_t pw = 0; pw <= 3; pw++)
+      for (int64_t opw = 0; opw <= 1; opw++) {
+        int64_t in[3], k[3], s[3], p[3], op[3], d[3];
+        random_axes(3, in, k, s, p, op, d);
+        in[1] = rnd(2, 3);
+        in[2] = w, k[2] = 4, s[2] = 2, p[2] = pw, op[2] = opw, d[2] = 1;
+        const int64_t g = rnd(1, 2);
+        convt3d_problem pr = make(rnd(-1, 2), g * rnd(1, 3), rnd(1, 5), g, in, k, s, p, op, d,
+                                  (int)rnd(0, 1));
+        if (convt3d_problem_check(&pr) != CONVT3D_OK) continue; /* output too small */
+        configs++;
+        check_all_paths(&pr);
+      }
   /* every one ran at least on the portable kernels */
-  CHECKF(configs >= 20 && winograd_runs - before >= configs,
+  CHECKF(configs >= 60 && winograd_runs - before >= configs,
          "the Winograd algorithm ran %d times on %d problems", winograd_runs - before, configs);
   /* Slices (n, t) of 2.8 MB (240 x 240 rows of one channel, rows of 12 -> 14: 4 tiles),
    * 3 within the 8 MiB budget: unbatched, 4 slices in chunks of 2 + 2; 2 samples, 8
-   * slices in chunks of 3 + 3 + 2, the second spanning both samples */
+   * slices in chunks of 3 + 3 + 2, the second spanning both samples; kernel 4 stride 2,
+   * slices of 4.1 MB (10 planes of 240 x 240 in, 240 x 240 out; rows of 12 -> 24: 3
+   * tiles), one per chunk */
   const int64_t k3[3] = {1, 1, 3}, big[3] = {240, 240, 12};
   convt3d_problem pr = make(-1, 1, 1, 1, big, k3, ONE, ZERO, ZERO, ONE, 1);
   check_all_paths(&pr);
   pr = make(2, 1, 1, 1, big, k3, ONE, ZERO, ZERO, ONE, 0);
+  check_all_paths(&pr);
+  const int64_t k4[3] = {1, 1, 4}, s2[3] = {1, 1, 2}, p1[3] = {0, 0, 1};
+  pr = make(-1, 1, 1, 1, big, k4, s2, p1, ZERO, ONE, 1);
   check_all_paths(&pr);
 
   /* Non-finite inputs: the direct algorithm's result, NaN where it has NaN. */
@@ -586,68 +675,28 @@ static void test_winograd(void) {
     CHECKF(same == NY, "case %d: %d of %d outputs differ from the direct algorithm's", c,
            NY - same, NY);
   }
-
-  /* Random floats in [-1, 1): within the bound of F(4, 3)'s rounding, per output
-   * 10.67 (the largest sum over points of |A^T| |G| |B^T| products) x (K + 16) x 2^-24
-   * x S, S = the bias + the sum over channels and (kd, kh) of (sum of |w| over kw) x (sum
-   * of |x| over the tile's 6 input columns); K = Cin * kD * kH terms per point. */
+  /* the same through F(4, 2): kernel 4 stride 2 padding 1 along the width, 9 -> 18 */
   {
-    enum { CI = 64, CO = 16, D = 3, H = 4, W = 9, OD = 5, OH = 6, OW = 11 };
-    static float xf[CI * D * H * W], wf[CI * CO * 27], yf[CO * OD * OH * OW];
-    static double yr[CO * OD * OH * OW];
-    float bf[CO];
-    for (int i = 0; i < CI * D * H * W; i++) xf[i] = (float)rnd(-1000, 999) / 1000;
-    for (int i = 0; i < CI * CO * 27; i++) wf[i] = (float)rnd(-1000, 999) / 1000;
-    for (int i = 0; i < CO; i++) bf[i] = (float)rnd(-1000, 999) / 1000;
-    pr = make(1, CI, CO, 1, (int64_t[3]){D, H, W}, k, ONE, ZERO, ZERO, ONE, 1);
-    pr.dtype = CONVT3D_F64;
-    double *xd = malloc(sizeof xf / 4 * 8), *wd = malloc(sizeof wf / 4 * 8), bd[CO];
-    for (int i = 0; i < CI * D * H * W; i++) xd[i] = xf[i];
-    for (int i = 0; i < CI * CO * 27; i++) wd[i] = wf[i];
-    for (int i = 0; i < CO; i++) bd[i] = bf[i];
-    CHECK(run_algo(&pr, CONVT3D_ALGO_REFERENCE, CONVT3D_ISA_AUTO, 1, xd, wd, bd, yr,
-                   CO * OD * OH * OW) == 0);
-    pr.dtype = CONVT3D_F32;
-    int outside = 0, runs = 0;
-    double worst = 0;
-    for (int isa = CONVT3D_ISA_SCALAR; isa <= CONVT3D_ISA_AVX512; isa++) {
-      const int st = run_algo(&pr, CONVT3D_ALGO_WINOGRAD, (convt3d_isa)isa, 2, xf, wf, bf, yf,
-                              CO * OD * OH * OW);
-      CHECK(st == 0 || st == -1);
-      if (st != 0) continue;
-      runs++;
-      for (int co = 0; co < CO; co++)
-        for (int od = 0; od < OD; od++)
-          for (int oh = 0; oh < OH; oh++)
-            for (int ow = 0; ow < OW; ow++) {
-              double sum = fabs(bf[co]);
-              for (int ci = 0; ci < CI; ci++)
-                for (int kd = 0; kd < 3; kd++)
-                  for (int kh = 0; kh < 3; kh++) {
-                    const int id = od - kd, ih = oh - kh;
-                    if (id < 0 || id >= D || ih < 0 || ih >= H) continue;
-                    double sw = 0, sx = 0;
-                    for (int kw = 0; kw < 3; kw++)
-                      sw += fabs(wf[((ci * CO + co) * 3 + kd) * 9 + kh * 3 + kw]);
-                    for (int l = 0; l < 6; l++) { /* the tile's columns 4t - 2 + l */
-                      const int c = ow / 4 * 4 - 2 + l;
-                      if (c >= 0 && c < W) sx += fabs(xf[((ci * D + id) * H + ih) * W + c]);
-                    }
-                    sum += sw * sx;
-                  }
-              const int i = ((co * OD + od) * OH + oh) * OW + ow;
-              const double bound = 32.0 / 3 * (CI * 9 + 16) * 0x1p-24 * sum;
-              const double err = fabs(yf[i] - yr[i]);
-              outside += !(err <= bound);
-              worst = err / bound > worst ? err / bound : worst;
-            }
+    const int64_t k4[3] = {3, 3, 4}, s2[3] = {1, 1, 2};
+    pr = make(2, 4, 5, 1, in, k4, s2, ONE, ZERO, ONE, 1);
+    enum { NW4 = 4 * 5 * 36, NY4 = 2 * 5 * 2 * 3 * 18 };
+    static float w4[NW4], z0[NY4], z1[NY4];
+    fill(CONVT3D_F32, w4, NW4);
+    for (int c = 0; c < 2; c++) {
+      fill(CONVT3D_F32, x, NX);
+      x[c == 0 ? 17 : NX - 5] = c == 0 ? -INFINITY : NAN;
+      CHECK(run_algo(&pr, CONVT3D_ALGO_DIRECT, CONVT3D_ISA_AUTO, 1, x, w4, b, z0, NY4) == 0 &&
+            run_algo(&pr, CONVT3D_ALGO_WINOGRAD, CONVT3D_ISA_AVX2, 2, x, w4, b, z1, NY4) == 0);
+      int same = 0;
+      for (int i = 0; i < NY4; i++) same += z0[i] == z1[i] || (isnan(z0[i]) && isnan(z1[i]));
+      CHECKF(same == NY4, "F(4, 2) case %d: %d of %d outputs differ from the direct algorithm's",
+             c, NY4 - same, NY4);
     }
-    CHECK(runs >= 1);
-    CHECKF(outside == 0, "%d outputs beyond F(4, 3)'s error bound (worst %.2f of it)",
-           outside, worst);
-    printf("test_api: Winograd's worst error on random data, %.4f of its bound\n", worst);
-    free(xd), free(wd);
   }
+
+  /* Random floats in [-1, 1): within the bounds of F(4, 3)'s and F(4, 2)'s rounding */
+  check_winograd_bound(3, 1, 0, 32.0 / 3);
+  check_winograd_bound(4, 2, 1, 6);
 
   /* AUTO: Winograd for 64 -> 64 channels on rows of 9 (18 multiply-adds per row against
    * 27), not with CONVT3D_WINOGRAD=0, not in float64, not on rows of 4 (12 against 12) */
@@ -678,6 +727,28 @@ static void test_winograd(void) {
            convt3d_algorithm_name(info.algorithm));
     convt3d_plan_destroy(plan);
     unsetenv("CONVT3D_WINOGRAD");
+  }
+  /* Kernel 4 stride 2 padding 1: Winograd for 128 -> 64 channels (a reduction of 128 x
+   * 2 x 2 per point) on rows of 16 -> 32 (40 multiply-adds per row against 62), not on
+   * rows of 2 -> 4 (10 against 6), not for 64 -> 64 (a reduction of 256); kernel (1, 3, 3)
+   * at 128 -> 64 (384) not either */
+  const struct {
+    int64_t cin, width, kd, kh, kw, s;
+    convt3d_algorithm expect;
+  } cases[] = {
+      {128, 16, 4, 4, 4, 2, CONVT3D_ALGO_WINOGRAD}, {128, 2, 4, 4, 4, 2, CONVT3D_ALGO_PHASE},
+      {64, 16, 4, 4, 4, 2, CONVT3D_ALGO_PHASE},     {128, 16, 1, 3, 3, 1, CONVT3D_ALGO_PHASE},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    static float w4[128 * 64 * 64];
+    const int64_t kk[3] = {cases[i].kd, cases[i].kh, cases[i].kw};
+    const int64_t ss[3] = {cases[i].s, cases[i].s, cases[i].s}, in[3] = {3, 4, cases[i].width};
+    pr = make(1, cases[i].cin, 64, 1, in, kk, ss, ONE, ZERO, ONE, 0);
+    CHECK(convt3d_plan_create(&pr, w4, NULL, NULL, &plan) == CONVT3D_OK &&
+          convt3d_plan_get_info(plan, &info) == CONVT3D_OK);
+    CHECKF(info.algorithm == cases[i].expect, "AUTO case %zu (kernel %d) took %s", i,
+           (int)cases[i].kw, convt3d_algorithm_name(info.algorithm));
+    convt3d_plan_destroy(plan);
   }
 }
 

@@ -17,10 +17,13 @@ gamma(K+1) * M of the exact value, gamma(n) = n*u / (1 - n*u), u the unit roundo
            |convt3d - torch| <= 2 * gamma(K+1) * M (both are within gamma of exact),
 with "exact" computed by torch in float64 from the same float32 data.
 The Winograd algorithm (forced on every problem it takes, and AUTO's choice on the
---winograd problems of 64-80 channels) is held to F(4, 3)'s bound instead:
-  float32: |convt3d - exact| <= 32/3 * gamma(K'+16) * S, K' = Cin/groups * kD*kH, with S
-           the sum over its terms of (sum of |w| over kW) * (sum of |x| over the 9 input
-           columns around the output) + |bias|, a superset of its tile's 6 (winograd.c).
+--winograd problems of 64-80 channels) is held to its own bound instead:
+  float32: |convt3d - exact| <= c * gamma(K'+16) * S, K' = Cin/groups * kD*kH, with S
+           the sum over its terms of (sum of |w| over kW) * (sum of |x| over the input
+           columns around the output) + |bias|: for kernel 3 stride 1 (F(4, 3)) c = 32/3
+           and 9 columns, a superset of its tile's 6; for kernel 4 stride 2 (F(4, 2) per
+           phase) c = 6 and the 8 columns (ow + pW)/2 - 4 .. + 3, a superset of its
+           phase's 5 (winograd.c).
 
 Usage: torch_diff.py --lib build/libconvt3d.so --cli build/convt3d [--valid 2000]
        [--invalid 300] [--winograd 30] [--seed 1] [--cli-every 10] [--cli-only]
@@ -28,6 +31,7 @@ Exit status 0 when every check passed, 1 otherwise, 77 when torch is missing (sk
 """
 import argparse
 import ctypes
+import math
 import os
 import random
 import subprocess
@@ -145,17 +149,28 @@ def rand_valid(rng):
 
 
 def winograd_problem(rng):
-    """float32, 64-80 channels per group, width kernel 3, stride 1, no width dilation, rows
-    of 6-12 outputs where F(4, 3) does at most 3/4 of the multiply-adds: AUTO's Winograd
-    choice (winograd.c, cvt_winograd_prefers)."""
+    """float32, 64-80 output channels per group, no width dilation, input channels enough
+    that a point's reduction (input channels per group x a phase's depth and height taps)
+    is 512 or more, and along the width either kernel 3 stride 1 on rows of 6-12 outputs
+    where F(4, 3) does at most 3/4 of the multiply-adds, or kernel 4 stride 2 on rows of
+    8-16 inputs: AUTO's Winograd choice (winograd.c, cvt_winograd_prefers)."""
     c = rand_valid(rng)
     c.update(dtype=np.float32, groups=rng.choice([1, 1, 2]), n=rng.choice([1, 2]),
              unbatched=False)
-    c["cin"] = c["groups"] * rng.randint(64, 80)
-    c["cout_g"] = rng.randint(64, 72)
     for a in range(2):
         c["in"][a] = rng.randint(1, 4)
         c["k"][a] = min(c["k"][a], 3)
+    taps = 1
+    for a in range(2):  # taps of the axis that reach one phase at most
+        period = c["stride"][a] // math.gcd(c["stride"][a], c["dilation"][a])
+        taps *= -(-c["k"][a] // period)
+    c["cin"] = c["groups"] * max(rng.randint(64, 80), -(-512 // taps))
+    c["cout_g"] = rng.randint(64, 72)
+    if rng.random() < 0.5:
+        c["k"][2], c["stride"][2], c["dilation"][2] = 4, 2, 1
+        c["padding"][2], c["output_padding"][2] = rng.randint(0, 3), rng.randint(0, 1)
+        c["in"][2] = rng.randint(8, 16)
+        return c
     c["k"][2], c["stride"][2], c["dilation"][2], c["output_padding"][2] = 3, 1, 1, 0
     c["padding"][2] = rng.randint(0, 1)
     out_w = rng.choice([8, 10, 11, 12]) if c["padding"][2] == 0 else rng.randint(6, 12)
@@ -333,17 +348,22 @@ class Report:
 
 
 def winograd_tolerance(c, x, w, b):
-    """Per-element bounds (vs exact, vs torch) of F(4, 3) along the width (float32)."""
+    """Per-element bounds (vs exact, vs torch) of the Winograd algorithm (float32)."""
     f64 = lambda a: None if a is None else torch.from_numpy(np.abs(a).astype(np.float64))
-    w9 = np.repeat(np.abs(w).sum(axis=4, keepdims=True), 9, axis=4)
-    s = F.conv_transpose3d(f64(x), f64(w9), f64(b), stride=tuple(c["stride"]),
-                           padding=(c["padding"][0], c["padding"][1], c["padding"][2] + 3),
+    # S by a transposed convolution of |x| with (sum of |w| over kW) spread over a kernel
+    # whose taps reach every input column of the output's tile: 9 columns around ow
+    # (stride 1, padding + 3), or 8 of one parity (stride 2, a kernel of 16, padding + 6)
+    f43 = c["stride"][2] == 1
+    spread, extra, const = (9, 3, 32 / 3) if f43 else (16, 6, 6.0)
+    ws = np.repeat(np.abs(w).sum(axis=4, keepdims=True), spread, axis=4)
+    s = F.conv_transpose3d(f64(x), f64(ws), f64(b), stride=tuple(c["stride"]),
+                           padding=(c["padding"][0], c["padding"][1], c["padding"][2] + extra),
                            output_padding=tuple(c["output_padding"]), groups=c["groups"],
                            dilation=tuple(c["dilation"])).numpy()
     k_terms = w.shape[0] // c["groups"] * w.shape[2] * w.shape[3] + 16
     u = 2.0 ** -24
     gamma = k_terms * u / (1 - k_terms * u)
-    exact_tol = 32 / 3 * gamma * s
+    exact_tol = const * gamma * s
     return exact_tol, exact_tol + tolerance(c, x, w, b)[0]
 
 

@@ -544,20 +544,23 @@ static int64_t phase_weight_block_offset(const cvt_geometry *g, int64_t grp, int
 #define PLAIN_F32(i) ((const float *)weight)[i]
 #define PLAIN_F64(i) ((const double *)weight)[i]
 
-/* Copies of one block from weight (float32), 3 values per packed element, each copy its own
- * combination of them (cvt_phase_pack_weights_combined), weight_numel elements apart:
+/* Copies of one block from weight (float32), nc values per packed element, each copy its
+ * own combination of them (cvt_phase_pack_weights_combined), weight_numel elements apart:
  * PACK_BLOCK's loops per copy, over a slice of source rows that stays in L2 meanwhile. */
 #define PACK_BLOCK_COMBINED                                                                \
   for (int64_t c0 = 0; c0 < g->cin_g; c0 += PACK_CI)                                     \
     for (int p = 0; p < copies; p++)                                                       \
       for (int64_t tap = 0; tap < taps; tap++) {                                           \
         float *dst = (float *)packed + p * g->weight_numel + block + (tap * g->cin_g + c0) * mr; \
+        const float *cp = c + (int64_t)p * nc;                                             \
         for (int64_t ci = c0; ci < min64(c0 + PACK_CI, g->cin_g); ci++)                   \
           for (int64_t m = 0; m < mr; m++) {                                               \
-            const float *s3 = (const float *)weight +                                      \
-                              3 * (((grp * g->cin_g + ci) * g->cout_g + co0 + m) * taps +  \
-                                   tap);                                                   \
-            *dst++ = (c[p][0] * s3[0] + c[p][1] * s3[1] + c[p][2] * s3[2]) * scale;        \
+            const float *sv = (const float *)weight +                                      \
+                              nc * (((grp * g->cin_g + ci) * g->cout_g + co0 + m) * taps + \
+                                    tap);                                                  \
+            float sum = 0;                                                                 \
+            for (int l = 0; l < nc; l++) sum += cp[l] * sv[l];                             \
+            *dst++ = sum * scale;                                                          \
           }                                                                                \
       }
 
@@ -565,7 +568,7 @@ static int64_t phase_weight_block_offset(const cvt_geometry *g, int64_t grp, int
  * combinations of its values. The slack after the last copy is zeroed first (each copy's would
  * fall on the next copy, which then overwrites it). */
 static void pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
-                         const void *weight, const float (*c)[3], int copies, float scale,
+                         const void *weight, const float *c, int nc, int copies, float scale,
                          void *packed, int num_threads) {
   const int64_t taps = g->k[0] * g->k[1] * g->k[2], mr_max = (int64_t)cfg->mr_max;
   const int64_t blocks = ceil_div(g->cout_g, mr_max);
@@ -592,13 +595,13 @@ void cvt_phase_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
   if (cvt_voxel_applies(g, cfg))
     cvt_voxel_pack_weights(g, weight, packed, num_threads);
   else
-    pack_weights(g, cfg, weight, NULL, 1, 1, packed, num_threads);
+    pack_weights(g, cfg, weight, NULL, 1, 1, 1, packed, num_threads);
 }
 
 void cvt_phase_pack_weights_combined(const cvt_geometry *g, const cvt_brgemm_config *cfg,
-                                     const float *src, const float (*c)[3], int copies,
+                                     const float *src, const float *c, int nc, int copies,
                                      float scale, void *packed, int num_threads) {
-  pack_weights(g, cfg, src, c, copies, scale, packed, num_threads);
+  pack_weights(g, cfg, src, c, nc, copies, scale, packed, num_threads);
 }
 #undef PACK_BLOCK_COMBINED
 #undef PLAIN_F64

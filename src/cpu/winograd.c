@@ -1,6 +1,8 @@
-/* Winograd's minimal filtering F(4, 3) along the width, for float32 layers whose width
- * axis has kernel 3, stride 1 and no dilation (benchdnn's unet3d deconv8: 512 -> 256,
- * kernel 3, 8x9x9 -> 10x11x11). Along such an axis the layer is a correlation of the
+/* Winograd's minimal filtering along the width, for float32 layers whose width axis has
+ * kernel 3 and stride 1 (benchdnn's unet3d deconv8: 512 -> 256, kernel 3, 8x9x9 ->
+ * 10x11x11), or kernel 4 and stride 2 (3D-GAN, VideoGPT, TATS), without dilation there.
+ *
+ * Kernel 3, stride 1: F(4, 3). Along such an axis the layer is a correlation of the
  * zero-padded input row with the flipped taps: for outputs ow = 4t + i (i < 4) of tile t,
  *
  *     y[4t + i] = sum over j < 3 of d_t[i + j] * g[j],   d_t[l] = x[4t + pW - 2 + l],
@@ -12,31 +14,45 @@
  *     y_t = A^T [ (G g) . (B^T d_t) ],   A^T 4x6, G 6x3, B^T 6x6, interpolation points
  *                                        0, 1, -1, 2, -2 and infinity.
  *
- * Summed over the input channels and the depth and height taps, each of the 6 points ξ is
- * a transposed convolution of its own: U_ξ = (G g)_ξ for every (ci, co, kd, kh), applied
- * to V_ξ = (B^T d_t)_ξ for every (ci, d, h, t), with kernel 1 along the tiles. So the
- * middle step is this library's phase algorithm on a problem of 6x the groups, with the
- * tiles as samples and (D, H) as its height and width:
+ * Kernel 4, stride 2: two F(4, 2). Output ow = 2j + b (phase b) receives the two taps
+ * kw = c_b and c_b + 2, c_b = (b + pW) mod 2, from inputs j + e_b and j + e_b - 1,
+ * e_b = (b + pW - c_b) / 2. So each phase is a 2-tap correlation along j, and a tile of 8
+ * outputs ow = 8t + 2i + b (i < 4) is two F(4, 2), one per phase:
  *
- *     input  (N*T, 6*Cin, 1, D, H),   channel ξ*Cin + ci, sample n*T + t
- *     weight (6*Cin, Cout/groups, 1, kD, kH)
- *     output (N*T, 6*Cout, 1, oD, oH), groups 6*groups, D and H's stride, padding,
+ *     y[8t + 2i + b] = d_tb[i] * w[c_b + 2] + d_tb[i + 1] * w[c_b],
+ *                      d_tb[l] = x[4t + e_b - 1 + l],
+ *
+ * 5 products per phase and tile instead of 8 (points 0, 1, -1, 2 and infinity).
+ *
+ * Summed over the input channels and the depth and height taps, each point ξ (and each
+ * phase b of kernel 4) is a transposed convolution of its own: U = (G g)_ξ for every (ci,
+ * co, kd, kh), applied to V = (B^T d_t)_ξ for every (ci, d, h, t), with kernel 1 along the
+ * tiles. So the middle step is this library's phase algorithm on a problem of P = 6 (or
+ * 2 x 5 = 10) times the groups, with the tiles as samples and (D, H) as its height and
+ * width:
+ *
+ *     input  (N*T, P*Cin, 1, D, H),   channel q*Cin + ci, sample n*T + t
+ *     weight (P*Cin, Cout/groups, 1, kD, kH)
+ *     output (N*T, P*Cout, 1, oD, oH), groups P*groups, D and H's stride, padding,
  *                                      output padding and dilation unchanged
  *
- * and the output transform y_t = A^T M_t (plus the bias) writes 4 columns of each output
- * row. Per output, 6 multiply-adds per tile of 4 replace the direct path's 3 per output
- * whose input column exists: on deconv8, 18 per row against 27 (1.5x fewer). The middle
- * problem's rows are the layer's own height rows, so it keeps the direct path's tiles.
+ * and the output transform y_t = A^T M_t (plus the bias) writes the tile's columns of
+ * each output row. Per output row and channel pair, F(4, 3) does 6 multiply-adds per 4
+ * outputs where the direct path does 3 per output whose input column exists (on
+ * deconv8, 18 per row against 27: 1.5x fewer); the kernel 4 stride 2 form 10 per 8
+ * outputs against 2 (VideoGPT's 32 outputs per row: 40 against 62, 1.55x fewer). The
+ * middle problem's rows are the layer's own height rows, so it keeps the direct path's
+ * tiles.
  *
  * Accuracy: B^T and A^T are small integers and G is applied once, at plan time, but the
  * transforms add terms that cancel in exact arithmetic: on random data the RMS error is
- * about 3x the direct summation's (docs/algorithm.md has the bound and the measurement).
+ * about 3x the direct summation's (docs/algorithm.md has the bounds and the measurements).
  * CONVT3D_WINOGRAD=0 in the environment, or an explicit algorithm, keeps a plan off this
  * path.
  *
  * Memory: the tiles are cut into chunks of slices (n, t) whose V and M fit in
  * WINO_BUFFER_BUDGET, each chunk transformed, multiplied and transformed back before the
- * next. Non-finite values: a transform mixes a tile's 6 input columns, so one infinite
+ * next. Non-finite values: a transform mixes a tile's input columns, so one infinite
  * input would turn into NaN outputs that PyTorch computes as numbers. An input whose
  * transform is not finite (an infinity, a NaN, or an overflow in B^T d) is computed by the
  * direct algorithm instead, from the original weights the plan keeps for it. */
@@ -44,10 +60,11 @@
 
 #include "../internal.h"
 #include "arith.h"
+#include "phase_taps.h"
 #include "ukernel.h"
 
-#define WINO_M 4 /* outputs per tile */
-#define WINO_A 6 /* points per tile: WINO_M + 3 - 1 */
+#define WINO_A 6 /* F(4, 3)'s points per tile */
+#define WINO_B 5 /* F(4, 2)'s points per tile and phase */
 
 /* Bytes of transformed input V and products M per chunk of slices. deconv8's 3 slices
  * take 4.7 MB; the budget bounds the workspace whatever the batch or the width. */
@@ -84,7 +101,7 @@ static inline float transform_in(const float d[WINO_A], float *v, int64_t stride
 }
 
 /* y = A^T m + bias for one row: m[ξ*stride] are the 6 points' products. */
-static void transform_out(const float *m, int64_t stride, float bias, float y[WINO_M]) {
+static void transform_out(const float *m, int64_t stride, float bias, float y[4]) {
   const float p = m[stride] + m[2 * stride], q = m[stride] - m[2 * stride];
   const float r = m[3 * stride] + m[4 * stride], s = m[3 * stride] - m[4 * stride];
   y[0] = bias + (m[0] + p + r);
@@ -93,11 +110,60 @@ static void transform_out(const float *m, int64_t stride, float bias, float y[WI
   y[3] = bias + (q + 8 * s + m[5 * stride]);
 }
 
-static int64_t wino_tiles(const cvt_geometry *g) { return ceil_div(g->out[2], WINO_M); }
+/* F(4, 2), points 0, 1, -1, 2 and infinity, with B^T's rows scaled to integers and G's by
+ * the inverse (G kept times 6, like F(4, 3)'s times 24):
+ *
+ *   B^T =  2 -1 -2  1  0      G = 1/6 *  3  0      A^T = 1  1  1  1  0
+ *          0  2  1 -1  0                 3  3            0  1 -1  2  0
+ *          0 -2  3 -1  0                 1 -1            0  1  1  4  0
+ *          0 -1  0  1  0                 1  2            0  1 -1  8  1
+ *          0  2 -1 -2  1                 0  6
+ */
+static const int wino_g6[WINO_B][2] = {{3, 0}, {3, 3}, {1, -1}, {1, 2}, {0, 6}};
+
+/* v = B^T d for F(4, 2): d the tile's 5 input columns. Returns the sum of v * 0. */
+static inline float transform_in2(const float d[WINO_B], float *v, int64_t stride) {
+  const float a = d[3] - d[1];
+  const float v0 = 2 * (d[0] - d[2]) + a, v1 = 2 * d[1] + (d[2] - d[3]);
+  const float v2 = 3 * d[2] - 2 * d[1] - d[3], v4 = (d[4] - d[2]) - 2 * a;
+  v[0] = v0;
+  v[stride] = v1;
+  v[2 * stride] = v2;
+  v[3 * stride] = a;
+  v[4 * stride] = v4;
+  return v0 * 0 + v1 * 0 + v2 * 0 + a * 0 + v4 * 0;
+}
+
+/* y = A^T m + bias for F(4, 2). */
+static void transform_out2(const float *m, int64_t stride, float bias, float y[4]) {
+  const float p = m[stride] + m[2 * stride], q = m[stride] - m[2 * stride];
+  y[0] = bias + (m[0] + p + m[3 * stride]);
+  y[1] = bias + (q + 2 * m[3 * stride]);
+  y[2] = bias + (p + 4 * m[3 * stride]);
+  y[3] = bias + (q + 8 * m[3 * stride] + m[4 * stride]);
+}
+
+/* Kernel 4 stride 2, phase b: the lower tap c_b and the offset e_b (top of the file). */
+static int64_t lower_tap(const cvt_geometry *g, int b) { return (b + g->pad[2]) % 2; }
+static int64_t phase_offset(const cvt_geometry *g, int b) {
+  return (b + g->pad[2] - lower_tap(g, b)) / 2;
+}
+
+/* Outputs per tile, and planes of V and M per tile: F(4, 3)'s 6 points, or F(4, 2)'s 5
+ * for each of the two phases. */
+static int64_t tile_outputs(const cvt_geometry *g) { return g->stride[2] == 1 ? 4 : 8; }
+static int64_t tile_points(const cvt_geometry *g) {
+  return g->stride[2] == 1 ? WINO_A : 2 * WINO_B;
+}
+static int64_t wino_tiles(const cvt_geometry *g) { return ceil_div(g->out[2], tile_outputs(g)); }
 
 /* Elements of V and of M per slice (n, t), and their bytes. */
-static int64_t v_elems(const cvt_geometry *g) { return WINO_A * g->cin * g->in[0] * g->in[1]; }
-static int64_t m_elems(const cvt_geometry *g) { return WINO_A * g->cout * g->out[0] * g->out[1]; }
+static int64_t v_elems(const cvt_geometry *g) {
+  return tile_points(g) * g->cin * g->in[0] * g->in[1];
+}
+static int64_t m_elems(const cvt_geometry *g) {
+  return tile_points(g) * g->cout * g->out[0] * g->out[1];
+}
 static int64_t slice_bytes(const cvt_geometry *g) {
   return (int64_t)sizeof(float) * (v_elems(g) + m_elems(g));
 }
@@ -135,34 +201,44 @@ bool cvt_winograd_supports(const cvt_geometry *g) {
   cvt_geometry mid;
   /* D*H > 1: the middle problem is never the phase algorithm's one-voxel cut, whose
    * weights cvt_phase_pack_weights_combined does not pack */
-  return g->dtype == CONVT3D_F32 && g->n >= 1 && g->cout_g >= 1 && g->k[2] == 3 &&
-         g->in[0] * g->in[1] > 1 &&
-         g->stride[2] == 1 && g->dil[2] == 1 && chunk_slices(g) >= 1 &&
-         mid_geometry(g, chunk_slices(g), WINO_A, &mid);
+  const bool f43 = g->k[2] == 3 && g->stride[2] == 1, f42 = g->k[2] == 4 && g->stride[2] == 2;
+  return g->dtype == CONVT3D_F32 && g->n >= 1 && g->cout_g >= 1 && (f43 || f42) &&
+         g->in[0] * g->in[1] > 1 && g->dil[2] == 1 && chunk_slices(g) >= 1 &&
+         mid_geometry(g, chunk_slices(g), tile_points(g), &mid);
 }
 
 /* Multiply-adds per output row and channel pair along the width: the direct path's, one
- * per (output, tap) whose input column exists, and F(4, 3)'s, 6 per tile. */
+ * per (output, tap) whose input column exists, and the tiles' (one per point). */
 static int64_t direct_width_pairs(const cvt_geometry *g) {
+  const int64_t s = g->stride[2], p = g->pad[2];
   int64_t pairs = 0;
-  for (int64_t kw = 0; kw < 3; kw++) /* outputs ow = iw - pW + kw inside [0, oW) */
-    pairs += max64(0, min64(g->in[2], g->out[2] + g->pad[2] - kw) - max64(0, g->pad[2] - kw));
+  for (int64_t kw = 0; kw < g->k[2]; kw++) { /* ow = iw*s - p + kw inside [0, oW) */
+    const int64_t lo = max64(0, -floor_div(kw - p, s));
+    const int64_t hi = min64(g->in[2] - 1, floor_div(g->out[2] - 1 + p - kw, s));
+    pairs += max64(0, hi - lo + 1);
+  }
   return pairs;
 }
 
 bool cvt_winograd_prefers(const cvt_geometry *g) {
-  /* Channels enough that the middle GEMMs are bound by multiply-adds, and at most 3/4 of
-   * the direct path's multiply-adds: the transforms and the larger weights cost the
-   * rest. */
-  return g->cin_g >= 64 && g->cout_g >= 64 && cvt_winograd_supports(g) &&
-         4 * (int64_t)WINO_A * wino_tiles(g) <= 3 * direct_width_pairs(g);
+  /* Channels enough, and a long enough reduction per point (input channels times the depth
+   * and height taps of a phase), that the middle GEMMs are bound by multiply-adds rather
+   * than by the transforms' memory passes; and at most 3/4 of the direct path's
+   * multiply-adds: the transforms and the larger weights cost the rest. Measured (1 / 2
+   * threads, Winograd against the phase algorithm): kernel 4 stride 2 at 64 -> 64
+   * channels (a reduction of 256) 0.91x / 0.98x, 128 -> 128 (512) 1.23x / 1.25x; kernel
+   * (1, 3, 3) at 64 -> 64 (192) 1.04x / 0.46x, 128 -> 128 (384) 1.26x / 0.86x. */
+  const int64_t reduction = g->cin_g * max_taps_per_phase(g->k[0], g->stride[0], g->dil[0]) *
+                            max_taps_per_phase(g->k[1], g->stride[1], g->dil[1]);
+  return g->cin_g >= 64 && g->cout_g >= 64 && reduction >= 512 && cvt_winograd_supports(g) &&
+         4 * tile_points(g) * wino_tiles(g) <= 3 * direct_width_pairs(g);
 }
 
 const cvt_brgemm_config *cvt_winograd_pick_kernel(const cvt_geometry *g,
                                                   const cvt_brgemm_config *tiles,
                                                   size_t count) {
   cvt_geometry mid;
-  if (!mid_geometry(g, chunk_slices(g), WINO_A, &mid)) return NULL;
+  if (!mid_geometry(g, chunk_slices(g), tile_points(g), &mid)) return NULL;
   return cvt_phase_pick_kernel(&mid, tiles, count);
 }
 
@@ -170,7 +246,7 @@ const cvt_brgemm_config *cvt_winograd_pick_kernel(const cvt_geometry *g,
  * direct fallback. */
 static size_t mid_weight_bytes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
   cvt_geometry mid;
-  mid_geometry(g, chunk_slices(g), WINO_A, &mid);
+  mid_geometry(g, chunk_slices(g), tile_points(g), &mid);
   return align64(cvt_phase_packed_weight_bytes(&mid, cfg));
 }
 
@@ -179,19 +255,31 @@ size_t cvt_winograd_packed_weight_bytes(const cvt_geometry *g, const cvt_brgemm_
 }
 
 /* The middle weights U = G g, each point's packed as its share of the middle problem (a
- * contiguous run of it), all 6 in one pass over the weights; then the layer's own. U is
- * summed in float32 with integer coefficients and multiplied by the float nearest 1/24,
- * (1 + 2^-25)/24: within 3 rounding errors of G g, and exact for weights that are
- * multiples of 24 (the sums are then integers 24j, and j (1 + 2^-25) rounds to j). */
+ * contiguous run of it), all in one pass over the weights; then the layer's own. U is
+ * summed in float32 with integer coefficients and multiplied by the float nearest 1/24
+ * (F(4, 3)) or 1/6 (F(4, 2)): within 3 rounding errors of G g, and exact for weights that
+ * are multiples of 24 (the sums are then integers 24j or 6j, and j times (1 + e), |e| <
+ * 2^-24, rounds to j). */
 void cvt_winograd_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
                                const void *weight, void *packed, int num_threads) {
   cvt_geometry share;
   mid_geometry(g, 1, 1, &share);
-  float c[WINO_A][3]; /* g[j] = w[2 - j]: the coefficient of w[kw] is G's (2 - kw) */
-  for (int xi = 0; xi < WINO_A; xi++)
-    for (int kw = 0; kw < 3; kw++) c[xi][kw] = (float)wino_g24[xi][2 - kw];
-  cvt_phase_pack_weights_combined(&share, cfg, weight, (const float(*)[3])c, WINO_A,
-                                  1.0f / 24, packed, num_threads);
+  float c[2 * WINO_B * 4] = {0}; /* point q's coefficient of w[kw]: c[q*kW + kw] */
+  if (g->stride[2] == 1) {
+    for (int xi = 0; xi < WINO_A; xi++) /* g[j] = w[2 - j]: w[kw]'s is G's (2 - kw) */
+      for (int kw = 0; kw < 3; kw++) c[xi * 3 + kw] = (float)wino_g24[xi][2 - kw];
+    cvt_phase_pack_weights_combined(&share, cfg, weight, c, 3, WINO_A, 1.0f / 24, packed,
+                                    num_threads);
+  } else {
+    for (int xi = 0; xi < WINO_B; xi++) /* point q = 2ξ + b: g = (w[c_b + 2], w[c_b]) */
+      for (int b = 0; b < 2; b++) {
+        float *cq = c + (int64_t)(2 * xi + b) * 4;
+        cq[lower_tap(g, b) + 2] = (float)wino_g6[xi][0];
+        cq[lower_tap(g, b)] = (float)wino_g6[xi][1];
+      }
+    cvt_phase_pack_weights_combined(&share, cfg, weight, c, 4, 2 * WINO_B, 1.0f / 6, packed,
+                                    num_threads);
+  }
   memcpy((char *)packed + mid_weight_bytes(g, cfg), weight,
          (size_t)g->weight_numel * sizeof(float));
 }
@@ -200,7 +288,7 @@ void cvt_winograd_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *c
 static size_t mid_workspace_per_thread(const cvt_geometry *g, const cvt_brgemm_config *cfg,
                                        int64_t slices, int threads) {
   cvt_geometry mid;
-  mid_geometry(g, slices, WINO_A, &mid);
+  mid_geometry(g, slices, tile_points(g), &mid);
   return align64(cvt_phase_workspace_bytes(&mid, cfg, threads));
 }
 
@@ -232,54 +320,75 @@ size_t cvt_winograd_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_conf
   return v_bytes(g) + m_bytes(g) + *phase_slice * (size_t)num_threads;
 }
 
-/* V for slices [s0, s0 + count): per (slice, ci), the 6 columns d_t of every input row
- * (d, h), transformed by B^T, into the 6 planes V[slice][ξ*Cin + ci]. Returns false when a
+/* One row's tile: its n input columns from x's row xr (iw wide) at column c0, zero
+ * outside the row, into d. */
+static inline const float *tile_columns(const float *xr, int64_t iw, int64_t c0, int n,
+                                        float *d) {
+  if (c0 >= 0 && c0 + n <= iw) return xr + c0; /* the tile's columns all exist */
+  for (int l = 0; l < n; l++) d[l] = c0 + l >= 0 && c0 + l < iw ? xr[c0 + l] : 0;
+  return d;
+}
+
+/* V for slices [s0, s0 + count): per (slice, ci), the input columns of every input row
+ * (d, h) that each tile reads, transformed by B^T, into the planes V[slice][q*Cin + ci]
+ * (q the point; with kernel 4, q = 2ξ + b for phase b's point ξ). Returns false when a
  * transformed value is not finite. */
 static bool input_transform(const cvt_geometry *g, const float *x, float *v, int64_t s0,
                             int64_t count, int num_threads) {
   const int64_t tiles = wino_tiles(g), rows = g->in[0] * g->in[1], iw = g->in[2];
-  const int64_t plane = rows, point = g->cin * plane; /* V strides: ξ, then slice */
+  const int64_t plane = rows, point = g->cin * plane; /* V strides: q, then slice */
+  const int64_t points = tile_points(g);
   float bad = 0; /* sums v * 0: NaN once any v is infinite or NaN */
   (void)num_threads; /* unused without OpenMP */
 #pragma omp parallel for schedule(static) num_threads(num_threads) if (num_threads > 1) \
     reduction(+ : bad)
   for (int64_t sc = 0; sc < count * g->cin; sc++) {
-    const int64_t s = s0 + sc / g->cin, ci = sc % g->cin;
-    const int64_t n = s / tiles, c0 = s % tiles * WINO_M + g->pad[2] - 2;
+    const int64_t s = s0 + sc / g->cin, ci = sc % g->cin, n = s / tiles, t = s % tiles;
     const float *xc = x + (n * g->cin + ci) * rows * iw;
-    float *vc = v + (sc / g->cin) * WINO_A * point + ci * plane;
-    if (c0 >= 0 && c0 + WINO_A <= iw) { /* the tile's columns all exist */
-      for (int64_t r = 0; r < rows; r++) bad += transform_in(xc + r * iw + c0, vc + r, point);
+    float *vc = v + (sc / g->cin) * points * point + ci * plane;
+    float d[WINO_A];
+    if (g->stride[2] == 1) {
+      const int64_t c0 = 4 * t + g->pad[2] - 2;
+      for (int64_t r = 0; r < rows; r++)
+        bad += transform_in(tile_columns(xc + r * iw, iw, c0, WINO_A, d), vc + r, point);
     } else {
-      for (int64_t r = 0; r < rows; r++) {
-        float d[WINO_A];
-        for (int l = 0; l < WINO_A; l++)
-          d[l] = c0 + l >= 0 && c0 + l < iw ? xc[r * iw + c0 + l] : 0;
-        bad += transform_in(d, vc + r, point);
+      for (int b = 0; b < 2; b++) {
+        const int64_t c0 = 4 * t + phase_offset(g, b) - 1;
+        for (int64_t r = 0; r < rows; r++)
+          bad += transform_in2(tile_columns(xc + r * iw, iw, c0, WINO_B, d),
+                               vc + b * point + r, 2 * point);
       }
     }
   }
   return bad == 0;
 }
 
-/* y for slices [s0, s0 + count): per (slice, co), the 4 columns of every output row from
- * the 6 planes M[slice][ξ*Cout + co], plus the bias. */
+/* y for slices [s0, s0 + count): per (slice, co), the tile's columns of every output row
+ * from the planes M[slice][q*Cout + co], plus the bias. */
 static void output_transform(const cvt_geometry *g, const float *m, const float *bias,
                              float *y, int64_t s0, int64_t count, int num_threads) {
   const int64_t tiles = wino_tiles(g), rows = g->out[0] * g->out[1], ow = g->out[2];
-  const int64_t plane = rows, point = g->cout * plane;
+  const int64_t plane = rows, point = g->cout * plane, points = tile_points(g);
   (void)num_threads; /* unused without OpenMP */
 #pragma omp parallel for schedule(static) num_threads(num_threads) if (num_threads > 1)
   for (int64_t sc = 0; sc < count * g->cout; sc++) {
-    const int64_t s = s0 + sc / g->cout, co = sc % g->cout;
-    const int64_t n = s / tiles, c0 = s % tiles * WINO_M, width = min64(WINO_M, ow - c0);
-    const float *mc = m + (sc / g->cout) * WINO_A * point + co * plane;
+    const int64_t s = s0 + sc / g->cout, co = sc % g->cout, n = s / tiles;
+    const int64_t c0 = s % tiles * tile_outputs(g), width = min64(tile_outputs(g), ow - c0);
+    const float *mc = m + (sc / g->cout) * points * point + co * plane;
     float *yc = y + (n * g->cout + co) * rows * ow + c0;
-    const float b = bias ? bias[co] : 0;
-    for (int64_t r = 0; r < rows; r++) {
-      float t[WINO_M];
-      transform_out(mc + r, point, b, t);
-      for (int64_t i = 0; i < width; i++) yc[r * ow + i] = t[i];
+    const float bias_co = bias ? bias[co] : 0;
+    float t[4];
+    if (g->stride[2] == 1) {
+      for (int64_t r = 0; r < rows; r++) {
+        transform_out(mc + r, point, bias_co, t);
+        for (int64_t i = 0; i < width; i++) yc[r * ow + i] = t[i];
+      }
+    } else { /* phase b's outputs are the tile's columns 2i + b */
+      for (int b = 0; b < 2; b++)
+        for (int64_t r = 0; r < rows; r++) {
+          transform_out2(mc + b * point + r, 2 * point, bias_co, t);
+          for (int64_t i = 0; 2 * i + b < width; i++) yc[r * ow + 2 * i + b] = t[i];
+        }
     }
   }
 }
@@ -291,10 +400,10 @@ void cvt_winograd_forward(const cvt_exec *e, const void *input, void *output) {
   float *m = v + v_bytes(g) / sizeof *v; /* v_bytes: whole lines */
   /* The middle problem of a full chunk, and of the last, shorter one if any. */
   cvt_geometry mid_full, mid_last;
-  mid_geometry(g, cs, WINO_A, &mid_full);
+  mid_geometry(g, cs, tile_points(g), &mid_full);
   /* cs >= 1: cvt_winograd_supports */
   const int64_t last = slices - (slices - 1) / cs * cs; /* NOLINT(clang-analyzer-core.DivideZero) */
-  mid_geometry(g, last, WINO_A, &mid_last);
+  mid_geometry(g, last, tile_points(g), &mid_last);
   cvt_exec me = *e; /* e->workspace_per_thread: the phase workspace's slices (plan.c) */
   me.bias = NULL;
   me.workspace = (char *)e->workspace + v_bytes(g) + m_bytes(g);
