@@ -383,9 +383,9 @@ static void output_transform(const cvt_geometry *g, const float *m, const float 
         transform_out(mc + r, point, bias_co, t);
         for (int64_t i = 0; i < width; i++) yc[r * ow + i] = t[i];
       }
-    } else { /* phase b's outputs are the tile's columns 2i + b */
-      for (int b = 0; b < 2; b++)
-        for (int64_t r = 0; r < rows; r++) {
+    } else { /* phase b's outputs are the tile's columns 2i + b, both in one pass */
+      for (int64_t r = 0; r < rows; r++)
+        for (int b = 0; b < 2; b++) {
           transform_out2(mc + b * point + r, 2 * point, bias_co, t);
           for (int64_t i = 0; 2 * i + b < width; i++) yc[r * ow + 2 * i + b] = t[i];
         }
