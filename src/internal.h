@@ -149,10 +149,10 @@ size_t cvt_phase_packed_weight_bytes(const cvt_geometry *geo,
                                      const struct cvt_brgemm_config *cfg);
 void cvt_phase_pack_weights(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg,
                             const void *weight, void *packed, int num_threads);
-/* `copies` packs of float32 weights derived from src, nc values per weight element: copy
- * p, at packed + p * weight_numel elements, has element i = (sum over l < nc of
- * c[p*nc + l] * src[nc*i + l]) * scale, summed in l order (the Winograd algorithm's G g,
- * transformed and packed in one pass over src). Not for one-voxel geometries. */
+/* `copies` packs of float32 weights derived from src, nc = 3 or 4 values per weight
+ * element: copy p, at packed + p * weight_numel elements, has element i = (sum over l <
+ * nc of c[p*nc + l] * src[nc*i + l]) * scale, summed in l order (the Winograd algorithm's
+ * G g, transformed and packed in one pass over src). Not for one-voxel geometries. */
 void cvt_phase_pack_weights_combined(const cvt_geometry *geo,
                                      const struct cvt_brgemm_config *cfg, const float *src,
                                      const float *c, int nc, int copies, float scale,
@@ -191,9 +191,9 @@ size_t cvt_tap_gemm_workspace_bytes(const cvt_geometry *geo,
                                     const struct cvt_brgemm_config *cfg);
 void cvt_tap_gemm_forward(const cvt_exec *e, const void *input, void *output);
 
-/* src/cpu/winograd.c: Winograd's F(4, 3) along the width (kernel 3, stride 1, no
- * dilation there; float32), the middle step the phase algorithm on a problem of 6x the
- * groups. _prefers: the plan's rule for CONVT3D_ALGO_AUTO. The workspace is one block:
+/* src/cpu/winograd.c: Winograd along the width, F(4, 3) for kernel 3 stride 1 and F(4, 2)
+ * per stride phase for kernel 4 stride 2 (no dilation there; float32), the middle step
+ * the phase algorithm on a problem of 6x (10x) the groups. _prefers: the plan's rule for CONVT3D_ALGO_AUTO. The workspace is one block:
  * the transformed input and products, then num_threads slices of *phase_slice bytes for
  * the phase algorithm, which execute gets as cvt_exec.workspace_per_thread. */
 bool cvt_winograd_supports(const cvt_geometry *geo);

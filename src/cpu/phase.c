@@ -544,16 +544,13 @@ static int64_t phase_weight_block_offset(const cvt_geometry *g, int64_t grp, int
 #define PLAIN_F32(i) ((const float *)weight)[i]
 #define PLAIN_F64(i) ((const double *)weight)[i]
 
-/* sum over l < nc of c[l] * s[l], in l order; written out for the Winograd forms' 3 and 4
+/* c[0]*s[0] + ... + c[nc-1]*s[nc-1], in that order, for the Winograd forms' nc = 3 and 4
  * taps, each packed by its own copy of the loops (PACK_BLOCK_COMBINED(3) and (4)): with a
  * loop over a variable nc, deconv8's plan took 19 ms at 1 thread in the bench instead of
  * 10-11. */
 static inline float combine(const float *c, const float *s, int nc) {
-  if (nc == 3) return c[0] * s[0] + c[1] * s[1] + c[2] * s[2];
-  if (nc == 4) return c[0] * s[0] + c[1] * s[1] + c[2] * s[2] + c[3] * s[3];
-  float sum = c[0] * s[0];
-  for (int l = 1; l < nc; l++) sum += c[l] * s[l];
-  return sum;
+  const float three = c[0] * s[0] + c[1] * s[1] + c[2] * s[2];
+  return nc == 3 ? three : three + c[3] * s[3];
 }
 
 /* Copies of one block from weight (float32), nc values per packed element, each copy its
@@ -592,10 +589,8 @@ static void pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
     const int64_t block = phase_weight_block_offset(g, grp, co0);
     if (c && nc == 3) {
       PACK_BLOCK_COMBINED(3) /* nc a constant in each: combine() written out */
-    } else if (c && nc == 4) {
-      PACK_BLOCK_COMBINED(4)
     } else if (c) {
-      PACK_BLOCK_COMBINED(nc)
+      PACK_BLOCK_COMBINED(4)
     } else if (g->dtype == CONVT3D_F32) {
       PACK_BLOCK(float, PLAIN_F32)
     } else {
