@@ -306,6 +306,38 @@ static void random_axes(int64_t in_max, int64_t in[3], int64_t k[3], int64_t s[3
   }
 }
 
+/* iters random single-group problems (1-2 samples, 1-6 input channels, 1-cout_max output
+ * channels, axes up to in_max, bias or not), their width axis redrawn by `width`, through
+ * check_all_paths; returns how many were valid. */
+static int check_random_problems(int iters, int64_t in_max, int64_t cout_max,
+                                 void (*width)(int64_t *in, int64_t *k, int64_t *s,
+                                               int64_t *p, int64_t *op, int64_t *d)) {
+  int configs = 0;
+  for (int iter = 0; iter < iters; iter++) {
+    int64_t in[3], k[3], s[3], p[3], op[3], d[3];
+    random_axes(in_max, in, k, s, p, op, d);
+    width(&in[2], &k[2], &s[2], &p[2], &op[2], &d[2]);
+    convt3d_problem pr = make(rnd(1, 2), rnd(1, 6), rnd(1, cout_max), 1, in, k, s, p, op,
+                              d, (int)rnd(0, 1));
+    if (convt3d_problem_check(&pr) != CONVT3D_OK) continue; /* output too small */
+    configs++;
+    check_all_paths(&pr);
+  }
+  return configs;
+}
+
+/* Width axes for check_random_problems: rows of one to five 12-wide tiles, any taps; and
+ * kernel = stride = 2 without padding on rows of 1-40 (the fused tiles). */
+static void rows_of_tiles(int64_t *in, int64_t *k, int64_t *s, int64_t *p, int64_t *op,
+                          int64_t *d) {
+  (void)k, (void)s, (void)p, (void)op, (void)d;
+  *in = rnd(1, 30);
+}
+static void width_k2s2(int64_t *in, int64_t *k, int64_t *s, int64_t *p, int64_t *op,
+                       int64_t *d) {
+  *in = rnd(1, 40), *k = 2, *s = 2, *p = 0, *op = 0, *d = 1;
+}
+
 /* Random small problems, with a share of wide rows (micro-kernel tails along the width),
  * many channels (channel-block tails) and deep reductions (input-channel blocking). */
 static void test_paths_match_reference(void) {
@@ -515,17 +547,7 @@ static void test_fused_width2_runs(void) {
     }
   }
   setenv("CONVT3D_KERNEL", tiles[0], 1);
-  int configs = 0;
-  for (int iter = 0; iter < 120; iter++) {
-    int64_t in[3], k[3], s[3], p[3], op[3], d[3];
-    random_axes(5, in, k, s, p, op, d);
-    in[2] = rnd(1, 40), k[2] = 2, s[2] = 2, p[2] = 0, op[2] = 0, d[2] = 1;
-    convt3d_problem pr =
-        make(rnd(1, 2), rnd(1, 6), rnd(1, 14), 1, in, k, s, p, op, d, (int)rnd(0, 1));
-    if (convt3d_problem_check(&pr) != CONVT3D_OK) continue; /* output too small */
-    configs++;
-    check_all_paths(&pr);
-  }
+  const int configs = check_random_problems(120, 5, 14, width_k2s2);
   CHECKF(configs > 50, "only %d valid random configurations", configs);
   int64_t in[3] = {90, 90, 101}, k[3] = {2, 2, 2};
   convt3d_problem pr = make(1, 2, 3, 1, in, k, k, ZERO, ZERO, ONE, 1);
@@ -779,17 +801,7 @@ static void test_exact_width_taps(void) {
     CHECKF(convt3d_problem_check(&pr) == CONVT3D_OK, "exact-taps case %zu is invalid", i);
     check_all_paths(&pr);
   }
-  int configs = 0;
-  for (int iter = 0; iter < 150; iter++) {
-    int64_t in[3], k[3], s[3], p[3], op[3], d[3];
-    random_axes(4, in, k, s, p, op, d);
-    in[2] = rnd(1, 30); /* rows of one to five tiles */
-    convt3d_problem pr =
-        make(rnd(1, 2), rnd(1, 6), rnd(1, 40), 1, in, k, s, p, op, d, (int)rnd(0, 1));
-    if (convt3d_problem_check(&pr) != CONVT3D_OK) continue; /* output too small */
-    configs++;
-    check_all_paths(&pr);
-  }
+  const int configs = check_random_problems(150, 4, 40, rows_of_tiles);
   CHECKF(configs > 50, "only %d valid random configurations", configs);
   unsetenv("CONVT3D_KERNEL");
   /* kernel 3 stride 1, rows of 9 -> 11: 27 of every 36 (lane, width tap) pairs of the
