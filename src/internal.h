@@ -174,6 +174,21 @@ void cvt_voxel_pack_weights(const cvt_geometry *geo, const void *weight, void *p
                             int num_threads);
 size_t cvt_voxel_workspace_bytes(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg);
 void cvt_voxel_forward(const cvt_exec *e, const void *input, void *output);
+/* src/cpu/patch.c: the phase algorithm's cut for kernel = stride (each input voxel's
+ * outputs a patch of its own), one GEMM per group over all input voxels, which the
+ * functions above delegate to. _shape: the geometry qualifies; _prefers: the plan takes
+ * it; _applies: with this micro-kernel (positions-in-lanes tiles). */
+bool cvt_patch_shape(const cvt_geometry *geo);
+bool cvt_patch_prefers(const cvt_geometry *geo);
+bool cvt_patch_applies(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg);
+const struct cvt_brgemm_config *cvt_patch_pick_kernel(const cvt_geometry *geo,
+                                                      const struct cvt_brgemm_config *tiles,
+                                                      size_t count);
+size_t cvt_patch_packed_weight_bytes(const cvt_geometry *geo);
+void cvt_patch_pack_weights(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg,
+                            const void *weight, void *packed, int num_threads);
+size_t cvt_patch_workspace_bytes(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg);
+void cvt_patch_forward(const cvt_exec *e, const void *input, void *output);
 
 /* src/cpu/tap_gemm.c: for few output channels per group, the in-plane taps as the rows of
  * a batch-reduce GEMM over the input plane, then gathered per output row

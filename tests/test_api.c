@@ -500,6 +500,43 @@ static void test_paths_match_reference(void) {
          "one voxel, two samples: the 64x2 tile should be picked, not %s", info.kernel);
   convt3d_plan_destroy(plan);
   free(w);
+  /* Kernel = stride on input planes of 16 positions or fewer (patch.c): one GEMM per
+   * group over every input voxel, columns (channel, tap) in blocks of the tile's rows.
+   * Kernel 2^3 (8 taps: units of 6 channels, 20 = 3 units + 2), (1, 2, 2) (4 taps), 3^3
+   * (27 taps: units of 2 channels, narrow last blocks), kernel 3 stride 1 along a depth
+   * of one voxel, rows of 16; chunks of rows that cross samples (2048 input channels in
+   * rows of 4: 8 rows per chunk of 60 rows), groups, unbatched, with and without bias. */
+  const struct {
+    int64_t n, cin, cout_g, groups, in[3], k[3], s[3];
+    int bias;
+  } patch[] = {
+      {1, 24, 20, 1, {3, 3, 3}, {2, 2, 2}, {2, 2, 2}, 1},
+      {2, 10, 7, 2, {4, 4, 4}, {2, 2, 2}, {2, 2, 2}, 0},
+      {2, 16, 13, 1, {5, 2, 3}, {1, 2, 2}, {1, 2, 2}, 1},
+      {3, 6, 5, 3, {2, 3, 2}, {3, 3, 3}, {3, 3, 3}, 1},
+      {-1, 9, 11, 1, {1, 4, 4}, {3, 2, 4}, {1, 2, 4}, 1},
+      {3, 2048, 3, 1, {5, 4, 4}, {2, 2, 2}, {2, 2, 2}, 1},
+      {2, 5, 1, 1, {7, 1, 16}, {2, 1, 2}, {2, 1, 2}, 0},
+  };
+  for (size_t i = 0; i < sizeof patch / sizeof patch[0]; i++) {
+    pr = make(patch[i].n, patch[i].cin, patch[i].cout_g, patch[i].groups, patch[i].in,
+              patch[i].k, patch[i].s, ZERO, ZERO, ONE, patch[i].bias);
+    check_all_paths(&pr);
+  }
+  /* SwinUNETR's deepest decoder layer (768 -> 384 on 3^3) goes through the cut, with a
+   * positions-in-lanes tile of 32 for its 27 positions (the phase algorithm proper takes
+   * a channels-in-lanes one). */
+  int64_t in18[3] = {3, 3, 3}, k18[3] = {2, 2, 2};
+  pr = make(1, 768, 384, 1, in18, k18, k18, ZERO, ZERO, ONE, 0);
+  w = calloc((size_t)768 * 384 * 8, sizeof *w);
+  opt = (convt3d_plan_options){CONVT3D_ALGO_AUTO, 1, CONVT3D_ISA_AVX512};
+  CHECK(convt3d_plan_create(&pr, w, NULL, &opt, &plan) == CONVT3D_OK &&
+        convt3d_plan_get_info(plan, &info) == CONVT3D_OK &&
+        info.algorithm == CONVT3D_ALGO_PHASE);
+  CHECKF(strcmp(info.isa, "avx512") != 0 || strstr(info.kernel, "_6x32_"),
+         "kernel = stride on 3^3: the 6x32 tile should be picked, not %s", info.kernel);
+  convt3d_plan_destroy(plan);
+  free(w);
   /* Kernel = stride = 2 with an output over 64 MiB (9 x 128^3 floats): the fused tiles
    * write it with non-temporal stores. */
   int64_t in12[3] = {64, 64, 64}, k12[3] = {2, 2, 2};
@@ -662,6 +699,19 @@ static void test_winograd(void) {
         configs++;
         check_all_paths(&pr);
       }
+  /* Kernel = stride along the depth and the height on a plane of 2 x 3: the middle
+   * problem would be the phase algorithm's patch cut (patch.c), whose weights the
+   * Winograd packing does not write; the algorithm declines it (and AUTO with it). */
+  {
+    convt3d_problem pr = make(1, 4, 3, 1, (int64_t[3]){2, 3, 8}, (int64_t[3]){2, 2, 3},
+                              (int64_t[3]){2, 2, 1}, (int64_t[3]){0, 0, 1}, ZERO, ONE, 1);
+    check_all_paths(&pr);
+    float wz[4 * 3 * 12] = {0};
+    convt3d_plan_options wo = {CONVT3D_ALGO_WINOGRAD, 1, CONVT3D_ISA_AUTO};
+    convt3d_plan *wp = NULL;
+    CHECK(convt3d_plan_create(&pr, wz, wz, &wo, &wp) == CONVT3D_ERR_INVALID_ARGUMENT);
+    convt3d_plan_destroy(wp);
+  }
   /* every one ran at least on the portable kernels */
   CHECKF(configs >= 60 && winograd_runs - before >= configs,
          "the Winograd algorithm ran %d times on %d problems", winograd_runs - before, configs);

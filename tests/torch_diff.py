@@ -24,9 +24,11 @@ The Winograd algorithm (forced on every problem it takes, and AUTO's choice on t
            and 9 columns, a superset of its tile's 6; for kernel 4 stride 2 (F(4, 2) per
            phase) c = 6 and the 8 columns (ow + pW)/2 - 4 .. + 3, a superset of its
            phase's 5 (winograd.c).
+The --patch problems (kernel = stride on planes of 16 positions or fewer, AUTO's patch cut
+of the phase algorithm) are held to the float32 bounds above.
 
 Usage: torch_diff.py --lib build/libconvt3d.so --cli build/convt3d [--valid 2000]
-       [--invalid 300] [--winograd 30] [--seed 1] [--cli-every 10] [--cli-only]
+       [--invalid 300] [--winograd 30] [--patch 20] [--seed 1] [--cli-every 10] [--cli-only]
 Exit status 0 when every check passed, 1 otherwise, 77 when torch is missing (skip).
 """
 import argparse
@@ -175,6 +177,27 @@ def winograd_problem(rng):
     c["padding"][2] = rng.randint(0, 1)
     out_w = rng.choice([8, 10, 11, 12]) if c["padding"][2] == 0 else rng.randint(6, 12)
     c["in"][2] = out_w + 2 * c["padding"][2] - 2
+    return c
+
+
+def patch_problem(rng):
+    """float32, kernel = stride on every axis (or an input one voxel long there and any
+    kernel), no padding, dilation or output padding, at least 2 taps, and an input plane
+    of 16 positions or fewer: AUTO's patch cut of the phase algorithm (patch.c), one GEMM
+    over every input voxel; channels from 1 to a few hundred."""
+    c = rand_valid(rng)
+    c.update(dtype=np.float32, groups=rng.choice([1, 1, 2]), n=rng.choice([1, 2, 3]))
+    while True:
+        for a in range(3):
+            c["in"][a] = rng.randint(1, 6) if a == 0 else rng.randint(1, 4)
+            c["k"][a] = rng.randint(1, 3)
+            one = c["in"][a] == 1 and rng.random() < 0.5
+            c["stride"][a] = rng.randint(1, 3) if one else c["k"][a]
+            c["padding"][a], c["output_padding"][a], c["dilation"][a] = 0, 0, 1
+        if c["k"][0] * c["k"][1] * c["k"][2] > 1 and c["in"][0] * c["in"][1] * c["in"][2] > 1:
+            break
+    c["cin"] = c["groups"] * rng.choice([rng.randint(1, 8), rng.randint(32, 300)])
+    c["cout_g"] = rng.choice([rng.randint(1, 7), rng.randint(16, 48)])
     return c
 
 
@@ -391,6 +414,8 @@ def main():
     ap.add_argument("--invalid", type=int, default=300)
     ap.add_argument("--winograd", type=int, default=30,
                     help="problems of 64-80 channels that AUTO computes by Winograd")
+    ap.add_argument("--patch", type=int, default=20,
+                    help="kernel = stride problems on small planes (the patch cut)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--cli-every", type=int, default=10,
                     help="also run every Nth configuration through the CLI")
@@ -404,7 +429,7 @@ def main():
     rng_np = np.random.default_rng(args.seed)
     report = Report()
     counts = {"valid": {"float32": 0, "float64": 0}, "invalid": {"float32": 0, "float64": 0},
-              "cli valid": 0, "cli invalid": 0, "winograd forced": 0, "winograd auto": 0}
+              "cli valid": 0, "cli invalid": 0, "winograd forced": 0, "winograd auto": 0, "patch auto": 0}
     kinds = {}
     with tempfile.TemporaryDirectory() as tmp:
         i = 0
@@ -464,6 +489,22 @@ def main():
                 report.expect(code == 0, f"cli: exit {code} ({err}) for {describe(c)}")
                 if code == 0:
                     compare(report, "winograd cli", c, y, x, w, b, ty, winograd_tolerance)
+        while counts["patch auto"] < args.patch:
+            c = patch_problem(rng)
+            x, w, b = make_tensors(c, rng_np)
+            ok, ty = torch_call(c, x, w, b)
+            assert ok, f"torch rejects a kernel = stride layer: {describe(c)}"
+            counts["patch auto"] += 1
+            if shim:
+                s, y, msg = shim.run(shim.problem(c, x, w, b), x, w, b, ALGO_AUTO)
+                report.expect(s == OK, f"patch auto: rejected ({msg}) {describe(c)}")
+                if s == OK:
+                    compare(report, "patch auto", c, y, x, w, b, ty, None)
+            if counts["patch auto"] % 5 == 0:
+                code, y, err = cli_run(args.cli, tmp, c, x, w, b)
+                report.expect(code == 0, f"cli: exit {code} ({err}) for {describe(c)}")
+                if code == 0:
+                    compare(report, "patch cli", c, y, x, w, b, ty)
         while sum(counts["invalid"].values()) < args.invalid:
             kind = MUTATIONS[i % len(MUTATIONS)]
             c = mutate(rand_valid(rng), rng, kind)
@@ -479,7 +520,8 @@ def main():
           f"{counts['valid']['float64']}, invalid float32 {counts['invalid']['float32']}, "
           f"invalid float64 {counts['invalid']['float64']}; through the CLI: "
           f"{counts['cli valid']} valid, {counts['cli invalid']} invalid; Winograd: forced on "
-          f"{counts['winograd forced']}, AUTO's on {counts['winograd auto']}")
+          f"{counts['winograd forced']}, AUTO's on {counts['winograd auto']}; kernel = stride on "
+          f"small planes (the patch cut) {counts['patch auto']}")
     print("invalid kinds: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
     print(f"torch_diff: {report.passed} passed, {report.failures} failed")
     return 1 if report.failures else 0

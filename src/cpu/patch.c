@@ -1,0 +1,273 @@
+/* The phase algorithm's patch cut: kernel = stride on every axis (or an input one voxel
+ * long there), with no padding, dilation or output padding. Each input voxel (d, h, w)
+ * then owns a patch of kD x kH x kW outputs that no other voxel reaches, output
+ * (d*sD + kd, h*sH + kh, w*sW + kw) receiving the single tap (kd, kh, kw), and each group
+ * is one GEMM over every input voxel of every sample at once:
+ *
+ *     C[(co, t)][p] = sum over ci of w[g*Cin_g + ci, co, t] * x[n, g*Cin_g + ci, d, h, w],
+ *
+ * columns (co, t) for t = (kd, kh, kw), co slowest (the weight's row layout), positions
+ * p = (n, d, h, w) in the input's order; then y's patches are C's columns, plus the bias.
+ * This is nnU-Net's upsampling (kernel = stride = 2) deep in the decoder, where the volume
+ * is small: SwinUNETR's 768 -> 384 on 3^3 has 27 positions per channel, 9 per slice
+ * plane. The phase algorithm proper computes each of the 8 phases apart and tiles one
+ * slice plane at a time, so its tiles hold 9 positions of 16 lanes (or stream a whole
+ * weight panel per 3 positions in channels-in-lanes tiles); here one tile of 32
+ * positions covers them all, and each weight is read once per call.
+ *
+ * The weights are packed at plan time per group in blocks of the tile's mr columns,
+ * [block][ci][mr] (the last block of a group narrower); the positions are taken in chunks
+ * of whole input rows, packed per thread as [ci][position] (the rows of one channel are
+ * contiguous in the input, so a chunk is a few runs per channel). A task is one chunk and
+ * one unit of whole output channels of one group: its tiles sum every input channel into
+ * a buffer started from the bias, whose columns are then written to the patches, whole
+ * output rows at a time. Each output is one tile call's sum in ci order plus the bias,
+ * whatever the thread count. Float32, positions-in-lanes tiles (every instruction set
+ * has them). */
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "../internal.h"
+#include "arith.h"
+#include "ukernel.h"
+
+/* Bytes per thread of a chunk's packed input, which sets the positions per chunk: every
+ * weight is read once per chunk. */
+#define PATCH_B_BUDGET (INT64_C(256) * 1024)
+/* Bytes of a tile's slice of input channels, read by every block of columns. */
+#define PATCH_L1_BUDGET (INT64_C(24) * 1024)
+/* Columns per task at least: units of whole channels, a few tiles each. */
+#define PATCH_UNIT_COLUMNS 48
+/* Taps per patch at most (kernel 4 on every axis): a unit's buffer holds all of them. */
+#define PATCH_MAX_TAPS 64
+
+static int64_t patch_taps(const cvt_geometry *g) { return g->k[0] * g->k[1] * g->k[2]; }
+
+bool cvt_patch_shape(const cvt_geometry *g) {
+  if (g->dtype != CONVT3D_F32 || g->n < 1 || g->cout_g < 1) return false;
+  bool one_voxel = true;
+  for (int a = 0; a < 3; a++) {
+    if (g->pad[a] != 0 || g->dil[a] != 1 || g->out_pad[a] != 0) return false;
+    if (g->k[a] != g->stride[a] && g->in[a] != 1) return false;
+    one_voxel &= g->in[a] == 1;
+  }
+  /* one input row of a chunk fits its budget */
+  return !one_voxel && patch_taps(g) <= PATCH_MAX_TAPS &&
+         g->cin_g * g->in[2] * (int64_t)sizeof(float) <= PATCH_B_BUDGET;
+}
+
+bool cvt_patch_prefers(const cvt_geometry *g) {
+  /* Where the phase algorithm's tiles are poorly filled: input planes of 16 positions or
+   * fewer. Measured against it (bench, median ms, 1 / 2 threads, 2026-12-07): SwinUNETR's
+   * 768 -> 384 on 3^3 1.43 / 0.65-0.75 against 1.49 / 0.80-0.83, nnU-Net's 320 -> 320 on
+   * 4^3 (N = 2) 1.49-1.59 / 0.81 against 1.56-1.73 / 0.91-0.98; but planes of 30-36
+   * positions (nnU-Net lung's 5x6x5, benchdnn's 7x7x5, UNETR's 6^3) level or 1.2x
+   * slower, where the channels-in-lanes tiles fill whole rows. Kernel 1 (K = 1) is a
+   * plain pointwise layer, left to the phase algorithm. */
+  return cvt_patch_shape(g) && patch_taps(g) > 1 && g->in[1] * g->in[2] <= 16;
+}
+
+bool cvt_patch_applies(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
+  return cvt_patch_prefers(g) && cfg->vec_m == 1;
+}
+
+/* Sizes shared by planning and execution. */
+typedef struct patch_dims {
+  int64_t taps, cols;  /* K = kD*kH*kW, and Cout_g * K GEMM columns per group */
+  int64_t rows;        /* input rows (n, d, h) in all */
+  int64_t chunk_rows;  /* input rows per chunk */
+  int64_t chunks;
+  int64_t ldb;         /* packed input row: a chunk's positions, whole tiles, unaliased */
+  int64_t kc;          /* input channels per slice of the reduction */
+  int64_t unit;        /* output channels per task */
+  int64_t units;       /* per group */
+} patch_dims;
+
+static patch_dims patch_dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
+  patch_dims d;
+  const int64_t mr = (int64_t)cfg->mr_max, nr = (int64_t)cfg->nr, w = g->in[2];
+  d.taps = patch_taps(g);
+  d.cols = g->cout_g * d.taps;
+  d.rows = g->n * g->in[0] * g->in[1];
+  /* as few chunks as the budget allows, the rows dealt evenly among them */
+  const int64_t fit = max64(1, PATCH_B_BUDGET / (g->cin_g * w * (int64_t)sizeof(float)));
+  d.chunks = ceil_div(d.rows, fit);
+  d.chunk_rows = ceil_div(d.rows, d.chunks);
+  d.ldb = ceil_div(d.chunk_rows * w, nr) * nr;
+  if (d.ldb > 256) d.ldb = unaliased_stride(d.ldb, sizeof(float));
+  d.kc = max64(1, min64(g->cin_g, PATCH_L1_BUDGET / (nr * (int64_t)sizeof(float))));
+  /* Whole channels whose columns are whole blocks of mr (but the group's last), at least
+   * PATCH_UNIT_COLUMNS of them: multiples of mr / gcd(K, mr) channels. */
+  int64_t a = d.taps, b = mr;
+  while (b) {
+    const int64_t r = a % b;
+    a = b, b = r;
+  }
+  const int64_t base = max64(1, mr / max64(1, a)), cols = max64(1, base * d.taps);
+  d.unit = min64(g->cout_g, base * max64(1, PATCH_UNIT_COLUMNS / cols));
+  d.units = ceil_div(g->cout_g, d.unit);
+  return d;
+}
+
+const cvt_brgemm_config *cvt_patch_pick_kernel(const cvt_geometry *g,
+                                               const cvt_brgemm_config *tiles, size_t count) {
+  /* The positions-in-lanes tile with the fewest estimated cycles: the lanes it covers
+   * (a chunk's positions rounded up to its tiles), at a cost per lane that falls with its
+   * accumulators (fewer loads per FMA, and under 8 it cannot hide the FMA latency); of
+   * equals, the first. */
+  if (!cvt_patch_prefers(g)) return NULL;
+  const cvt_brgemm_config *best = NULL;
+  double best_cost = 0;
+  for (size_t i = 0; i < count; i++) {
+    if (tiles[i].vec_m != 1) continue;
+    const patch_dims d = patch_dims_of(g, &tiles[i]);
+    const int64_t nr = (int64_t)tiles[i].nr, per = d.chunk_rows * g->in[2];
+    const int64_t last = (d.rows - (d.chunks - 1) * d.chunk_rows) * g->in[2];
+    const int64_t lanes = (d.chunks - 1) * ceil_div(per, nr) * nr + ceil_div(last, nr) * nr;
+    const double a = (double)tiles[i].mr_max, b = (double)nr / (double)tiles[i].vec_n;
+    const double acc = a * b;
+    const double cost = (double)lanes * (1.0 + (a + b) / acc) * (acc < 8 ? 8.0 / acc : 1.0);
+    if (!best || cost < best_cost) best = &tiles[i], best_cost = cost;
+  }
+  return best;
+}
+
+size_t cvt_patch_packed_weight_bytes(const cvt_geometry *g) {
+  /* the tiles read A rows a whole vector past mr values: a line of slack */
+  return ((size_t)g->weight_numel + 16) * sizeof(float);
+}
+
+void cvt_patch_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
+                            const void *weight, void *packed, int num_threads) {
+  const int64_t mr = (int64_t)cfg->mr_max, cols = g->cout_g * patch_taps(g);
+  const int64_t blocks = ceil_div(cols, mr);
+  const float *w = weight;
+  float *p = packed;
+  memset(p + g->weight_numel, 0, 16 * sizeof *p);
+  (void)num_threads; /* unused without OpenMP */
+#pragma omp parallel for schedule(static) num_threads(num_threads) if (num_threads > 1)
+  for (int64_t gb = 0; gb < g->groups * blocks; gb++) {
+    const int64_t grp = gb / blocks, c0 = gb % blocks * mr, width = min64(cols - c0, mr);
+    const float *src = w + grp * g->cin_g * cols + c0;
+    float *dst = p + grp * g->cin_g * cols + c0 * g->cin_g;
+    for (int64_t ci = 0; ci < g->cin_g; ci++, src += cols, dst += width)
+      memcpy(dst, src, (size_t)width * sizeof *dst);
+  }
+}
+
+size_t cvt_patch_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
+  const patch_dims d = patch_dims_of(g, cfg);
+  /* a chunk's packed input, then one task's columns */
+  return align64((size_t)(g->cin_g * d.ldb) * sizeof(float)) +
+         (size_t)(d.unit * d.taps * d.ldb) * sizeof(float);
+}
+
+/* Input channels [grp*Cin_g, (grp + 1)*Cin_g) of input rows [r0, r0 + nrows), as
+ * b[ci*ldb + position], zero past the positions up to ldb. */
+static void pack_chunk(const cvt_geometry *g, const patch_dims *d, const float *x,
+                       int64_t grp, int64_t r0, int64_t nrows, float *b) {
+  const int64_t w = g->in[2], plane_rows = g->in[0] * g->in[1], plane = plane_rows * w;
+  for (int64_t ci = 0; ci < g->cin_g; ci++) {
+    float *dst = b + ci * d->ldb;
+    for (int64_t r = r0; r < r0 + nrows;) { /* a run of rows within one sample */
+      const int64_t n = r / plane_rows, in_plane = r % plane_rows;
+      const int64_t run = min64(r0 + nrows - r, plane_rows - in_plane);
+      const float *src = x + (n * g->cin + grp * g->cin_g + ci) * plane + in_plane * w;
+      memcpy(dst, src, (size_t)(run * w) * sizeof *dst);
+      dst += run * w, r += run;
+    }
+    memset(dst, 0, (size_t)(b + (ci + 1) * d->ldb - dst) * sizeof *dst);
+  }
+}
+
+/* Channel co of the task's columns c (ldc apart, (co, t) with t = (kd, kh, kw)) to its
+ * patches of output channel yc, for input rows [r0, r0 + nrows). */
+static void write_patches(const cvt_geometry *g, const float *c,
+                          int64_t ldc, int64_t r0, int64_t nrows, float *y, int64_t oc) {
+  const int64_t w = g->in[2], kw = g->k[2], plane_rows = g->in[0] * g->in[1];
+  const int64_t ow = g->out[2], oplane = g->out[0] * g->out[1] * ow;
+  for (int64_t r = r0; r < r0 + nrows; r++) {
+    const int64_t n = r / plane_rows, dd = r % plane_rows / g->in[1], h = r % g->in[1];
+    float *yc = y + (n * g->cout + oc) * oplane;
+    const float *src = c + (r - r0) * w;
+    for (int64_t kd = 0; kd < g->k[0]; kd++)
+      for (int64_t kh = 0; kh < g->k[1]; kh++) {
+        float *row = yc + ((dd * g->stride[0] + kd) * g->out[1] + h * g->stride[1] + kh) * ow;
+        const float *s0 = src + ((kd * g->k[1] + kh) * kw) * ldc; /* tap (kd, kh, 0) */
+        if (kw == 1) {
+          memcpy(row, s0, (size_t)w * sizeof *row);
+        } else if (kw == 2) { /* interleave; vectorises */
+          const float *s1 = s0 + ldc;
+          for (int64_t j = 0; j < w; j++) {
+            row[2 * j] = s0[j];
+            row[2 * j + 1] = s1[j];
+          }
+        } else {
+          for (int64_t t = 0; t < kw; t++) /* w == 1 or kw == sW: ow = j*kw + t */
+            for (int64_t j = 0; j < w; j++) row[j * kw + t] = s0[t * ldc + j];
+        }
+      }
+  }
+}
+
+void cvt_patch_forward(const cvt_exec *e, const void *input, void *output) {
+  const cvt_geometry *g = e->geo;
+  const cvt_brgemm_config *cfg = e->brgemm;
+  const patch_dims d = patch_dims_of(g, cfg);
+  const int64_t mr = (int64_t)cfg->mr_max, nr = (int64_t)cfg->nr, w = g->in[2];
+  const int64_t per_chunk = d.units * g->groups, tasks = d.chunks * per_chunk;
+  const float *x = input, *wp = e->weight, *bias = e->bias;
+  float *y = output;
+  (void)e->num_threads; /* unused without OpenMP */
+#pragma omp parallel num_threads(e->num_threads) if (e->num_threads > 1)
+  {
+#ifdef _OPENMP
+    const int tid = omp_get_thread_num();
+#else
+    const int tid = 0;
+#endif
+    float *b = (float *)e->workspace + (size_t)tid * (e->workspace_per_thread / sizeof(float));
+    float *c = b + align64((size_t)(g->cin_g * d.ldb) * sizeof(float)) / sizeof(float);
+    int64_t packed = -1; /* the (chunk, group) in b */
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < tasks; task++) {
+      const int64_t chunk = task / per_chunk, grp = task % per_chunk / d.units;
+      const int64_t co0 = task % d.units * d.unit, nco = min64(d.unit, g->cout_g - co0);
+      const int64_t r0 = chunk * d.chunk_rows, nrows = min64(d.chunk_rows, d.rows - r0);
+      const int64_t positions = nrows * w;
+      if (packed != chunk * g->groups + grp) {
+        pack_chunk(g, &d, x, grp, r0, nrows, b);
+        packed = chunk * g->groups + grp;
+      }
+      const int64_t c0 = co0 * d.taps, ncols = nco * d.taps;
+      const int64_t lanes = ceil_div(positions, nr) * nr; /* what the tiles read */
+      for (int64_t i = 0; i < ncols; i++) { /* every column starts from its bias */
+        const float v = bias ? bias[grp * g->cout_g + co0 + i / d.taps] : 0.0f;
+        float *ci = c + i * d.ldb;
+        for (int64_t j = 0; j < lanes; j++) ci[j] = v;
+      }
+      /* Per tile of positions, input channels in slices of kc, whose rows of the tile
+       * stay in L1 while every block of the task's columns reads them. */
+      for (int64_t j0 = 0; j0 < positions; j0 += nr)
+        for (int64_t ci0 = 0; ci0 < g->cin_g; ci0 += d.kc) {
+          const int64_t kc = min64(d.kc, g->cin_g - ci0);
+          const float *bj = b + ci0 * d.ldb + j0;
+          for (int64_t k0 = 0; k0 < ncols; k0 += mr) { /* blocks of mr columns */
+            const int64_t m = min64(mr, ncols - k0);
+            const float *a = wp + grp * g->cin_g * d.cols + (c0 + k0) * g->cin_g + ci0 * m;
+            if (k0 + 2 * mr <= ncols) /* the block after next: weights are streamed */
+              for (int64_t l = 0; l < kc * mr; l += 16)
+                __builtin_prefetch(a + 2 * mr * g->cin_g + l, 0, 3);
+            cfg->fn.f32((size_t)m, 1, (size_t)kc, &a, &bj, (size_t)d.ldb,
+                        c + k0 * d.ldb + j0, (size_t)d.ldb);
+          }
+        }
+      for (int64_t co = 0; co < nco; co++)
+        write_patches(g, c + co * d.taps * d.ldb, d.ldb, r0, nrows, y,
+                      grp * g->cout_g + co0 + co);
+    }
+  }
+}
