@@ -76,14 +76,14 @@ bool cvt_patch_applies(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
 
 /* Sizes shared by planning and execution. */
 typedef struct patch_dims {
-  int64_t taps, cols;  /* K = kD*kH*kW, and Cout_g * K GEMM columns per group */
-  int64_t rows;        /* input rows (n, d, h) in all */
-  int64_t chunk_rows;  /* input rows per chunk */
+  int64_t taps, cols; /* K = kD*kH*kW, and Cout_g * K GEMM columns per group */
+  int64_t rows;       /* input rows (n, d, h) in all */
+  int64_t chunk_rows; /* input rows per chunk */
   int64_t chunks;
-  int64_t ldb;         /* packed input row: a chunk's positions, whole tiles, unaliased */
-  int64_t kc;          /* input channels per slice of the reduction */
-  int64_t unit;        /* output channels per task */
-  int64_t units;       /* per group */
+  int64_t ldb;   /* packed input row: a chunk's positions, whole tiles, unaliased */
+  int64_t kc;    /* input channels per slice of the reduction */
+  int64_t unit;  /* output channels per task */
+  int64_t units; /* per group */
 } patch_dims;
 
 static patch_dims patch_dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
@@ -140,21 +140,37 @@ size_t cvt_patch_packed_weight_bytes(const cvt_geometry *g) {
   return ((size_t)g->weight_numel + 16) * sizeof(float);
 }
 
-void cvt_patch_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
-                            const void *weight, void *packed, int num_threads) {
-  const int64_t mr = (int64_t)cfg->mr_max, cols = g->cout_g * patch_taps(g);
-  const int64_t blocks = ceil_div(cols, mr);
+/* Offset of the packed weights of block k0 (a column of the unit) in the slice of input
+ * channels from ci0 (kc of them), for the unit at column c0 of group grp: a group's units
+ * one after the other, each in the order its tasks read it (slice by slice, each slice
+ * block by block, [ci][column] within a block), so that the weights stream in order. */
+static int64_t packed_offset(const cvt_geometry *g, const patch_dims *d, int64_t grp, int64_t c0,
+                             int64_t ncols, int64_t ci0, int64_t kc, int64_t k0) {
+  return grp * g->cin_g * d->cols + c0 * g->cin_g + ci0 * ncols + kc * k0;
+}
+
+void cvt_patch_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg, const void *weight,
+                            void *packed, int num_threads) {
+  const patch_dims d = patch_dims_of(g, cfg);
+  const int64_t mr = (int64_t)cfg->mr_max;
   const float *w = weight;
   float *p = packed;
   memset(p + g->weight_numel, 0, 16 * sizeof *p);
   (void)num_threads; /* unused without OpenMP */
 #pragma omp parallel for schedule(static) num_threads(num_threads) if (num_threads > 1)
-  for (int64_t gb = 0; gb < g->groups * blocks; gb++) {
-    const int64_t grp = gb / blocks, c0 = gb % blocks * mr, width = min64(cols - c0, mr);
-    const float *src = w + grp * g->cin_g * cols + c0;
-    float *dst = p + grp * g->cin_g * cols + c0 * g->cin_g;
-    for (int64_t ci = 0; ci < g->cin_g; ci++, src += cols, dst += width)
-      memcpy(dst, src, (size_t)width * sizeof *dst);
+  for (int64_t gu = 0; gu < g->groups * d.units; gu++) {
+    const int64_t grp = gu / d.units, c0 = gu % d.units * d.unit * d.taps;
+    const int64_t ncols = min64(d.unit * d.taps, d.cols - c0);
+    for (int64_t ci0 = 0; ci0 < g->cin_g; ci0 += d.kc) {
+      const int64_t kc = min64(d.kc, g->cin_g - ci0);
+      for (int64_t k0 = 0; k0 < ncols; k0 += mr) {
+        const int64_t m = min64(mr, ncols - k0);
+        const float *src = w + (grp * g->cin_g + ci0) * d.cols + c0 + k0;
+        float *dst = p + packed_offset(g, &d, grp, c0, ncols, ci0, kc, k0);
+        for (int64_t ci = 0; ci < kc; ci++, src += d.cols, dst += m)
+          memcpy(dst, src, (size_t)m * sizeof *dst);
+      }
+    }
   }
 }
 
@@ -167,8 +183,8 @@ size_t cvt_patch_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_config 
 
 /* Input channels [grp*Cin_g, (grp + 1)*Cin_g) of input rows [r0, r0 + nrows), as
  * b[ci*ldb + position], zero past the positions up to ldb. */
-static void pack_chunk(const cvt_geometry *g, const patch_dims *d, const float *x,
-                       int64_t grp, int64_t r0, int64_t nrows, float *b) {
+static void pack_chunk(const cvt_geometry *g, const patch_dims *d, const float *x, int64_t grp,
+                       int64_t r0, int64_t nrows, float *b) {
   const int64_t w = g->in[2], plane_rows = g->in[0] * g->in[1], plane = plane_rows * w;
   for (int64_t ci = 0; ci < g->cin_g; ci++) {
     float *dst = b + ci * d->ldb;
@@ -185,8 +201,8 @@ static void pack_chunk(const cvt_geometry *g, const patch_dims *d, const float *
 
 /* Channel co of the task's columns c (ldc apart, (co, t) with t = (kd, kh, kw)) to its
  * patches of output channel yc, for input rows [r0, r0 + nrows). */
-static void write_patches(const cvt_geometry *g, const float *c,
-                          int64_t ldc, int64_t r0, int64_t nrows, float *y, int64_t oc) {
+static void write_patches(const cvt_geometry *g, const float *c, int64_t ldc, int64_t r0,
+                          int64_t nrows, float *y, int64_t oc) {
   const int64_t w = g->in[2], kw = g->k[2], plane_rows = g->in[0] * g->in[1];
   const int64_t ow = g->out[2], oplane = g->out[0] * g->out[1] * ow;
   for (int64_t r = r0; r < r0 + nrows; r++) {
@@ -207,7 +223,8 @@ static void write_patches(const cvt_geometry *g, const float *c,
           }
         } else {
           for (int64_t t = 0; t < kw; t++) /* w == 1 or kw == sW: ow = j*kw + t */
-            for (int64_t j = 0; j < w; j++) row[j * kw + t] = s0[t * ldc + j];
+            for (int64_t j = 0; j < w; j++)
+              row[j * kw + t] = s0[t * ldc + j];
         }
       }
   }
@@ -244,10 +261,11 @@ void cvt_patch_forward(const cvt_exec *e, const void *input, void *output) {
       }
       const int64_t c0 = co0 * d.taps, ncols = nco * d.taps;
       const int64_t lanes = ceil_div(positions, nr) * nr; /* what the tiles read */
-      for (int64_t i = 0; i < ncols; i++) { /* every column starts from its bias */
+      for (int64_t i = 0; i < ncols; i++) {               /* every column starts from its bias */
         const float v = bias ? bias[grp * g->cout_g + co0 + i / d.taps] : 0.0f;
         float *ci = c + i * d.ldb;
-        for (int64_t j = 0; j < lanes; j++) ci[j] = v;
+        for (int64_t j = 0; j < lanes; j++)
+          ci[j] = v;
       }
       /* Per tile of positions, input channels in slices of kc, whose rows of the tile
        * stay in L1 while every block of the task's columns reads them. */
@@ -257,17 +275,17 @@ void cvt_patch_forward(const cvt_exec *e, const void *input, void *output) {
           const float *bj = b + ci0 * d.ldb + j0;
           for (int64_t k0 = 0; k0 < ncols; k0 += mr) { /* blocks of mr columns */
             const int64_t m = min64(mr, ncols - k0);
-            const float *a = wp + grp * g->cin_g * d.cols + (c0 + k0) * g->cin_g + ci0 * m;
-            if (k0 + 2 * mr <= ncols) /* the block after next: weights are streamed */
-              for (int64_t l = 0; l < kc * mr; l += 16)
-                __builtin_prefetch(a + 2 * mr * g->cin_g + l, 0, 3);
-            cfg->fn.f32((size_t)m, 1, (size_t)kc, &a, &bj, (size_t)d.ldb,
-                        c + k0 * d.ldb + j0, (size_t)d.ldb);
+            const float *a = wp + packed_offset(g, &d, grp, c0, ncols, ci0, kc, k0);
+            /* the weights stream in order: fetch two blocks ahead (within the packing) */
+            if (ci0 + kc < g->cin_g || k0 + 2 * mr < ncols)
+              for (int64_t l = 0; l < kc * m; l += 16)
+                __builtin_prefetch(a + 2 * kc * mr + l, 0, 3);
+            cfg->fn.f32((size_t)m, 1, (size_t)kc, &a, &bj, (size_t)d.ldb, c + k0 * d.ldb + j0,
+                        (size_t)d.ldb);
           }
         }
       for (int64_t co = 0; co < nco; co++)
-        write_patches(g, c + co * d.taps * d.ldb, d.ldb, r0, nrows, y,
-                      grp * g->cout_g + co0 + co);
+        write_patches(g, c + co * d.taps * d.ldb, d.ldb, r0, nrows, y, grp * g->cout_g + co0 + co);
     }
   }
 }
