@@ -363,32 +363,45 @@ static bool input_transform(const cvt_geometry *g, const float *x, float *v, int
   return bad == 0;
 }
 
-/* y for slices [s0, s0 + count): per (slice, co), the tile's columns of every output row
- * from the planes M[slice][q*Cout + co], plus the bias. */
+/* Output rows per block of the output transform: each point's plane is read a vector
+ * of rows at a time, and the block's columns written row by row. */
+#define WINO_ROW_BLOCK 16
+
+/* y for slices [s0, s0 + count): per (co, slice), the tile's columns of every output row
+ * from the planes M[slice][q*Cout + co], plus the bias. A channel's slices are taken one
+ * after another, so that the tiles that share an output line write it while it is in
+ * cache. */
 static void output_transform(const cvt_geometry *g, const float *m, const float *bias,
                              float *y, int64_t s0, int64_t count, int num_threads) {
   const int64_t tiles = wino_tiles(g), rows = g->out[0] * g->out[1], ow = g->out[2];
   const int64_t plane = rows, point = g->cout * plane, points = tile_points(g);
   (void)num_threads; /* unused without OpenMP */
 #pragma omp parallel for schedule(static) num_threads(num_threads) if (num_threads > 1)
-  for (int64_t sc = 0; sc < count * g->cout; sc++) {
-    const int64_t s = s0 + sc / g->cout, co = sc % g->cout, n = s / tiles;
+  for (int64_t cs = 0; cs < g->cout * count; cs++) {
+    const int64_t co = cs / count, s = s0 + cs % count, n = s / tiles;
     const int64_t c0 = s % tiles * tile_outputs(g), width = min64(tile_outputs(g), ow - c0);
-    const float *mc = m + (sc / g->cout) * points * point + co * plane;
+    const float *mc = m + (cs % count) * points * point + co * plane;
     float *yc = y + (n * g->cout + co) * rows * ow + c0;
     const float bias_co = bias ? bias[co] : 0;
-    float t[4];
-    if (g->stride[2] == 1) {
-      for (int64_t r = 0; r < rows; r++) {
-        transform_out(mc + r, point, bias_co, t);
-        for (int64_t i = 0; i < width; i++) yc[r * ow + i] = t[i];
-      }
-    } else { /* phase b's outputs are the tile's columns 2i + b, both in one pass */
-      for (int64_t r = 0; r < rows; r++)
-        for (int b = 0; b < 2; b++) {
-          transform_out2(mc + b * point + r, 2 * point, bias_co, t);
-          for (int64_t i = 0; 2 * i + b < width; i++) yc[r * ow + 2 * i + b] = t[i];
+    for (int64_t r0 = 0; r0 < rows; r0 += WINO_ROW_BLOCK) {
+      const int64_t nr = min64(WINO_ROW_BLOCK, rows - r0);
+      float t[8][WINO_ROW_BLOCK]; /* the block's tile columns, by column then row */
+      if (g->stride[2] == 1) {
+        for (int64_t r = 0; r < nr; r++) {
+          float o[4];
+          transform_out(mc + r0 + r, point, bias_co, o);
+          for (int i = 0; i < 4; i++) t[i][r] = o[i];
         }
+      } else { /* phase b's outputs are the tile's columns 2i + b */
+        for (int b = 0; b < 2; b++)
+          for (int64_t r = 0; r < nr; r++) {
+            float o[4];
+            transform_out2(mc + b * point + r0 + r, 2 * point, bias_co, o);
+            for (int i = 0; i < 4; i++) t[2 * i + b][r] = o[i];
+          }
+      }
+      for (int64_t r = 0; r < nr; r++)
+        for (int64_t i = 0; i < width; i++) yc[(r0 + r) * ow + i] = t[i][r];
     }
   }
 }
