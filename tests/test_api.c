@@ -542,6 +542,14 @@ static void test_paths_match_reference(void) {
   int64_t in12[3] = {64, 64, 64}, k12[3] = {2, 2, 2};
   pr = make(1, 2, 9, 1, in12, k12, k12, ZERO, ZERO, ONE, 1);
   check_all_paths(&pr);
+  /* Width stride 1 with outputs over 64 MiB: the scatter streams whole rows, band by band
+   * (kernel 1: 9 x 128^3 floats; height kernel = stride = 2: each phase's rows two apart,
+   * 17 x 64 x 128 x 128). */
+  int64_t in20[3] = {128, 128, 128}, in21[3] = {64, 64, 128}, k21[3] = {1, 2, 1};
+  pr = make(1, 2, 9, 1, in20, ONE, ONE, ZERO, ZERO, ONE, 1);
+  check_all_paths(&pr);
+  pr = make(1, 3, 17, 1, in21, k21, k21, ZERO, ZERO, ONE, 0);
+  check_all_paths(&pr);
   if (skipped_isa_runs)
     printf("test_api: %d runs skipped: ISA not on this CPU, or phase declines\n",
            skipped_isa_runs);

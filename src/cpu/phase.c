@@ -96,7 +96,8 @@ typedef struct phase_dims {
   bool exact_w;           /* row-by-row tiles apply each width tap only to the positions
                              whose input column exists (the tile's f32_np siblings) */
   bool fused_w2;          /* kernel = stride = 2 along the width: fused tiles (ukernel.h) */
-  int stream;             /* the fused tiles write with non-temporal stores */
+  int stream;             /* the fused tiles, or the scatter of stride-1 rows, write
+                             with non-temporal stores */
 } phase_dims;
 
 /* Packed plane rows for a band of bh rows: the band and the height spread of the taps,
@@ -390,7 +391,12 @@ static phase_dims phase_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
    * positions past the run, into the next rows of the plane, or the next plane, or the
    * slack (PHASE_SLACK). */
   d.fused_w2 = w2 && d.kc == g->cin_g;
-  d.stream = d.fused_w2 && (size_t)g->output_numel * g->esize > (size_t)CVT_STREAM_BYTES;
+  /* Outputs no cache will hold go out with non-temporal stores: from the fused tiles, or
+   * from the scatter where it copies whole rows (width stride 1) and the instruction set
+   * has a streaming copy (MedNeXt's head, 109 MB). */
+  const bool stream_rows = g->stride[2] == 1 && g->dtype == CONVT3D_F32 && cfg->f32_stream;
+  d.stream = (d.fused_w2 || stream_rows) &&
+             (size_t)g->output_numel * g->esize > (size_t)CVT_STREAM_BYTES;
   d.in_h = g->in[1];
   d.in_w = g->in[2];
   d.x_channel = g->in[0] * g->in[1] * g->in[2];

@@ -49,12 +49,23 @@ static void CVT_PACK(const CVT_T *x, const phase_task *t, const phase_dims *d, i
 /* Writes one slice's accumulated tiles, channels cc0 .. cc0 + ccn - 1 of the task, to
  * its rows. cbuf holds, per channel, height phase and width phase, the band's positions
  * r*wp + jw; output (oh, ow) = (jh*sH + ch, jw*sW + cw). */
-static void CVT_SCATTER(const cvt_geometry *g, const phase_dims *d, const phase_task *t,
+static void CVT_SCATTER(const cvt_exec *e, const phase_dims *d, const phase_task *t,
                         const CVT_T *cbuf, int64_t cc0, int64_t ccn, CVT_T *y_slice) {
+  const cvt_geometry *g = e->geo;
   const int64_t sh = g->stride[1], sw = g->stride[2], oh_n = g->out[1], ow_n = g->out[2];
   const int64_t hp = d->h.phases, wph = d->w.phases;
   for (int64_t co = 0; co < ccn; co++)
-    for (int64_t ch = 0; ch < hp; ch++)
+    for (int64_t ch = 0; ch < hp; ch++) {
+#if CVT_ROWS
+      if (d->stream) { /* width stride 1 (phase.c): the band's rows in one streamed copy */
+        if (t->jh0 > (oh_n - 1 - ch) / sh) continue; /* no row of this phase */
+        const int64_t rows = min64(d->bh, (oh_n - 1 - ch) / sh - t->jh0 + 1);
+        CVT_T *dst = y_slice + (cc0 + co) * d->y_channel + (t->jh0 * sh + ch) * ow_n;
+        e->brgemm->f32_stream(cbuf + co * d->cstride + ch * wph * d->ldc, d->cpitch, rows,
+                              ow_n, dst, sh * ow_n);
+        continue;
+      }
+#endif
       for (int64_t r = 0; r < d->bh; r++) {
         if (t->jh0 + r > (oh_n - 1 - ch) / sh) break; /* oh past the plane (no overflow) */
         const int64_t oh = (t->jh0 + r) * sh + ch;
@@ -75,6 +86,7 @@ static void CVT_SCATTER(const cvt_geometry *g, const phase_dims *d, const phase_
               dst[cw + jw * sw] = src[cw * d->ldc + jw];
         }
       }
+    }
 }
 
 #if CVT_ROWS
@@ -354,9 +366,9 @@ static void CVT_FN(const cvt_exec *e, const CVT_T *x, CVT_T *y) {
           }
         }
         for (int64_t i = 0; i < t.slices; i++)
-          CVT_SCATTER(g, &d, &t, cbuf + i * d.slice_elems, cc0, ccn,
-                      y + slice_y(g, &t, i));
+          CVT_SCATTER(e, &d, &t, cbuf + i * d.slice_elems, cc0, ccn, y + slice_y(g, &t, i));
       }
+      if (d.stream) CVT_STREAM_FENCE(); /* the streamed rows are visible when the task ends */
     }
   }
 }
