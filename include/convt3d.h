@@ -268,7 +268,7 @@ CONVT3D_API const char *convt3d_algorithm_name(convt3d_algorithm algorithm);
  * its limits (more than 1024 taps on an axis, or a dilation far beyond the stride), the
  * tap_gemm algorithm beyond its own (more than 1024 taps on an axis, more than 4096 GEMM
  * rows kH*kW*Cout/groups, or input rows too wide for its buffers), the Winograd algorithm
- * outside its (float32, width kernel 3 stride 1 or kernel 4 stride 2, dilation 1, more
+ * outside its (float32, width kernel 3 stride 1, or kernel 4 stride 2 dilation 1, more
  * than one input row per sample, and one tile's transforms within 8 MiB), the direct,
  * tap_gemm and Winograd
  * algorithms for a backward pass.

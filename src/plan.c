@@ -231,8 +231,8 @@ static convt3d_status plan_new(const cvt_geometry *geo, convt3d_pass pass,
                     "CONVT3D_ALGO_AUTO", fn);
   if (forward && algorithm == CONVT3D_ALGO_WINOGRAD && !cvt_winograd_supports(geo))
     return cvt_fail(CONVT3D_ERR_INVALID_ARGUMENT, "%s: the winograd algorithm does not "
-                    "support this problem (it takes float32 with width kernel 3 stride 1 "
-                    "or kernel 4 stride 2, dilation 1, more than one input row per sample, "
+                    "support this problem (it takes float32 with width kernel 3 stride 1, "
+                    "or kernel 4 stride 2 dilation 1, more than one input row per sample, "
                     "and one tile's transforms within 8 MiB); use CONVT3D_ALGO_AUTO", fn);
   if (!forward && (algorithm == CONVT3D_ALGO_DIRECT || algorithm == CONVT3D_ALGO_TAP_GEMM ||
                    algorithm == CONVT3D_ALGO_WINOGRAD))

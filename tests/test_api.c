@@ -607,9 +607,9 @@ static void test_fused_width2_runs(void) {
  * 6 for F(4, 2)) x (K + 16) x 2^-24 x S, S = the bias + the sum over channels and (kd, kh)
  * of (sum of |w| over kw) x (sum of |x| over the input columns the output's tile reads: 6
  * for F(4, 3), the phase's 5 for F(4, 2)); K = Cin * kD * kH terms per point. */
-static void check_winograd_bound(int kw, int sw, int pw, double c) {
+static void check_winograd_bound(int kw, int sw, int pw, int dw, double c) {
   enum { CI = 64, CO = 16, D = 3, H = 4, W = 9, OD = 5, OH = 6, OWMAX = 18 };
-  const int ow_n = (W - 1) * sw - 2 * pw + kw;
+  const int ow_n = (W - 1) * sw - 2 * pw + dw * (kw - 1) + 1;
   static float xf[CI * D * H * W], wf[CI * CO * 9 * 4], yf[CO * OD * OH * OWMAX];
   static double xd[CI * D * H * W], wd[CI * CO * 9 * 4], yr[CO * OD * OH * OWMAX];
   float bf[CO];
@@ -618,8 +618,8 @@ static void check_winograd_bound(int kw, int sw, int pw, double c) {
   for (int i = 0; i < CI * D * H * W; i++) xd[i] = xf[i] = (float)rnd(-1000, 999) / 1000;
   for (int i = 0; i < nw; i++) wd[i] = wf[i] = (float)rnd(-1000, 999) / 1000;
   for (int i = 0; i < CO; i++) bd[i] = bf[i] = (float)rnd(-1000, 999) / 1000;
-  const int64_t k[3] = {3, 3, kw}, s[3] = {1, 1, sw}, p[3] = {0, 0, pw};
-  convt3d_problem pr = make(1, CI, CO, 1, (int64_t[3]){D, H, W}, k, s, p, ZERO, ONE, 1);
+  const int64_t k[3] = {3, 3, kw}, s[3] = {1, 1, sw}, p[3] = {0, 0, pw}, d[3] = {1, 1, dw};
+  convt3d_problem pr = make(1, CI, CO, 1, (int64_t[3]){D, H, W}, k, s, p, ZERO, d, 1);
   pr.dtype = CONVT3D_F64;
   CHECK(run_algo(&pr, CONVT3D_ALGO_REFERENCE, CONVT3D_ISA_AUTO, 1, xd, wd, bd, yr, ny) == 0);
   pr.dtype = CONVT3D_F32;
@@ -634,10 +634,12 @@ static void check_winograd_bound(int kw, int sw, int pw, double c) {
       for (int od = 0; od < OD; od++)
         for (int oh = 0; oh < OH; oh++)
           for (int ow = 0; ow < ow_n; ow++) {
-            /* the tile's input columns: F(4, 3) 4t + pw - 2 + l, l < 6; F(4, 2) phase b
-             * 4t + floor((b + pw) / 2) - 1 + l, l < 5 */
-            const int first = sw == 1 ? ow / 4 * 4 + pw - 2 : ow / 8 * 4 + (ow % 2 + pw) / 2 - 1;
-            const int cols = sw == 1 ? 6 : 5;
+            /* the tile's input columns: F(4, 3) c0 + pw + (l - 2)*dw, l < 6, its first
+             * output c0 = ow % dw + (ow / dw) / 4 * 4*dw; F(4, 2) phase b 4t + floor((b +
+             * pw) / 2) - 1 + l, l < 5 */
+            const int first = sw == 1 ? ow % dw + ow / dw / 4 * 4 * dw + pw - 2 * dw
+                                      : ow / 8 * 4 + (ow % 2 + pw) / 2 - 1;
+            const int cols = sw == 1 ? 6 : 5, step = sw == 1 ? dw : 1;
             double sum = fabs(bf[co]);
             for (int ci = 0; ci < CI; ci++)
               for (int kd = 0; kd < 3; kd++)
@@ -648,7 +650,7 @@ static void check_winograd_bound(int kw, int sw, int pw, double c) {
                   for (int t = 0; t < kw; t++)
                     sw_abs += fabs(wf[(((ci * CO + co) * 3 + kd) * 3 + kh) * kw + t]);
                   for (int l = 0; l < cols; l++) {
-                    const int col = first + l;
+                    const int col = first + l * step;
                     if (col >= 0 && col < W) sx += fabs(xf[((ci * D + id) * H + ih) * W + col]);
                   }
                   sum += sw_abs * sx;
@@ -661,10 +663,11 @@ static void check_winograd_bound(int kw, int sw, int pw, double c) {
           }
   }
   CHECK(runs >= 1);
-  CHECKF(outside == 0, "kernel %d stride %d: %d outputs beyond the error bound (worst %.2f of it)",
-         kw, sw, outside, worst);
-  printf("test_api: Winograd's worst error on random data, kernel %d stride %d: %.4f of its "
-         "bound\n", kw, sw, worst);
+  CHECKF(outside == 0,
+         "kernel %d stride %d dilation %d: %d outputs beyond the error bound (worst %.2f)", kw,
+         sw, dw, outside, worst);
+  printf("test_api: Winograd's worst error on random data, kernel %d stride %d dilation %d: "
+         "%.4f of its bound\n", kw, sw, dw, worst);
 }
 
 /* The Winograd algorithm (winograd.c), bit for bit against the reference on integer data
@@ -700,6 +703,24 @@ static void test_winograd(void) {
         random_axes(3, in, k, s, p, op, d);
         in[1] = rnd(2, 3);
         in[2] = w, k[2] = 4, s[2] = 2, p[2] = pw, op[2] = opw, d[2] = 1;
+        const int64_t g = rnd(1, 2);
+        convt3d_problem pr = make(rnd(-1, 2), g * rnd(1, 3), rnd(1, 5), g, in, k, s, p, op, d,
+                                  (int)rnd(0, 1));
+        if (convt3d_problem_check(&pr) != CONVT3D_OK) continue; /* output too small */
+        configs++;
+        check_all_paths(&pr);
+      }
+  /* Kernel 3 stride 1 with width dilation 2 and 3: each residue of the output columns mod
+   * the dilation tiled apart (outputs dW apart, input columns dW apart), every row width
+   * 1-14 at width padding 0-4, including rows shorter than the dilation (residues with
+   * no column) */
+  for (int64_t dw = 2; dw <= 3; dw++)
+    for (int64_t w = 1; w <= 14; w++)
+      for (int64_t pw = 0; pw <= 4; pw++) {
+        int64_t in[3], k[3], s[3], p[3], op[3], d[3];
+        random_axes(3, in, k, s, p, op, d);
+        in[1] = rnd(2, 3);
+        in[2] = w, k[2] = 3, s[2] = 1, p[2] = pw, op[2] = 0, d[2] = dw;
         const int64_t g = rnd(1, 2);
         convt3d_problem pr = make(rnd(-1, 2), g * rnd(1, 3), rnd(1, 5), g, in, k, s, p, op, d,
                                   (int)rnd(0, 1));
@@ -775,8 +796,9 @@ static void test_winograd(void) {
   }
 
   /* Random floats in [-1, 1): within the bounds of F(4, 3)'s and F(4, 2)'s rounding */
-  check_winograd_bound(3, 1, 0, 32.0 / 3);
-  check_winograd_bound(4, 2, 1, 6);
+  check_winograd_bound(3, 1, 0, 1, 32.0 / 3);
+  check_winograd_bound(3, 1, 2, 2, 32.0 / 3);
+  check_winograd_bound(4, 2, 1, 1, 6);
 
   /* AUTO: Winograd for 64 -> 64 channels on rows of 9 (18 multiply-adds per row against
    * 27), not with CONVT3D_WINOGRAD=0, not in float64, not on rows of 4 (12 against 12) */
@@ -807,6 +829,18 @@ static void test_winograd(void) {
            convt3d_algorithm_name(info.algorithm));
     convt3d_plan_destroy(plan);
     unsetenv("CONVT3D_WINOGRAD");
+  }
+  /* width dilation 2: Winograd on rows of 24 -> 24 (6 tiles, 36 multiply-adds per row
+   * against 68), not on rows of 5 -> 9 (4 tiles of which 2 hold 1 output: 24 against 15) */
+  for (int i = 0; i < 2; i++) {
+    pr = make(1, 64, 64, 1, (int64_t[3]){4, 5, i == 0 ? 24 : 5}, k, ONE,
+              (int64_t[3]){0, 0, i == 0 ? 2 : 0}, ZERO, (int64_t[3]){1, 1, 2}, 0);
+    CHECK(convt3d_plan_create(&pr, wa, NULL, NULL, &plan) == CONVT3D_OK &&
+          convt3d_plan_get_info(plan, &info) == CONVT3D_OK);
+    CHECKF(info.algorithm == (i == 0 ? CONVT3D_ALGO_WINOGRAD : CONVT3D_ALGO_PHASE),
+           "AUTO, width dilation 2, rows of %d: %s", i == 0 ? 24 : 5,
+           convt3d_algorithm_name(info.algorithm));
+    convt3d_plan_destroy(plan);
   }
   /* Kernel 4 stride 2 padding 1: Winograd for 128 -> 64 channels (a reduction of 128 x
    * 2 x 2 per point) on rows of 16 -> 32 (40 multiply-adds per row against 62), not on

@@ -21,7 +21,7 @@ The Winograd algorithm (forced on every problem it takes, and AUTO's choice on t
   float32: |convt3d - exact| <= c * gamma(K'+16) * S, K' = Cin/groups * kD*kH, with S
            the sum over its terms of (sum of |w| over kW) * (sum of |x| over the input
            columns around the output) + |bias|: for kernel 3 stride 1 (F(4, 3)) c = 32/3
-           and 9 columns, a superset of its tile's 6; for kernel 4 stride 2 (F(4, 2) per
+           and 9 columns dW apart, a superset of its tile's 6; for kernel 4 stride 2 (F(4, 2) per
            phase) c = 6 and the 8 columns (ow + pW)/2 - 4 .. + 3, a superset of its
            phase's 5 (winograd.c).
 The --patch problems (kernel = stride on planes of 16 positions or fewer, AUTO's patch cut
@@ -151,11 +151,12 @@ def rand_valid(rng):
 
 
 def winograd_problem(rng):
-    """float32, 64-80 output channels per group, no width dilation, input channels enough
-    that a point's reduction (input channels per group x a phase's depth and height taps)
-    is 512 or more, and along the width either kernel 3 stride 1 on rows of 6-12 outputs
-    where F(4, 3) does at most 3/4 of the multiply-adds, or kernel 4 stride 2 on rows of
-    8-16 inputs: AUTO's Winograd choice (winograd.c, cvt_winograd_prefers)."""
+    """float32, 64-80 output channels per group, input channels enough that a point's
+    reduction (input channels per group x a phase's depth and height taps) is 512 or
+    more, and along the width either kernel 3 stride 1 on rows of 6-12 outputs where F(4,
+    3) does at most 3/4 of the multiply-adds, the same with width dilation 2-3 on rows of
+    8 outputs per residue (two whole tiles each), or kernel 4 stride 2 on rows of 8-16
+    inputs: AUTO's Winograd choice (winograd.c, cvt_winograd_prefers)."""
     c = rand_valid(rng)
     c.update(dtype=np.float32, groups=rng.choice([1, 1, 2]), n=rng.choice([1, 2]),
              unbatched=False)
@@ -173,10 +174,15 @@ def winograd_problem(rng):
         c["padding"][2], c["output_padding"][2] = rng.randint(0, 3), rng.randint(0, 1)
         c["in"][2] = rng.randint(8, 16)
         return c
-    c["k"][2], c["stride"][2], c["dilation"][2], c["output_padding"][2] = 3, 1, 1, 0
-    c["padding"][2] = rng.randint(0, 1)
-    out_w = rng.choice([8, 10, 11, 12]) if c["padding"][2] == 0 else rng.randint(6, 12)
-    c["in"][2] = out_w + 2 * c["padding"][2] - 2
+    c["k"][2], c["stride"][2], c["output_padding"][2] = 3, 1, 0
+    if rng.random() < 0.4:  # width dilation 2 or 3: outputs of a tile that far apart
+        d = c["dilation"][2] = rng.randint(2, 3)
+        c["padding"][2] = rng.randint(0, d)
+        out_w = 8 * d
+    else:
+        c["dilation"][2], c["padding"][2] = 1, rng.randint(0, 1)
+        out_w = rng.choice([8, 10, 11, 12]) if c["padding"][2] == 0 else rng.randint(6, 12)
+    c["in"][2] = out_w + 2 * c["padding"][2] - 2 * c["dilation"][2]
     return c
 
 
@@ -374,10 +380,11 @@ def winograd_tolerance(c, x, w, b):
     """Per-element bounds (vs exact, vs torch) of the Winograd algorithm (float32)."""
     f64 = lambda a: None if a is None else torch.from_numpy(np.abs(a).astype(np.float64))
     # S by a transposed convolution of |x| with (sum of |w| over kW) spread over a kernel
-    # whose taps reach every input column of the output's tile: 9 columns around ow
-    # (stride 1, padding + 3), or 8 of one parity (stride 2, a kernel of 16, padding + 6)
+    # whose taps reach every input column of the output's tile: 9 columns around ow, dW
+    # apart (stride 1, padding + 3 dW), or 8 of one parity (stride 2, a kernel of 16,
+    # padding + 6)
     f43 = c["stride"][2] == 1
-    spread, extra, const = (9, 3, 32 / 3) if f43 else (16, 6, 6.0)
+    spread, extra, const = (9, 3 * c["dilation"][2], 32 / 3) if f43 else (16, 6, 6.0)
     ws = np.repeat(np.abs(w).sum(axis=4, keepdims=True), spread, axis=4)
     s = F.conv_transpose3d(f64(x), f64(ws), f64(b), stride=tuple(c["stride"]),
                            padding=(c["padding"][0], c["padding"][1], c["padding"][2] + extra),

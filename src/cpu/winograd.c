@@ -1,6 +1,6 @@
 /* Winograd's minimal filtering along the width, for float32 layers whose width axis has
- * kernel 3 and stride 1 (benchdnn's unet3d deconv8: 512 -> 256, kernel 3, 8x9x9 ->
- * 10x11x11), or kernel 4 and stride 2 (3D-GAN, VideoGPT, TATS), without dilation there.
+ * kernel 3 and stride 1, any dilation (benchdnn's unet3d deconv8: 512 -> 256, kernel 3,
+ * 8x9x9 -> 10x11x11), or kernel 4 and stride 2 without dilation (3D-GAN, VideoGPT, TATS).
  *
  * Kernel 3, stride 1: F(4, 3). Along such an axis the layer is a correlation of the
  * zero-padded input row with the flipped taps: for outputs ow = 4t + i (i < 4) of tile t,
@@ -8,7 +8,10 @@
  *     y[4t + i] = sum over j < 3 of d_t[i + j] * g[j],   d_t[l] = x[4t + pW - 2 + l],
  *                                                       g[j] = w[2 - j]  (kw = 2 - j),
  *
- * with x zero outside [0, W). F(4, 3) computes the tile's 4 outputs from 6 products
+ * with x zero outside [0, W). With width dilation dW the taps read columns dW apart, and
+ * so do a tile's outputs: the row's columns of each residue c mod dW form a dilation-1
+ * row of their own, tiled apart (tile_start): outputs ow = c + dW*(4t + i) read d_t[l] =
+ * x[c + dW*(4t + l - 2) + pW]. F(4, 3) computes the tile's 4 outputs from 6 products
  * instead of 12 (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016):
  *
  *     y_t = A^T [ (G g) . (B^T d_t) ],   A^T 4x6, G 6x3, B^T 6x6, interpolation points
@@ -155,7 +158,18 @@ static int64_t tile_outputs(const cvt_geometry *g) { return g->stride[2] == 1 ? 
 static int64_t tile_points(const cvt_geometry *g) {
   return g->stride[2] == 1 ? WINO_A : 2 * WINO_B;
 }
-static int64_t wino_tiles(const cvt_geometry *g) { return ceil_div(g->out[2], tile_outputs(g)); }
+/* Tiles per output row. With width dilation d (F(4, 3) only), a tile's 4 outputs are d
+ * apart: the row's columns of each residue r mod d are tiled apart, ceil(ceil(oW/d) / 4)
+ * tiles per residue, tile t = r * that + b starting at column r + 4*d*b. */
+static int64_t residue_tiles(const cvt_geometry *g) {
+  return ceil_div(ceil_div(g->out[2], g->dil[2]), tile_outputs(g));
+}
+static int64_t wino_tiles(const cvt_geometry *g) { return g->dil[2] * residue_tiles(g); }
+/* The first output column of tile t, and the step between its outputs. */
+static int64_t tile_start(const cvt_geometry *g, int64_t t) {
+  const int64_t per = residue_tiles(g);
+  return t / per + t % per * tile_outputs(g) * g->dil[2];
+}
 
 /* Elements of V and of M per slice (n, t), and their bytes. */
 static int64_t v_elems(const cvt_geometry *g) {
@@ -203,7 +217,7 @@ bool cvt_winograd_supports(const cvt_geometry *g) {
    * cuts (voxel.c, patch.c), whose weights cvt_phase_pack_weights_combined does not pack */
   const bool f43 = g->k[2] == 3 && g->stride[2] == 1, f42 = g->k[2] == 4 && g->stride[2] == 2;
   return g->dtype == CONVT3D_F32 && g->n >= 1 && g->cout_g >= 1 && (f43 || f42) &&
-         g->in[0] * g->in[1] > 1 && g->dil[2] == 1 && chunk_slices(g) >= 1 &&
+         g->in[0] * g->in[1] > 1 && (f43 || g->dil[2] == 1) && chunk_slices(g) >= 1 &&
          mid_geometry(g, chunk_slices(g), tile_points(g), &mid) && !cvt_patch_prefers(&mid);
 }
 
@@ -212,9 +226,10 @@ bool cvt_winograd_supports(const cvt_geometry *g) {
 static int64_t direct_width_pairs(const cvt_geometry *g) {
   const int64_t s = g->stride[2], p = g->pad[2];
   int64_t pairs = 0;
-  for (int64_t kw = 0; kw < g->k[2]; kw++) { /* ow = iw*s - p + kw inside [0, oW) */
-    const int64_t lo = max64(0, -floor_div(kw - p, s));
-    const int64_t hi = min64(g->in[2] - 1, floor_div(g->out[2] - 1 + p - kw, s));
+  for (int64_t kw = 0; kw < g->k[2]; kw++) { /* ow = iw*s - p + kw*dW inside [0, oW) */
+    const int64_t tap = kw * g->dil[2];
+    const int64_t lo = max64(0, -floor_div(tap - p, s));
+    const int64_t hi = min64(g->in[2] - 1, floor_div(g->out[2] - 1 + p - tap, s));
     pairs += max64(0, hi - lo + 1);
   }
   return pairs;
@@ -320,12 +335,15 @@ size_t cvt_winograd_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_conf
   return v_bytes(g) + m_bytes(g) + *phase_slice * (size_t)num_threads;
 }
 
-/* One row's tile: its n input columns from x's row xr (iw wide) at column c0, zero
- * outside the row, into d. */
-static inline const float *tile_columns(const float *xr, int64_t iw, int64_t c0, int n,
-                                        float *d) {
-  if (c0 >= 0 && c0 + n <= iw) return xr + c0; /* the tile's columns all exist */
-  for (int l = 0; l < n; l++) d[l] = c0 + l >= 0 && c0 + l < iw ? xr[c0 + l] : 0;
+/* One row's tile: its n input columns from x's row xr (iw wide), c0 + l*step for l < n,
+ * zero outside the row, into d. */
+static inline const float *tile_columns(const float *xr, int64_t iw, int64_t c0,
+                                        int64_t step, int n, float *d) {
+  if (step == 1 && c0 >= 0 && c0 + n <= iw) return xr + c0; /* the columns all exist */
+  for (int l = 0; l < n; l++) {
+    const int64_t c = c0 + l * step;
+    d[l] = c >= 0 && c < iw ? xr[c] : 0;
+  }
   return d;
 }
 
@@ -347,15 +365,15 @@ static bool input_transform(const cvt_geometry *g, const float *x, float *v, int
     const float *xc = x + (n * g->cin + ci) * rows * iw;
     float *vc = v + (sc / g->cin) * points * point + ci * plane;
     float d[WINO_A];
-    if (g->stride[2] == 1) {
-      const int64_t c0 = 4 * t + g->pad[2] - 2;
+    if (g->stride[2] == 1) { /* outputs c + i*dW read columns c + pW + (i + l - 2)*dW */
+      const int64_t dw = g->dil[2], c0 = tile_start(g, t) + g->pad[2] - 2 * dw;
       for (int64_t r = 0; r < rows; r++)
-        bad += transform_in(tile_columns(xc + r * iw, iw, c0, WINO_A, d), vc + r, point);
+        bad += transform_in(tile_columns(xc + r * iw, iw, c0, dw, WINO_A, d), vc + r, point);
     } else {
       for (int b = 0; b < 2; b++) {
         const int64_t c0 = 4 * t + phase_offset(g, b) - 1;
         for (int64_t r = 0; r < rows; r++)
-          bad += transform_in2(tile_columns(xc + r * iw, iw, c0, WINO_B, d),
+          bad += transform_in2(tile_columns(xc + r * iw, iw, c0, 1, WINO_B, d),
                                vc + b * point + r, 2 * point);
       }
     }
@@ -379,7 +397,10 @@ static void output_transform(const cvt_geometry *g, const float *m, const float 
 #pragma omp parallel for schedule(static) num_threads(num_threads) if (num_threads > 1)
   for (int64_t cs = 0; cs < g->cout * count; cs++) {
     const int64_t co = cs / count, s = s0 + cs % count, n = s / tiles;
-    const int64_t c0 = s % tiles * tile_outputs(g), width = min64(tile_outputs(g), ow - c0);
+    /* the tile's columns c0 + i*step: F(4, 3)'s 4 outputs dW apart, F(4, 2)'s 8 in a row */
+    const int64_t c0 = tile_start(g, s % tiles), step = g->stride[2] == 1 ? g->dil[2] : 1;
+    /* none when a residue has no column (oW < dW) */
+    const int64_t width = c0 < ow ? min64(tile_outputs(g), (ow - 1 - c0) / step + 1) : 0;
     const float *mc = m + (cs % count) * points * point + co * plane;
     float *yc = y + (n * g->cout + co) * rows * ow + c0;
     const float bias_co = bias ? bias[co] : 0;
@@ -401,7 +422,7 @@ static void output_transform(const cvt_geometry *g, const float *m, const float 
           }
       }
       for (int64_t r = 0; r < nr; r++)
-        for (int64_t i = 0; i < width; i++) yc[(r0 + r) * ow + i] = t[i][r];
+        for (int64_t i = 0; i < width; i++) yc[(r0 + r) * ow + i * step] = t[i][r];
     }
   }
 }
