@@ -537,6 +537,19 @@ static void test_paths_match_reference(void) {
          "kernel = stride on 3^3: the 6x32 tile should be picked, not %s", info.kernel);
   convt3d_plan_destroy(plan);
   free(w);
+  /* One input channel, 64 output channels, 64 x 4 x 4 voxels per sample, 16 samples: the
+   * chunks are cut by the task's columns too (48 of them over 16 384 positions would take
+   * 3 MiB), so each thread's workspace stays within 1 MiB; and the result is right. */
+  pr = make(16, 1, 64, 1, (int64_t[3]){64, 4, 4}, k18, k18, ZERO, ZERO, ONE, 1);
+  check_all_paths(&pr);
+  w = calloc(64 * 8, sizeof *w);
+  opt = (convt3d_plan_options){CONVT3D_ALGO_PHASE, 2, CONVT3D_ISA_AUTO};
+  CHECK(convt3d_plan_create(&pr, w, w, &opt, &plan) == CONVT3D_OK &&
+        convt3d_plan_get_info(plan, &info) == CONVT3D_OK);
+  CHECKF(info.workspace_bytes <= ((size_t)2 << 20),
+         "the patch cut's workspace for 2 threads: %zu bytes", info.workspace_bytes);
+  convt3d_plan_destroy(plan);
+  free(w);
   /* Kernel = stride = 2 with an output over 64 MiB (9 x 128^3 floats): the fused tiles
    * write it with non-temporal stores. */
   int64_t in12[3] = {64, 64, 64}, k12[3] = {2, 2, 2};

@@ -37,6 +37,8 @@
 /* Bytes per thread of a chunk's packed input, which sets the positions per chunk: every
  * weight is read once per chunk. */
 #define PATCH_B_BUDGET (INT64_C(256) * 1024)
+/* Bytes per thread of a task's columns (its output channels' taps over a chunk). */
+#define PATCH_C_BUDGET (INT64_C(512) * 1024)
 /* Bytes of a tile's slice of input channels, read by every block of columns. */
 #define PATCH_L1_BUDGET (INT64_C(24) * 1024)
 /* Columns per task at least: units of whole channels, a few tiles each. */
@@ -92,13 +94,6 @@ static patch_dims patch_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
   d.taps = patch_taps(g);
   d.cols = g->cout_g * d.taps;
   d.rows = g->n * g->in[0] * g->in[1];
-  /* as few chunks as the budget allows, the rows dealt evenly among them */
-  const int64_t fit = max64(1, PATCH_B_BUDGET / (g->cin_g * w * (int64_t)sizeof(float)));
-  d.chunks = ceil_div(d.rows, fit);
-  d.chunk_rows = ceil_div(d.rows, d.chunks);
-  d.ldb = ceil_div(d.chunk_rows * w, nr) * nr;
-  if (d.ldb > 256) d.ldb = unaliased_stride(d.ldb, sizeof(float));
-  d.kc = max64(1, min64(g->cin_g, PATCH_L1_BUDGET / (nr * (int64_t)sizeof(float))));
   /* Whole channels whose columns are whole blocks of mr (but the group's last), at least
    * PATCH_UNIT_COLUMNS of them: multiples of mr / gcd(K, mr) channels. */
   int64_t a = d.taps, b = mr;
@@ -109,6 +104,17 @@ static patch_dims patch_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
   const int64_t base = max64(1, mr / max64(1, a)), cols = max64(1, base * d.taps);
   d.unit = min64(g->cout_g, base * max64(1, PATCH_UNIT_COLUMNS / cols));
   d.units = ceil_div(g->cout_g, d.unit);
+  /* As few chunks as keep a chunk's packed input and a task's columns within their
+   * budgets (at least one row: planes of 16 positions or fewer, patch_prefers), the rows
+   * dealt evenly among them. */
+  const int64_t row_in = g->cin_g * w * (int64_t)sizeof(float);
+  const int64_t row_out = d.unit * d.taps * w * (int64_t)sizeof(float);
+  const int64_t fit = max64(1, min64(PATCH_B_BUDGET / row_in, PATCH_C_BUDGET / row_out));
+  d.chunks = ceil_div(d.rows, fit);
+  d.chunk_rows = ceil_div(d.rows, d.chunks);
+  d.ldb = ceil_div(d.chunk_rows * w, nr) * nr;
+  if (d.ldb > 256) d.ldb = unaliased_stride(d.ldb, sizeof(float));
+  d.kc = max64(1, min64(g->cin_g, PATCH_L1_BUDGET / (nr * (int64_t)sizeof(float))));
   return d;
 }
 
