@@ -691,56 +691,40 @@ static void check_winograd_bound(int kw, int sw, int pw, int dw, double c) {
  * transforms cut into chunks of slices with a shorter last one; inputs with an infinity
  * or a NaN (computed by the direct algorithm from the weights the plan keeps); random
  * float data within each form's error bound; and AUTO's choice of it. */
+/* A random problem (2-3 input rows per sample: Winograd declines one) whose width axis is
+ * w inputs, kernel kw, stride sw, padding pw, output padding opw and dilation dw, through
+ * every path; 1 if it was valid (an output), else 0. */
+static int check_winograd_row(int64_t w, int64_t kw, int64_t sw, int64_t pw, int64_t opw,
+                              int64_t dw) {
+  int64_t in[3], k[3], s[3], p[3], op[3], d[3];
+  random_axes(3, in, k, s, p, op, d);
+  in[1] = rnd(2, 3);
+  in[2] = w, k[2] = kw, s[2] = sw, p[2] = pw, op[2] = opw, d[2] = dw;
+  const int64_t g = rnd(1, 2);
+  convt3d_problem pr = make(rnd(-1, 2), g * rnd(1, 3), rnd(1, 5), g, in, k, s, p, op, d,
+                            (int)rnd(0, 1));
+  if (convt3d_problem_check(&pr) != CONVT3D_OK) return 0; /* output too small */
+  check_all_paths(&pr);
+  return 1;
+}
+
 static void test_winograd(void) {
   const int before = winograd_runs;
   int configs = 0;
   for (int64_t w = 1; w <= 14; w++)
-    for (int64_t pw = 0; pw <= 3; pw++) {
-      int64_t in[3], k[3], s[3], p[3], op[3], d[3];
-      random_axes(3, in, k, s, p, op, d);
-      in[1] = rnd(2, 3); /* it declines a single input row per sample */
-      in[2] = w, k[2] = 3, s[2] = 1, p[2] = pw, op[2] = 0, d[2] = 1;
-      const int64_t g = rnd(1, 2);
-      convt3d_problem pr = make(rnd(-1, 2), g * rnd(1, 3), rnd(1, 5), g, in, k, s, p, op, d,
-                                (int)rnd(0, 1));
-      if (convt3d_problem_check(&pr) != CONVT3D_OK) continue; /* output too small */
-      configs++;
-      check_all_paths(&pr);
-    }
+    for (int64_t pw = 0; pw <= 3; pw++) configs += check_winograd_row(w, 3, 1, pw, 0, 1);
   /* Kernel 4 stride 2 (two F(4, 2), one per width phase): every row width 1-14 at every
    * width padding and output padding that leaves an output */
   for (int64_t w = 1; w <= 14; w++)
     for (int64_t pw = 0; pw <= 3; pw++)
-      for (int64_t opw = 0; opw <= 1; opw++) {
-        int64_t in[3], k[3], s[3], p[3], op[3], d[3];
-        random_axes(3, in, k, s, p, op, d);
-        in[1] = rnd(2, 3);
-        in[2] = w, k[2] = 4, s[2] = 2, p[2] = pw, op[2] = opw, d[2] = 1;
-        const int64_t g = rnd(1, 2);
-        convt3d_problem pr = make(rnd(-1, 2), g * rnd(1, 3), rnd(1, 5), g, in, k, s, p, op, d,
-                                  (int)rnd(0, 1));
-        if (convt3d_problem_check(&pr) != CONVT3D_OK) continue; /* output too small */
-        configs++;
-        check_all_paths(&pr);
-      }
+      for (int64_t opw = 0; opw <= 1; opw++) configs += check_winograd_row(w, 4, 2, pw, opw, 1);
   /* Kernel 3 stride 1 with width dilation 2 and 3: each residue of the output columns mod
    * the dilation tiled apart (outputs dW apart, input columns dW apart), every row width
    * 1-14 at width padding 0-4, including rows shorter than the dilation (residues with
    * no column) */
   for (int64_t dw = 2; dw <= 3; dw++)
     for (int64_t w = 1; w <= 14; w++)
-      for (int64_t pw = 0; pw <= 4; pw++) {
-        int64_t in[3], k[3], s[3], p[3], op[3], d[3];
-        random_axes(3, in, k, s, p, op, d);
-        in[1] = rnd(2, 3);
-        in[2] = w, k[2] = 3, s[2] = 1, p[2] = pw, op[2] = 0, d[2] = dw;
-        const int64_t g = rnd(1, 2);
-        convt3d_problem pr = make(rnd(-1, 2), g * rnd(1, 3), rnd(1, 5), g, in, k, s, p, op, d,
-                                  (int)rnd(0, 1));
-        if (convt3d_problem_check(&pr) != CONVT3D_OK) continue; /* output too small */
-        configs++;
-        check_all_paths(&pr);
-      }
+      for (int64_t pw = 0; pw <= 4; pw++) configs += check_winograd_row(w, 3, 1, pw, 0, dw);
   /* Kernel = stride along the depth and the height on a plane of 2 x 3: the middle
    * problem would be the phase algorithm's patch cut (patch.c), whose weights the
    * Winograd packing does not write; the algorithm declines it (and AUTO with it). */

@@ -479,39 +479,11 @@ def main():
                 else:
                     compare(report, "cli", c, y, x, w, b, ty)
             i += 1
-        while counts["winograd auto"] < args.winograd:
-            c = winograd_problem(rng)
-            x, w, b = make_tensors(c, rng_np)
-            ok, ty = torch_call(c, x, w, b)
-            if not ok:  # output too small along depth or height
-                continue
-            counts["winograd auto"] += 1
-            if shim:
-                s, y, msg = shim.run(shim.problem(c, x, w, b), x, w, b, ALGO_AUTO)
-                report.expect(s == OK, f"winograd auto: rejected ({msg}) {describe(c)}")
-                if s == OK:
-                    compare(report, "winograd auto", c, y, x, w, b, ty, winograd_tolerance)
-            if counts["winograd auto"] % 5 == 0:
-                code, y, err = cli_run(args.cli, tmp, c, x, w, b)
-                report.expect(code == 0, f"cli: exit {code} ({err}) for {describe(c)}")
-                if code == 0:
-                    compare(report, "winograd cli", c, y, x, w, b, ty, winograd_tolerance)
-        while counts["patch auto"] < args.patch:
-            c = patch_problem(rng)
-            x, w, b = make_tensors(c, rng_np)
-            ok, ty = torch_call(c, x, w, b)
-            assert ok, f"torch rejects a kernel = stride layer: {describe(c)}"
-            counts["patch auto"] += 1
-            if shim:
-                s, y, msg = shim.run(shim.problem(c, x, w, b), x, w, b, ALGO_AUTO)
-                report.expect(s == OK, f"patch auto: rejected ({msg}) {describe(c)}")
-                if s == OK:
-                    compare(report, "patch auto", c, y, x, w, b, ty, None)
-            if counts["patch auto"] % 5 == 0:
-                code, y, err = cli_run(args.cli, tmp, c, x, w, b)
-                report.expect(code == 0, f"cli: exit {code} ({err}) for {describe(c)}")
-                if code == 0:
-                    compare(report, "patch cli", c, y, x, w, b, ty)
+        counts["winograd auto"] = auto_problems(report, shim, args.cli, tmp, rng, rng_np,
+                                                winograd_problem, args.winograd, "winograd",
+                                                winograd_tolerance)
+        counts["patch auto"] = auto_problems(report, shim, args.cli, tmp, rng, rng_np,
+                                             patch_problem, args.patch, "patch", None)
         while sum(counts["invalid"].values()) < args.invalid:
             kind = MUTATIONS[i % len(MUTATIONS)]
             c = mutate(rand_valid(rng), rng, kind)
@@ -532,6 +504,31 @@ def main():
     print("invalid kinds: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
     print(f"torch_diff: {report.passed} passed, {report.failures} failed")
     return 1 if report.failures else 0
+
+
+def auto_problems(report, shim, cli, tmp, rng, rng_np, generate, count, name, bounds):
+    """count configurations from generate(rng) that torch accepts, through the library's
+    automatic choice (within bounds, or the standard ones for None) and every 5th also
+    through the CLI; returns count."""
+    done = 0
+    while done < count:
+        c = generate(rng)
+        x, w, b = make_tensors(c, rng_np)
+        ok, ty = torch_call(c, x, w, b)
+        if not ok:  # e.g. an output too small along the depth or the height
+            continue
+        done += 1
+        if shim:
+            s, y, msg = shim.run(shim.problem(c, x, w, b), x, w, b, ALGO_AUTO)
+            report.expect(s == OK, f"{name} auto: rejected ({msg}) {describe(c)}")
+            if s == OK:
+                compare(report, f"{name} auto", c, y, x, w, b, ty, bounds)
+        if done % 5 == 0:
+            code, y, err = cli_run(cli, tmp, c, x, w, b)
+            report.expect(code == 0, f"cli: exit {code} ({err}) for {describe(c)}")
+            if code == 0:
+                compare(report, f"{name} cli", c, y, x, w, b, ty, bounds)
+    return done
 
 
 def check_invalid(report, shim, cli, tmp, c, x, w, b, counts, torch_msg):

@@ -351,10 +351,7 @@ static void CVT_GEMM(const cvt_exec *e, const bwd_data_dims *d, const CVT_T *gy,
 
 #pragma omp parallel num_threads(e->num_threads) if (e->num_threads > 1)
   {
-    int tid = 0;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-#endif
+    const int tid = cvt_thread_num();
     char *mine = ws.threads + (size_t)tid * ws.thread_bytes;
     const CVT_T **a_ptrs = (const CVT_T **)mine, **b_ptrs = a_ptrs + d->chunk;
 
@@ -443,10 +440,7 @@ static void CVT_FN(const cvt_exec *e, const void *grad_output, void *grad_input)
 
 #pragma omp parallel num_threads(e->num_threads) if (e->num_threads > 1)
   {
-    int tid = 0;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-#endif
+    const int tid = cvt_thread_num();
     bwd_data_ws ws;
     ws_layout(g, e->brgemm, (char *)e->workspace + (size_t)tid * e->workspace_per_thread,
               &ws);

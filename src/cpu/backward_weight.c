@@ -61,14 +61,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "../internal.h"
 #include "arith.h"
 #include "taps.h"
 #include "ukernel.h"
+#include "threads.h"
 
 /* Bytes of packed input and grad_output a slab aims for. The gemm formulation's C is the
  * whole weight, loaded and stored once per slab (measured: 3D-GAN's l2, a 33 MB weight,

@@ -265,10 +265,7 @@ static void CVT_FN(const cvt_exec *e, const void *input, const void *grad_output
 
 #pragma omp parallel num_threads(e->num_threads) if (e->num_threads > 1)
   {
-    int tid = 0;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-#endif
+    const int tid = cvt_thread_num();
     const CVT_T **a_ptrs = (const CVT_T **)ws.ptrs + (size_t)tid * ptr_slice(&d);
     const CVT_T **b_ptrs = a_ptrs + (ptr_slice(&d) ? d.slab : 0); /* none for gemm */
 

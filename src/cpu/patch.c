@@ -26,13 +26,11 @@
  * has them). */
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "../internal.h"
 #include "arith.h"
 #include "ukernel.h"
+#include "threads.h"
 
 /* Bytes per thread of a chunk's packed input, which sets the positions per chunk: every
  * weight is read once per chunk. */
@@ -247,11 +245,7 @@ void cvt_patch_forward(const cvt_exec *e, const void *input, void *output) {
   (void)e->num_threads; /* unused without OpenMP */
 #pragma omp parallel num_threads(e->num_threads) if (e->num_threads > 1)
   {
-#ifdef _OPENMP
-    const int tid = omp_get_thread_num();
-#else
-    const int tid = 0;
-#endif
+    const int tid = cvt_thread_num();
     float *b = (float *)e->workspace + (size_t)tid * (e->workspace_per_thread / sizeof(float));
     float *c = b + align64((size_t)(g->cin_g * d.ldb) * sizeof(float)) / sizeof(float);
     int64_t packed = -1; /* the (chunk, group) in b */

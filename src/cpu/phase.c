@@ -19,15 +19,13 @@
  * contiguous. */
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "../internal.h"
 #include "arith.h"
 #include "phase_taps.h"
 #include "stream.h"
 #include "ukernel.h"
+#include "threads.h"
 
 /* Limits beyond which the phase algorithm declines (the direct one takes over), besides
  * PHASE_MAX_TAPS (phase_taps.h): the spread of input offsets across an axis's taps, which

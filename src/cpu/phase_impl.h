@@ -249,10 +249,7 @@ static void CVT_FN(const cvt_exec *e, const CVT_T *x, CVT_T *y) {
 
 #pragma omp parallel num_threads(e->num_threads)
   {
-    int tid = 0;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-#endif
+    const int tid = cvt_thread_num();
     phase_workspace ws;
     workspace_layout(&d, (char *)e->workspace + (size_t)tid * e->workspace_per_thread, &ws);
     CVT_T *planes = ws.planes, *cbuf = ws.cbuf;

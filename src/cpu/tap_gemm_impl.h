@@ -101,10 +101,7 @@ static void CVT_FN(const cvt_exec *e, const CVT_T *x, CVT_T *y) {
 
 #pragma omp parallel num_threads(e->num_threads)
   {
-    int tid = 0;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-#endif
+    const int tid = cvt_thread_num();
     tg_workspace ws;
     tg_layout(&d, (char *)e->workspace + (size_t)tid * e->workspace_per_thread, &ws);
     for (int64_t cw = 0; cw < d.w.phases; cw++)

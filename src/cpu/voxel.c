@@ -25,13 +25,11 @@
  * instruction sets and float64 keep the phase algorithm. */
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "../internal.h"
 #include "arith.h"
 #include "ukernel.h"
+#include "threads.h"
 
 /* Columns per packed block: the tile's mr_max. */
 #define VOXEL_BLOCK 64
@@ -133,11 +131,7 @@ void cvt_voxel_forward(const cvt_exec *e, const void *input, void *output) {
   (void)e->num_threads; /* unused without OpenMP */
 #pragma omp parallel num_threads(e->num_threads) if (e->num_threads > 1)
   {
-#ifdef _OPENMP
-    const int tid = omp_get_thread_num();
-#else
-    const int tid = 0;
-#endif
+    const int tid = cvt_thread_num();
     /* [chunk][ci][nr]: the span's samples, all channels; then the short chunk's tile
      * (the plan rounds the slices to 64 bytes) */
     float *xt = (float *)e->workspace + (size_t)tid * (e->workspace_per_thread / sizeof(float));
