@@ -18,13 +18,12 @@
  * thread count. */
 #include <string.h>
 
-
 #include "../internal.h"
 #include "arith.h"
 #include "stream.h"
 #include "taps.h"
-#include "ukernel.h"
 #include "threads.h"
+#include "ukernel.h"
 
 /* Bytes of packed grad_output a task aims for; chunks of channels keep it there. */
 #define BWD_DATA_PACK_BUDGET (INT64_C(256) * 1024)

@@ -61,12 +61,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "../internal.h"
 #include "arith.h"
 #include "taps.h"
-#include "ukernel.h"
 #include "threads.h"
+#include "ukernel.h"
 
 /* Bytes of packed input and grad_output a slab aims for. The gemm formulation's C is the
  * whole weight, loaded and stored once per slab (measured: 3D-GAN's l2, a 33 MB weight,

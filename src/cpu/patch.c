@@ -26,11 +26,10 @@
  * has them). */
 #include <string.h>
 
-
 #include "../internal.h"
 #include "arith.h"
-#include "ukernel.h"
 #include "threads.h"
+#include "ukernel.h"
 
 /* Bytes per thread of a chunk's packed input, which sets the positions per chunk: every
  * weight is read once per chunk. */

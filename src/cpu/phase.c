@@ -19,13 +19,12 @@
  * contiguous. */
 #include <string.h>
 
-
 #include "../internal.h"
 #include "arith.h"
 #include "phase_taps.h"
 #include "stream.h"
-#include "ukernel.h"
 #include "threads.h"
+#include "ukernel.h"
 
 /* Limits beyond which the phase algorithm declines (the direct one takes over), besides
  * PHASE_MAX_TAPS (phase_taps.h): the spread of input offsets across an axis's taps, which

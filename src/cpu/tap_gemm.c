@@ -23,12 +23,11 @@
  * summed in an order fixed by the problem, whatever the thread count. */
 #include <string.h>
 
-
 #include "../internal.h"
 #include "arith.h"
 #include "phase_taps.h"
-#include "ukernel.h"
 #include "threads.h"
+#include "ukernel.h"
 
 /* Bytes per thread of S (sets the band of rows), and of one call's input when it is
  * blocked by input channels (sets the block: the depth taps' input rows of one tile stay

@@ -25,11 +25,10 @@
  * instruction sets and float64 keep the phase algorithm. */
 #include <string.h>
 
-
 #include "../internal.h"
 #include "arith.h"
-#include "ukernel.h"
 #include "threads.h"
+#include "ukernel.h"
 
 /* Columns per packed block: the tile's mr_max. */
 #define VOXEL_BLOCK 64
