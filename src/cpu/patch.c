@@ -45,7 +45,8 @@
 
 static int64_t patch_taps(const cvt_geometry *g) { return g->k[0] * g->k[1] * g->k[2]; }
 
-bool cvt_patch_shape(const cvt_geometry *g) {
+/* The geometry qualifies, whatever the micro-kernel and the plan's rule. */
+static bool patch_shape(const cvt_geometry *g) {
   if (g->dtype != CONVT3D_F32 || g->n < 1 || g->cout_g < 1) return false;
   bool one_voxel = true;
   for (int a = 0; a < 3; a++) {
@@ -66,7 +67,7 @@ bool cvt_patch_prefers(const cvt_geometry *g) {
    * positions (nnU-Net lung's 5x6x5, benchdnn's 7x7x5, UNETR's 6^3) level or 1.2x
    * slower, where the channels-in-lanes tiles fill whole rows. Kernel 1 (K = 1) is a
    * plain pointwise layer, left to the phase algorithm. */
-  return cvt_patch_shape(g) && patch_taps(g) > 1 && g->in[1] * g->in[2] <= 16;
+  return patch_shape(g) && patch_taps(g) > 1 && g->in[1] * g->in[2] <= 16;
 }
 
 bool cvt_patch_applies(const cvt_geometry *g, const cvt_brgemm_config *cfg) {

@@ -165,7 +165,7 @@ static int64_t residue_tiles(const cvt_geometry *g) {
   return ceil_div(ceil_div(g->out[2], g->dil[2]), tile_outputs(g));
 }
 static int64_t wino_tiles(const cvt_geometry *g) { return g->dil[2] * residue_tiles(g); }
-/* The first output column of tile t, and the step between its outputs. */
+/* The first output column of tile t (its outputs are dW apart with F(4, 3)). */
 static int64_t tile_start(const cvt_geometry *g, int64_t t) {
   const int64_t per = residue_tiles(g);
   return t / per + t % per * tile_outputs(g) * g->dil[2];
