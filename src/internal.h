@@ -62,6 +62,9 @@ typedef struct cvt_geometry {
   int64_t stride[3], pad[3], out_pad[3], dil[3];
   int64_t out[3];        /* oD, oH, oW (1 each while output_padding is being chosen) */
   int64_t input_numel, weight_numel, output_numel;
+  bool phase_tiles;      /* the phase algorithm runs it with its tiles, none of its cuts
+                            (voxel.c, patch.c): Winograd's middle problem, whose weights it
+                            packs for the tiles. cvt_validate leaves it false. */
 } cvt_geometry;
 
 /* What cvt_validate checks beyond the parameters themselves. */
@@ -174,9 +177,9 @@ void cvt_voxel_pack_weights(const cvt_geometry *geo, const void *weight, void *p
                             int num_threads);
 size_t cvt_voxel_workspace_bytes(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg);
 void cvt_voxel_forward(const cvt_exec *e, const void *input, void *output);
-/* src/cpu/patch.c: the phase algorithm's cut for kernel = stride (each input voxel's
- * outputs a patch of its own), one GEMM per group over all input voxels, which the
- * functions above delegate to. _prefers: the geometry qualifies and the plan takes it;
+/* src/cpu/patch.c: the phase algorithm's cut for small unpadded planes (each input
+ * voxel's outputs a patch, of its own for kernel = stride), one GEMM per group over all
+ * input voxels, which the functions above delegate to. _prefers: the geometry qualifies and the plan takes it;
  * _applies: with this micro-kernel (positions-in-lanes tiles). */
 bool cvt_patch_prefers(const cvt_geometry *geo);
 bool cvt_patch_applies(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg);

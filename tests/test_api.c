@@ -523,6 +523,29 @@ static void test_paths_match_reference(void) {
               patch[i].k, patch[i].s, ZERO, ZERO, ONE, patch[i].bias);
     check_all_paths(&pr);
   }
+  /* Overlapping patches (kernel > stride somewhere, no padding): the cut's GEMM, then
+   * each tap's columns added to the outputs, chunks of whole samples. Kernel 4 stride 2
+   * (64 taps: units of 3 channels, 7 = 3 + 3 + 1), kernel 3 stride 1
+   * with groups, kernel 3 stride 2 with output padding, dilation with kernel = stride on
+   * another axis, kernel 4 stride 3 and kernel 1 along an axis unbatched, and one sample
+   * per chunk (1024 input channels: 3 chunks). */
+  const struct {
+    int64_t n, cin, cout_g, groups, in[3], k[3], s[3], op[3], d[3];
+    int bias;
+  } overlap[] = {
+      {2, 8, 7, 1, {4, 4, 4}, {4, 4, 4}, {2, 2, 2}, {0, 0, 0}, {1, 1, 1}, 1},
+      {1, 6, 5, 2, {3, 2, 4}, {3, 3, 3}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, 0},
+      {3, 5, 4, 1, {2, 4, 3}, {3, 3, 3}, {2, 2, 2}, {1, 0, 1}, {1, 1, 1}, 1},
+      {2, 4, 3, 1, {3, 3, 3}, {2, 2, 2}, {1, 2, 2}, {0, 0, 0}, {2, 1, 3}, 1},
+      {-1, 7, 6, 1, {5, 2, 2}, {4, 1, 4}, {3, 1, 2}, {0, 0, 1}, {1, 1, 1}, 1},
+      {3, 1024, 2, 1, {4, 4, 4}, {3, 3, 3}, {2, 2, 2}, {0, 0, 0}, {1, 1, 1}, 1},
+  };
+  for (size_t i = 0; i < sizeof overlap / sizeof overlap[0]; i++) {
+    pr = make(overlap[i].n, overlap[i].cin, overlap[i].cout_g, overlap[i].groups,
+              overlap[i].in, overlap[i].k, overlap[i].s, ZERO, overlap[i].op, overlap[i].d,
+              overlap[i].bias);
+    check_all_paths(&pr);
+  }
   /* SwinUNETR's deepest decoder layer (768 -> 384 on 3^3) goes through the cut, with a
    * positions-in-lanes tile of 32 for its 27 positions (the phase algorithm proper takes
    * a channels-in-lanes one). */
@@ -535,6 +558,18 @@ static void test_paths_match_reference(void) {
         info.algorithm == CONVT3D_ALGO_PHASE);
   CHECKF(strcmp(info.isa, "avx512") != 0 || strstr(info.kernel, "_6x32_"),
          "kernel = stride on 3^3: the 6x32 tile should be picked, not %s", info.kernel);
+  convt3d_plan_destroy(plan);
+  free(w);
+  /* Kernel 4 stride 2 (no padding), 256 -> 256 on 4^3, 4 samples: overlapping patches,
+   * all 256 positions in 6x64 tiles (the phase algorithm proper takes a channels-in-lanes
+   * tile for rows of 5). */
+  pr = make(4, 256, 256, 1, (int64_t[3]){4, 4, 4}, k4, s4, ZERO, ZERO, ONE, 0);
+  w = calloc((size_t)256 * 256 * 64, sizeof *w);
+  CHECK(convt3d_plan_create(&pr, w, NULL, &opt, &plan) == CONVT3D_OK &&
+        convt3d_plan_get_info(plan, &info) == CONVT3D_OK &&
+        info.algorithm == CONVT3D_ALGO_PHASE);
+  CHECKF(strcmp(info.isa, "avx512") != 0 || strstr(info.kernel, "_6x64_"),
+         "kernel 4 stride 2 on 4^3: the 6x64 tile should be picked, not %s", info.kernel);
   convt3d_plan_destroy(plan);
   free(w);
   /* One input channel, 64 output channels, 64 x 4 x 4 voxels per sample, 16 samples: the
@@ -725,18 +760,17 @@ static void test_winograd(void) {
   for (int64_t dw = 2; dw <= 3; dw++)
     for (int64_t w = 1; w <= 14; w++)
       for (int64_t pw = 0; pw <= 4; pw++) configs += check_winograd_row(w, 3, 1, pw, 0, dw);
-  /* Kernel = stride along the depth and the height on a plane of 2 x 3: the middle
-   * problem would be the phase algorithm's patch cut (patch.c), whose weights the
-   * Winograd packing does not write; the algorithm declines it (and AUTO with it). */
-  {
-    convt3d_problem pr = make(1, 4, 3, 1, (int64_t[3]){2, 3, 8}, (int64_t[3]){2, 2, 3},
-                              (int64_t[3]){2, 2, 1}, (int64_t[3]){0, 0, 1}, ZERO, ONE, 1);
+  /* Middle problems the phase algorithm would give to its patch cut (patch.c) on their
+   * own: kernel = stride along the depth and the height on a plane of 2 x 3, and
+   * overlapping patches (kernel 3 stride 1, no padding) on 2 x 2. Winograd packs its
+   * weights for the phase tiles, and runs them with those (bit for bit in
+   * check_all_paths, which counts its runs). */
+  for (int64_t kdh = 2; kdh <= 3; kdh++) {
+    const int64_t sdh = kdh == 2 ? 2 : 1, in_h = kdh == 2 ? 3 : 2;
+    convt3d_problem pr = make(1, 4, 3, 1, (int64_t[3]){2, in_h, 8}, (int64_t[3]){kdh, kdh, 3},
+                              (int64_t[3]){sdh, sdh, 1}, (int64_t[3]){0, 0, 1}, ZERO, ONE, 1);
+    configs++;
     check_all_paths(&pr);
-    float wz[4 * 3 * 12] = {0};
-    convt3d_plan_options wo = {CONVT3D_ALGO_WINOGRAD, 1, CONVT3D_ISA_AUTO};
-    convt3d_plan *wp = NULL;
-    CHECK(convt3d_plan_create(&pr, wz, wz, &wo, &wp) == CONVT3D_ERR_INVALID_ARGUMENT);
-    convt3d_plan_destroy(wp);
   }
   /* every one ran at least on the portable kernels */
   CHECKF(configs >= 60 && winograd_runs - before >= configs,

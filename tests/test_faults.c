@@ -67,9 +67,8 @@ static convt3d_status op_forward(convt3d_algorithm algo) {
   return forward_of(&p, algo, 1);
 }
 
-/* The Winograd algorithm needs width kernel 3 and stride 1, and a middle problem other
- * than the patch cut (kernel = stride along the depth and the height on a plane of 3 x
- * 3, which it declines): depth kernel 3, output (2, 3, 7, 6, 5). */
+/* The Winograd algorithm needs width kernel 3 and stride 1: depth and width kernel 3,
+ * output (2, 3, 7, 6, 5). */
 static convt3d_status op_forward_winograd(convt3d_algorithm algo) {
   convt3d_problem p = problem();
   p.weight.dims[2] = 3;

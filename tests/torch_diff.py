@@ -24,8 +24,8 @@ The Winograd algorithm (forced on every problem it takes, and AUTO's choice on t
            and 9 columns dW apart, a superset of its tile's 6; for kernel 4 stride 2 (F(4, 2) per
            phase) c = 6 and the 8 columns (ow + pW)/2 - 4 .. + 3, a superset of its
            phase's 5 (winograd.c).
-The --patch problems (kernel = stride on planes of 16 positions or fewer, AUTO's patch cut
-of the phase algorithm) are held to the float32 bounds above.
+The --patch problems (no padding, planes of 16 positions or fewer: AUTO's patch cut of the
+phase algorithm, patches apart or overlapping) are held to the float32 bounds above.
 
 Usage: torch_diff.py --lib build/libconvt3d.so --cli build/convt3d [--valid 2000]
        [--invalid 300] [--winograd 30] [--patch 20] [--seed 1] [--cli-every 10] [--cli-only]
@@ -187,19 +187,28 @@ def winograd_problem(rng):
 
 
 def patch_problem(rng):
-    """float32, kernel = stride on every axis (or an input one voxel long there and any
-    kernel), no padding, dilation or output padding, at least 2 taps, and an input plane
-    of 16 positions or fewer: AUTO's patch cut of the phase algorithm (patch.c), one GEMM
-    over every input voxel; channels from 1 to a few hundred."""
+    """float32, no padding, at least 2 taps, and an input plane of 16 positions or fewer:
+    AUTO's patch cut of the phase algorithm (patch.c), one GEMM over every input voxel.
+    Half of them kernel = stride on every axis (or an input one voxel long there and any
+    kernel), no dilation or output padding; half with overlapping patches (kernel 1-4,
+    stride 1 to the kernel, dilation 1-2, output padding); channels from 1 to a few
+    hundred."""
     c = rand_valid(rng)
     c.update(dtype=np.float32, groups=rng.choice([1, 1, 2]), n=rng.choice([1, 2, 3]))
+    overlap = rng.random() < 0.5
     while True:
         for a in range(3):
             c["in"][a] = rng.randint(1, 6) if a == 0 else rng.randint(1, 4)
+            c["padding"][a], c["output_padding"][a], c["dilation"][a] = 0, 0, 1
+            if overlap:
+                c["k"][a] = rng.randint(1, 4)
+                c["stride"][a] = rng.randint(1, c["k"][a])
+                c["dilation"][a] = rng.randint(1, 2)
+                c["output_padding"][a] = rng.randint(0, max(c["stride"][a], c["dilation"][a]) - 1)
+                continue
             c["k"][a] = rng.randint(1, 3)
             one = c["in"][a] == 1 and rng.random() < 0.5
             c["stride"][a] = rng.randint(1, 3) if one else c["k"][a]
-            c["padding"][a], c["output_padding"][a], c["dilation"][a] = 0, 0, 1
         if c["k"][0] * c["k"][1] * c["k"][2] > 1 and c["in"][0] * c["in"][1] * c["in"][2] > 1:
             break
     c["cin"] = c["groups"] * rng.choice([rng.randint(1, 8), rng.randint(32, 300)])
@@ -422,7 +431,7 @@ def main():
     ap.add_argument("--winograd", type=int, default=30,
                     help="problems of 64-80 channels that AUTO computes by Winograd")
     ap.add_argument("--patch", type=int, default=20,
-                    help="kernel = stride problems on small planes (the patch cut)")
+                    help="unpadded problems on small planes (the patch cut)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--cli-every", type=int, default=10,
                     help="also run every Nth configuration through the CLI")
@@ -499,7 +508,7 @@ def main():
           f"{counts['valid']['float64']}, invalid float32 {counts['invalid']['float32']}, "
           f"invalid float64 {counts['invalid']['float64']}; through the CLI: "
           f"{counts['cli valid']} valid, {counts['cli invalid']} invalid; Winograd: forced on "
-          f"{counts['winograd forced']}, AUTO's on {counts['winograd auto']}; kernel = stride on "
+          f"{counts['winograd forced']}, AUTO's on {counts['winograd auto']}; unpadded on "
           f"small planes (the patch cut) {counts['patch auto']}")
     print("invalid kinds: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
     print(f"torch_diff: {report.passed} passed, {report.failures} failed")

@@ -1,29 +1,39 @@
-/* The phase algorithm's patch cut: kernel = stride on every axis (or an input one voxel
- * long there), with no padding, dilation or output padding. Each input voxel (d, h, w)
- * then owns a patch of kD x kH x kW outputs that no other voxel reaches, output
- * (d*sD + kd, h*sH + kh, w*sW + kw) receiving the single tap (kd, kh, kw), and each group
- * is one GEMM over every input voxel of every sample at once:
+/* The phase algorithm's patch cut: no padding, and an input plane of 16 positions or
+ * fewer. Each input voxel (d, h, w) sends tap (kd, kh, kw) to output (d*sD + kd*dD,
+ * h*sH + kh*dH, w*sW + kw*dW), its patch, so each group is one GEMM over every input
+ * voxel of every sample at once:
  *
  *     C[(co, t)][p] = sum over ci of w[g*Cin_g + ci, co, t] * x[n, g*Cin_g + ci, d, h, w],
  *
  * columns (co, t) for t = (kd, kh, kw), co slowest (the weight's row layout), positions
- * p = (n, d, h, w) in the input's order; then y's patches are C's columns, plus the bias.
- * This is nnU-Net's upsampling (kernel = stride = 2) deep in the decoder, where the volume
- * is small: SwinUNETR's 768 -> 384 on 3^3 has 27 positions per channel, 9 per slice
- * plane. The phase algorithm proper computes each of the 8 phases apart and tiles one
- * slice plane at a time, so its tiles hold 9 positions of 16 lanes (or stream a whole
- * weight panel per 3 positions in channels-in-lanes tiles); here one tile of 32
- * positions covers them all, and each weight is read once per call.
+ * p = (n, d, h, w) in the input's order; then C's columns go to the patches.
+ *
+ * Kernel = stride on every axis (or an input one voxel long there), with no dilation or
+ * output padding ("exact"): the patches tile the output, each output one tap's, so y's
+ * patches are C's columns plus the bias. This is nnU-Net's upsampling (kernel = stride =
+ * 2) deep in the decoder, where the volume is small: SwinUNETR's 768 -> 384 on 3^3 has
+ * 27 positions per channel, 9 per slice plane. The phase algorithm proper computes each
+ * of the 8 phases apart and tiles one slice plane at a time, so its tiles hold 9
+ * positions of 16 lanes (or stream a whole weight panel per 3 positions in
+ * channels-in-lanes tiles); here one tile of 32 positions covers them all, and each
+ * weight is read once per call.
+ *
+ * Otherwise the patches overlap (kernel 4 stride 2 on 4^3: each output sums up to 8
+ * taps' columns): the outputs start from the bias and each column is added to its
+ * patch, tap by tap. The GEMM is the same; the adds are one per column element (1/256
+ * of the multiply-adds with 256 input channels). Padding would crop taps whose columns
+ * the GEMM computes anyway (a third of them for kernel 4 stride 2 padding 1 on 4^3,
+ * where the Winograd algorithm is faster): the cut declines it.
  *
  * The weights are packed at plan time per group in blocks of the tile's mr columns,
  * [block][ci][mr] (the last block of a group narrower); the positions are taken in chunks
- * of whole input rows, packed per thread as [ci][position] (the rows of one channel are
+ * of whole input rows (whole samples where patches overlap, so that no two chunks reach
+ * an output), packed per thread as [ci][position] (the rows of one channel are
  * contiguous in the input, so a chunk is a few runs per channel). A task is one chunk and
  * one unit of whole output channels of one group: its tiles sum every input channel into
- * a buffer started from the bias, whose columns are then written to the patches, whole
- * output rows at a time. Each output is one tile call's sum in ci order plus the bias,
- * whatever the thread count. Float32, positions-in-lanes tiles (every instruction set
- * has them). */
+ * a buffer, whose columns then go to the patches, whole output rows at a time (exact) or
+ * tap by tap. Each output's sum is in a fixed order (ci, then the taps), whatever the
+ * thread count. Float32, positions-in-lanes tiles (every instruction set has them). */
 #include <string.h>
 
 #include "../internal.h"
@@ -42,21 +52,38 @@
 #define PATCH_UNIT_COLUMNS 48
 /* Taps per patch at most (kernel 4 on every axis): a unit's buffer holds all of them. */
 #define PATCH_MAX_TAPS 64
+/* Overlapping patches: input positions per sample at most. Their chunks are whole
+ * samples, so a task's columns (up to mr x 64 per unit, mr <= 6) stay under 1.5 MiB. */
+#define PATCH_MAX_SAMPLE 1024
 
 static int64_t patch_taps(const cvt_geometry *g) { return g->k[0] * g->k[1] * g->k[2]; }
 
-/* The geometry qualifies, whatever the micro-kernel and the plan's rule. */
-static bool patch_shape(const cvt_geometry *g) {
-  if (g->dtype != CONVT3D_F32 || g->n < 1 || g->cout_g < 1) return false;
-  bool one_voxel = true;
+/* Kernel = stride on every axis (or an input one voxel long there), with no padding,
+ * dilation or output padding: the patches tile the output, each output one tap's. */
+static bool patch_exact(const cvt_geometry *g) {
   for (int a = 0; a < 3; a++) {
     if (g->pad[a] != 0 || g->dil[a] != 1 || g->out_pad[a] != 0) return false;
     if (g->k[a] != g->stride[a] && g->in[a] != 1) return false;
-    one_voxel &= g->in[a] == 1;
   }
-  /* one input row of a chunk fits its budget */
-  return !one_voxel && patch_taps(g) <= PATCH_MAX_TAPS &&
-         g->cin_g * g->in[2] * (int64_t)sizeof(float) <= PATCH_B_BUDGET;
+  return true;
+}
+
+/* Input rows (d, h) per sample, and the bytes of one input row of a group's channels. */
+static int64_t sample_rows(const cvt_geometry *g) { return g->in[0] * g->in[1]; }
+static int64_t row_in_bytes(const cvt_geometry *g) {
+  return g->cin_g * g->in[2] * (int64_t)sizeof(float);
+}
+
+/* The geometry qualifies, whatever the micro-kernel and the plan's rule. */
+static bool patch_shape(const cvt_geometry *g) {
+  if (g->dtype != CONVT3D_F32 || g->n < 1 || g->cout_g < 1 || g->phase_tiles) return false;
+  for (int a = 0; a < 3; a++) /* no tap's output is cropped */
+    if (g->pad[a] != 0) return false;
+  if (g->in[0] * g->in[1] * g->in[2] == 1 || patch_taps(g) > PATCH_MAX_TAPS) return false;
+  /* one input row of a chunk fits its budget; overlapping patches: a whole sample */
+  if (patch_exact(g)) return row_in_bytes(g) <= PATCH_B_BUDGET;
+  return sample_rows(g) * row_in_bytes(g) <= PATCH_B_BUDGET &&
+         sample_rows(g) * g->in[2] <= PATCH_MAX_SAMPLE;
 }
 
 bool cvt_patch_prefers(const cvt_geometry *g) {
@@ -84,6 +111,7 @@ typedef struct patch_dims {
   int64_t kc;    /* input channels per slice of the reduction */
   int64_t unit;  /* output channels per task */
   int64_t units; /* per group */
+  bool exact;    /* patch_exact: else the patches overlap, and chunks are whole samples */
 } patch_dims;
 
 static patch_dims patch_dims_of(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
@@ -108,8 +136,15 @@ static patch_dims patch_dims_of(const cvt_geometry *g, const cvt_brgemm_config *
   const int64_t row_in = g->cin_g * w * (int64_t)sizeof(float);
   const int64_t row_out = d.unit * d.taps * w * (int64_t)sizeof(float);
   const int64_t fit = max64(1, min64(PATCH_B_BUDGET / row_in, PATCH_C_BUDGET / row_out));
-  d.chunks = ceil_div(d.rows, fit);
-  d.chunk_rows = ceil_div(d.rows, d.chunks);
+  d.exact = patch_exact(g);
+  if (d.exact) {
+    d.chunks = ceil_div(d.rows, fit);
+    d.chunk_rows = ceil_div(d.rows, d.chunks);
+  } else { /* whole samples: no two chunks reach the same outputs */
+    const int64_t per = sample_rows(g), samples = max64(1, fit / per);
+    d.chunks = ceil_div(g->n, samples);
+    d.chunk_rows = ceil_div(g->n, d.chunks) * per;
+  }
   d.ldb = ceil_div(d.chunk_rows * w, nr) * nr;
   if (d.ldb > 256) d.ldb = unaliased_stride(d.ldb, sizeof(float));
   d.kc = max64(1, min64(g->cin_g, PATCH_L1_BUDGET / (nr * (int64_t)sizeof(float))));
@@ -234,6 +269,47 @@ static void write_patches(const cvt_geometry *g, const float *c, int64_t ldc, in
   }
 }
 
+/* Overlapping patches (no padding: every tap of every input voxel lands in the output),
+ * planes of 16 positions or fewer (cvt_patch_prefers): channel co of the task's columns c
+ * added to output channel oc, for input rows [r0, r0 + nrows) of whole samples. Input
+ * (d, h, w) and tap (kd, kh, kw) reach output (d*sD + kd*dD, h*sH + kh*dH, w*sW + kw*dW):
+ * per (kh, kw), a table of each input plane position's output plane offset; then per
+ * tap, input plane after input plane, each one run of C added through it. */
+static void add_patches(const cvt_geometry *g, const float *c, int64_t ldc, int64_t r0,
+                        int64_t nrows, float *y, int64_t oc) {
+  const int64_t hw = g->in[1] * g->in[2], kk = g->k[1] * g->k[2];
+  const int64_t ow = g->out[2], oplane = g->out[0] * g->out[1] * ow;
+  int64_t at[PATCH_MAX_TAPS * 16]; /* [kh*kW + kw][h*W + w]: kk <= taps, hw <= 16 */
+  for (int64_t t = 0; t < kk; t++)
+    for (int64_t i = 0; i < hw; i++) {
+      const int64_t oh = i / g->in[2] * g->stride[1] + t / g->k[2] * g->dil[1];
+      const int64_t o = i % g->in[2] * g->stride[2] + t % g->k[2] * g->dil[2];
+      at[t * hw + i] = oh * ow + o;
+    }
+  const int64_t planes0 = r0 / g->in[1], planes = nrows / g->in[1]; /* input rows: (n, d, h) */
+  for (int64_t kd = 0; kd < g->k[0]; kd++)
+    for (int64_t q = planes0; q < planes0 + planes; q++) {
+      const int64_t n = q / g->in[0], od = q % g->in[0] * g->stride[0] + kd * g->dil[0];
+      float *dst = y + (n * g->cout + oc) * oplane + od * g->out[1] * ow;
+      const float *src = c + kd * kk * ldc + (q - planes0) * hw;
+      for (int64_t t = 0; t < kk; t++, src += ldc)
+        for (int64_t i = 0; i < hw; i++) dst[at[t * hw + i]] += src[i];
+    }
+}
+
+/* Output channels [c0, c0 + nc) of the samples of input rows [r0, r0 + nrows) set to
+ * their bias (or 0), before overlapping patches are added. */
+static void fill_bias(const cvt_geometry *g, const float *bias, int64_t r0, int64_t nrows,
+                      int64_t c0, int64_t nc, float *y) {
+  const int64_t per = g->in[0] * g->in[1], oplane = g->out[0] * g->out[1] * g->out[2];
+  for (int64_t n = r0 / per; n < (r0 + nrows) / per; n++)
+    for (int64_t co = c0; co < c0 + nc; co++) {
+      const float v = bias ? bias[co] : 0.0f;
+      float *dst = y + (n * g->cout + co) * oplane;
+      for (int64_t i = 0; i < oplane; i++) dst[i] = v;
+    }
+}
+
 void cvt_patch_forward(const cvt_exec *e, const void *input, void *output) {
   const cvt_geometry *g = e->geo;
   const cvt_brgemm_config *cfg = e->brgemm;
@@ -261,8 +337,11 @@ void cvt_patch_forward(const cvt_exec *e, const void *input, void *output) {
       }
       const int64_t c0 = co0 * d.taps, ncols = nco * d.taps;
       const int64_t lanes = ceil_div(positions, nr) * nr; /* what the tiles read */
-      for (int64_t i = 0; i < ncols; i++) {               /* every column starts from its bias */
-        const float v = bias ? bias[grp * g->cout_g + co0 + i / d.taps] : 0.0f;
+      /* every column starts from its bias, or with overlapping patches from 0 (their
+       * outputs start from the bias) */
+      if (!d.exact) fill_bias(g, bias, r0, nrows, grp * g->cout_g + co0, nco, y);
+      for (int64_t i = 0; i < ncols; i++) {
+        const float v = bias && d.exact ? bias[grp * g->cout_g + co0 + i / d.taps] : 0.0f;
         float *ci = c + i * d.ldb;
         for (int64_t j = 0; j < lanes; j++)
           ci[j] = v;
@@ -284,8 +363,13 @@ void cvt_patch_forward(const cvt_exec *e, const void *input, void *output) {
                         (size_t)d.ldb);
           }
         }
-      for (int64_t co = 0; co < nco; co++)
-        write_patches(g, c + co * d.taps * d.ldb, d.ldb, r0, nrows, y, grp * g->cout_g + co0 + co);
+      for (int64_t co = 0; co < nco; co++) {
+        const float *cc = c + co * d.taps * d.ldb;
+        if (d.exact)
+          write_patches(g, cc, d.ldb, r0, nrows, y, grp * g->cout_g + co0 + co);
+        else
+          add_patches(g, cc, d.ldb, r0, nrows, y, grp * g->cout_g + co0 + co);
+      }
     }
   }
 }

@@ -40,7 +40,7 @@
 
 /* The geometry qualifies, whatever the micro-kernel. */
 static bool voxel_shape(const cvt_geometry *g) {
-  if (g->dtype != CONVT3D_F32 || g->n < 1) return false;
+  if (g->dtype != CONVT3D_F32 || g->n < 1 || g->phase_tiles) return false;
   for (int a = 0; a < 3; a++)
     if (g->in[a] != 1 || g->pad[a] != 0 || g->dil[a] != 1 || g->out_pad[a] != 0) return false;
   return true;

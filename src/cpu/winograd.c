@@ -208,17 +208,18 @@ static bool mid_geometry(const cvt_geometry *g, int64_t slices, int64_t points,
     p.output_padding[a + 1] = g->out_pad[a];
     p.dilation[a + 1] = g->dil[a];
   }
-  return cvt_validate(&p, 0, "winograd", mid) == CONVT3D_OK && cvt_phase_supports(mid);
+  if (cvt_validate(&p, 0, "winograd", mid) != CONVT3D_OK) return false;
+  mid->phase_tiles = true; /* the weights are packed for the phase tiles */
+  return cvt_phase_supports(mid);
 }
 
 bool cvt_winograd_supports(const cvt_geometry *g) {
   cvt_geometry mid;
-  /* D*H > 1, and no patch cut: the middle problem is never one of the phase algorithm's
-   * cuts (voxel.c, patch.c), whose weights cvt_phase_pack_weights_combined does not pack */
+  /* D*H > 1: a middle problem of one input voxel is the plain GEMM of the voxel cut */
   const bool f43 = g->k[2] == 3 && g->stride[2] == 1, f42 = g->k[2] == 4 && g->stride[2] == 2;
   return g->dtype == CONVT3D_F32 && g->n >= 1 && g->cout_g >= 1 && (f43 || f42) &&
          g->in[0] * g->in[1] > 1 && (f43 || g->dil[2] == 1) && chunk_slices(g) >= 1 &&
-         mid_geometry(g, chunk_slices(g), tile_points(g), &mid) && !cvt_patch_prefers(&mid);
+         mid_geometry(g, chunk_slices(g), tile_points(g), &mid);
 }
 
 /* Multiply-adds per output row and channel pair along the width: the direct path's, one
