@@ -92,8 +92,11 @@ bool cvt_patch_prefers(const cvt_geometry *g) {
    * 768 -> 384 on 3^3 1.43 / 0.65-0.75 against 1.49 / 0.80-0.83, nnU-Net's 320 -> 320 on
    * 4^3 (N = 2) 1.49-1.59 / 0.81 against 1.56-1.73 / 0.91-0.98; but planes of 30-36
    * positions (nnU-Net lung's 5x6x5, benchdnn's 7x7x5, UNETR's 6^3) level or 1.2x
-   * slower, where the channels-in-lanes tiles fill whole rows. Kernel 1 (K = 1) is a
-   * plain pointwise layer, left to the phase algorithm. */
+   * slower, where the channels-in-lanes tiles fill whole rows. Overlapping patches
+   * (paired, evicted caches, 1 / 2 threads): kernel 4 stride 2, 256 -> 256 on 4^3 (N =
+   * 4), 15.5-16.0 / 9.1-9.3 ms against 19.4-20.8 / 10.5-14.0; kernel 3 stride 2 on 4^3
+   * 2.2x / 1.6x faster; kernel 3 stride 1, 64 -> 64 on 4^3, 0.98x / 0.93x (0.3 ms). Kernel
+   * 1 (K = 1) is a plain pointwise layer, left to the phase algorithm. */
   return patch_shape(g) && patch_taps(g) > 1 && g->in[1] * g->in[2] <= 16;
 }
 
