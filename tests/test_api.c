@@ -525,10 +525,10 @@ static void test_paths_match_reference(void) {
   }
   /* Overlapping patches (kernel > stride somewhere, no padding): the cut's GEMM, then
    * each tap's columns added to the outputs, chunks of whole samples. Kernel 4 stride 2
-   * (64 taps: units of 3 channels, 7 = 3 + 3 + 1), kernel 3 stride 1
-   * with groups, kernel 3 stride 2 with output padding, dilation with kernel = stride on
-   * another axis, kernel 4 stride 3 and kernel 1 along an axis unbatched, and one sample
-   * per chunk (1024 input channels: 3 chunks). */
+   * (64 taps: units of 3 channels, 7 = 3 + 3 + 1), kernel 3 stride 1 with groups, kernel
+   * 3 stride 2 with output padding, dilation with kernel = stride on another axis, kernel
+   * 4 stride 3 and kernel 1 along an axis unbatched, and one sample per chunk (1024 input
+   * channels: 3 chunks). */
   const struct {
     int64_t n, cin, cout_g, groups, in[3], k[3], s[3], op[3], d[3];
     int bias;
