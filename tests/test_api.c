@@ -861,6 +861,29 @@ static void test_winograd(void) {
     convt3d_plan_destroy(plan);
     unsetenv("CONVT3D_WINOGRAD");
   }
+  /* F(4, 3) with fewer channels (kernel 3 on every axis: 3 x 3 depth and height taps):
+   * 48 -> 48 at any size (on 48^3, 44 MB in and out); 32 -> 32 on 4x5x9, not on 48^3
+   * (29 MB: the transforms' memory passes cost what they save); not 16 -> 16, nor 48 ->
+   * 48 with kernel (1, 3, 3) */
+  const struct {
+    int64_t c, in[3], k[3];
+    convt3d_algorithm expect;
+  } narrow[] = {
+      {48, {48, 48, 48}, {3, 3, 3}, CONVT3D_ALGO_WINOGRAD},
+      {32, {4, 5, 9}, {3, 3, 3}, CONVT3D_ALGO_WINOGRAD},
+      {32, {48, 48, 48}, {3, 3, 3}, CONVT3D_ALGO_PHASE},
+      {16, {4, 5, 9}, {3, 3, 3}, CONVT3D_ALGO_PHASE},
+      {48, {4, 5, 9}, {1, 3, 3}, CONVT3D_ALGO_PHASE},
+  };
+  for (size_t i = 0; i < sizeof narrow / sizeof narrow[0]; i++) {
+    pr = make(1, narrow[i].c, narrow[i].c, 1, narrow[i].in, narrow[i].k, ONE, ONE, ZERO, ONE,
+              0);
+    CHECK(convt3d_plan_create(&pr, wa, NULL, NULL, &plan) == CONVT3D_OK &&
+          convt3d_plan_get_info(plan, &info) == CONVT3D_OK);
+    CHECKF(info.algorithm == narrow[i].expect, "AUTO, %d -> %d channels, narrow case %zu: %s",
+           (int)narrow[i].c, (int)narrow[i].c, i, convt3d_algorithm_name(info.algorithm));
+    convt3d_plan_destroy(plan);
+  }
   /* width dilation 2: Winograd on rows of 24 -> 24 (6 tiles, 36 multiply-adds per row
    * against 68), not on rows of 5 -> 9 (4 tiles of which 2 hold 1 output: 24 against 15) */
   for (int i = 0; i < 2; i++) {

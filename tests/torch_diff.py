@@ -17,7 +17,7 @@ gamma(K+1) * M of the exact value, gamma(n) = n*u / (1 - n*u), u the unit roundo
            |convt3d - torch| <= 2 * gamma(K+1) * M (both are within gamma of exact),
 with "exact" computed by torch in float64 from the same float32 data.
 The Winograd algorithm (forced on every problem it takes, and AUTO's choice on the
---winograd problems of 64-80 channels) is held to its own bound instead:
+--winograd problems of 32-80 channels) is held to its own bound instead:
   float32: |convt3d - exact| <= c * gamma(K'+16) * S, K' = Cin/groups * kD*kH, with S
            the sum over its terms of (sum of |w| over kW) * (sum of |x| over the input
            columns around the output) + |bias|: for kernel 3 stride 1 (F(4, 3)) c = 32/3
@@ -156,7 +156,9 @@ def winograd_problem(rng):
     more, and along the width either kernel 3 stride 1 on rows of 6-12 outputs where F(4,
     3) does at most 3/4 of the multiply-adds, the same with width dilation 2-3 on rows of
     8 outputs per residue (two whole tiles each), or kernel 4 stride 2 on rows of 8-16
-    inputs: AUTO's Winograd choice (winograd.c, cvt_winograd_prefers)."""
+    inputs; or, for a third of the kernel 3 stride 1 ones, 32-47 channels in and out per
+    group with kernel 3 stride 1 along the depth and the height too, on a small volume:
+    AUTO's Winograd choice (winograd.c, cvt_winograd_prefers)."""
     c = rand_valid(rng)
     c.update(dtype=np.float32, groups=rng.choice([1, 1, 2]), n=rng.choice([1, 2]),
              unbatched=False)
@@ -175,6 +177,13 @@ def winograd_problem(rng):
         c["in"][2] = rng.randint(8, 16)
         return c
     c["k"][2], c["stride"][2], c["output_padding"][2] = 3, 1, 0
+    if rng.random() < 0.3:  # 32-47 channels: kernel 3 stride 1 along the depth and height too
+        for a in range(2):
+            c["k"][a], c["stride"][a], c["dilation"][a] = 3, 1, 1
+            c["padding"][a], c["output_padding"][a] = rng.randint(0, 1), 0
+            c["in"][a] = rng.randint(2, 4)
+        c["cin"] = c["groups"] * rng.randint(32, 47)
+        c["cout_g"] = rng.randint(32, 47)
     if rng.random() < 0.4:  # width dilation 2 or 3: outputs of a tile that far apart
         d = c["dilation"][2] = rng.randint(2, 3)
         c["padding"][2] = rng.randint(0, d)
@@ -429,7 +438,7 @@ def main():
     ap.add_argument("--valid", type=int, default=2000)
     ap.add_argument("--invalid", type=int, default=300)
     ap.add_argument("--winograd", type=int, default=30,
-                    help="problems of 64-80 channels that AUTO computes by Winograd")
+                    help="problems of 32-80 channels that AUTO computes by Winograd")
     ap.add_argument("--patch", type=int, default=20,
                     help="unpadded problems on small planes (the patch cut)")
     ap.add_argument("--seed", type=int, default=1)

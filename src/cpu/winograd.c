@@ -236,6 +236,9 @@ static int64_t direct_width_pairs(const cvt_geometry *g) {
   return pairs;
 }
 
+/* Input and output bytes up to which F(4, 3) pays with 32-47 channels (below). */
+#define WINO_NARROW_BYTES (INT64_C(16) << 20)
+
 bool cvt_winograd_prefers(const cvt_geometry *g) {
   /* Channels enough, and a long enough reduction per point (input channels times the depth
    * and height taps of a phase), that the middle GEMMs are bound by multiply-adds rather
@@ -243,10 +246,24 @@ bool cvt_winograd_prefers(const cvt_geometry *g) {
    * multiply-adds: the transforms and the larger weights cost the rest. Measured (1 / 2
    * threads, Winograd against the phase algorithm): kernel 4 stride 2 at 64 -> 64
    * channels (a reduction of 256) 0.91x / 0.98x, 128 -> 128 (512) 1.23x / 1.25x; kernel
-   * (1, 3, 3) at 64 -> 64 (192) 1.04x / 0.46x, 128 -> 128 (384) 1.26x / 0.86x. */
-  const int64_t reduction = g->cin_g * max_taps_per_phase(g->k[0], g->stride[0], g->dil[0]) *
-                            max_taps_per_phase(g->k[1], g->stride[1], g->dil[1]);
-  return g->cin_g >= 64 && g->cout_g >= 64 && reduction >= 512 && cvt_winograd_supports(g) &&
+   * (1, 3, 3) at 64 -> 64 (192) 1.04x / 0.46x, 128 -> 128 (384) 1.26x / 0.86x.
+   *
+   * F(4, 3) (kernel 3 stride 1) pays with fewer channels too where each phase has 3 x 3
+   * depth and height taps, a reduction of 9 per channel (2026-12-07, evicted caches,
+   * padding 1; not measured with (1, 3, 3)'s 3, which the first rule covers): 48 -> 48 on 32^3 1.46x / 1.40x, on 48^3 1.42x / 1.20x; 32 -> 32 on 16^3
+   * 1.31x / 1.43x, on 32^3 1.30x / 1.40x (two samples, 17 MB in and out: 1.20x / 1.05x),
+   * 4 groups of 32 on 16^3 1.34x / 1.27x; but 32 -> 32 on 48^3 (29 MB) 1.18x / 0.89x and
+   * on 64^3 0.95x / 0.99x, where the transforms' passes over memory cost what the
+   * multiply-adds save; 16 -> 16 and 32 -> 16 on 32^3 0.8x at 2 threads. */
+  const int64_t taps_dh = max_taps_per_phase(g->k[0], g->stride[0], g->dil[0]) *
+                          max_taps_per_phase(g->k[1], g->stride[1], g->dil[1]);
+  const int64_t channels = min64(g->cin_g, g->cout_g), reduction = g->cin_g * taps_dh;
+  const bool small = g->input_numel + g->output_numel <= /* each < 2^61: no overflow */
+                     WINO_NARROW_BYTES / (int64_t)sizeof(float);
+  bool enough = channels >= 64 && reduction >= 512;
+  if (g->stride[2] == 1 && taps_dh >= 9) /* F(4, 3) under 3 x 3 depth and height taps */
+    enough |= channels >= 48 || (channels >= 32 && small);
+  return enough && cvt_winograd_supports(g) &&
          4 * tile_points(g) * wino_tiles(g) <= 3 * direct_width_pairs(g);
 }
 
