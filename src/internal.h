@@ -179,8 +179,8 @@ size_t cvt_voxel_workspace_bytes(const cvt_geometry *geo, const struct cvt_brgem
 void cvt_voxel_forward(const cvt_exec *e, const void *input, void *output);
 /* src/cpu/patch.c: the phase algorithm's cut for small unpadded planes (each input
  * voxel's outputs a patch, of its own for kernel = stride), one GEMM per group over all
- * input voxels, which the functions above delegate to. _prefers: the geometry qualifies and the plan takes it;
- * _applies: with this micro-kernel (positions-in-lanes tiles). */
+ * input voxels, which the functions above delegate to. _prefers: the geometry qualifies
+ * and the plan takes it; _applies: with this micro-kernel (positions-in-lanes tiles). */
 bool cvt_patch_prefers(const cvt_geometry *geo);
 bool cvt_patch_applies(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg);
 const struct cvt_brgemm_config *cvt_patch_pick_kernel(const cvt_geometry *geo,

@@ -250,11 +250,12 @@ bool cvt_winograd_prefers(const cvt_geometry *g) {
    *
    * F(4, 3) (kernel 3 stride 1) pays with fewer channels too where each phase has 3 x 3
    * depth and height taps, a reduction of 9 per channel (2026-12-07, evicted caches,
-   * padding 1; not measured with (1, 3, 3)'s 3, which the first rule covers): 48 -> 48 on 32^3 1.46x / 1.40x, on 48^3 1.42x / 1.20x; 32 -> 32 on 16^3
-   * 1.31x / 1.43x, on 32^3 1.30x / 1.40x (two samples, 17 MB in and out: 1.20x / 1.05x),
-   * 4 groups of 32 on 16^3 1.34x / 1.27x; but 32 -> 32 on 48^3 (29 MB) 1.18x / 0.89x and
-   * on 64^3 0.95x / 0.99x, where the transforms' passes over memory cost what the
-   * multiply-adds save; 16 -> 16 and 32 -> 16 on 32^3 0.8x at 2 threads. */
+   * padding 1, three alternated rounds; (1, 3, 3)'s 3 taps are left to the first rule):
+   * 32 -> 32 on 16^3 1.29x / 1.48x, on 32^3 1.28x / 1.2x, 4 groups of 32 on 16^3 1.33x /
+   * 1.33x, 48 -> 48 on 48^3 1.13x / 1.11x (on 32^3, one round: 1.46x / 1.40x); but 32 ->
+   * 32 on 48^3 (29 MB in and out) 1.18x / 0.89x and on 64^3 0.95x / 0.99x, where the
+   * transforms' passes over memory cost what the multiply-adds save; 16 -> 16 and 32 ->
+   * 16 on 32^3 0.8x at 2 threads. */
   const int64_t taps_dh = max_taps_per_phase(g->k[0], g->stride[0], g->dil[0]) *
                           max_taps_per_phase(g->k[1], g->stride[1], g->dil[1]);
   const int64_t channels = min64(g->cin_g, g->cout_g), reduction = g->cin_g * taps_dh;
