@@ -272,28 +272,34 @@ static void write_patches(const cvt_geometry *g, const float *c, int64_t ldc, in
   }
 }
 
-/* Overlapping patches (no padding: every tap of every input voxel lands in the output),
- * planes of 16 positions or fewer (cvt_patch_prefers): channel co of the task's columns c
- * added to output channel oc, for input rows [r0, r0 + nrows) of whole samples. Input
- * (d, h, w) and tap (kd, kh, kw) reach output (d*sD + kd*dD, h*sH + kh*dH, w*sW + kw*dW):
- * per (kh, kw), a table of each input plane position's output plane offset; then per
- * tap, input plane after input plane, each one run of C added through it. */
-static void add_patches(const cvt_geometry *g, const float *c, int64_t ldc, int64_t r0,
-                        int64_t nrows, float *y, int64_t oc) {
-  const int64_t hw = g->in[1] * g->in[2], kk = g->k[1] * g->k[2];
-  const int64_t ow = g->out[2], oplane = g->out[0] * g->out[1] * ow;
-  int64_t at[PATCH_MAX_TAPS * 16]; /* [kh*kW + kw][h*W + w]: kk <= taps, hw <= 16 */
-  for (int64_t t = 0; t < kk; t++)
+/* Overlapping patches: per (kh, kw), each input plane position's output plane offset,
+ * at[(kh*kW + kw)*H*W + h*W + w] = (h*sH + kh*dH)*oW + w*sW + kw*dW. Once per thread and
+ * execute: kH*kW <= PATCH_MAX_TAPS entries of H*W <= 16 (cvt_patch_prefers). */
+#define PATCH_TABLE (PATCH_MAX_TAPS * 16)
+static void patch_offsets(const cvt_geometry *g, int64_t *at) {
+  const int64_t hw = g->in[1] * g->in[2];
+  for (int64_t t = 0; t < g->k[1] * g->k[2]; t++)
     for (int64_t i = 0; i < hw; i++) {
       const int64_t oh = i / g->in[2] * g->stride[1] + t / g->k[2] * g->dil[1];
       const int64_t o = i % g->in[2] * g->stride[2] + t % g->k[2] * g->dil[2];
-      at[t * hw + i] = oh * ow + o;
+      at[t * hw + i] = oh * g->out[2] + o;
     }
+}
+
+/* Overlapping patches (no padding: every tap of every input voxel lands in the output):
+ * channel co of the task's columns c added to output channel oc, for input rows [r0, r0 +
+ * nrows) of whole samples. Input (d, h, w) and tap (kd, kh, kw) reach output (d*sD +
+ * kd*dD, h*sH + kh*dH, w*sW + kw*dW): per tap, input plane after input plane, one run of
+ * C added through the offsets `at` (patch_offsets). */
+static void add_patches(const cvt_geometry *g, const int64_t *at, const float *c, int64_t ldc,
+                        int64_t r0, int64_t nrows, float *y, int64_t oc) {
+  const int64_t hw = g->in[1] * g->in[2], kk = g->k[1] * g->k[2];
+  const int64_t oplane = g->out[0] * g->out[1] * g->out[2];
   const int64_t planes0 = r0 / g->in[1], planes = nrows / g->in[1]; /* input rows: (n, d, h) */
   for (int64_t kd = 0; kd < g->k[0]; kd++)
     for (int64_t q = planes0; q < planes0 + planes; q++) {
       const int64_t n = q / g->in[0], od = q % g->in[0] * g->stride[0] + kd * g->dil[0];
-      float *dst = y + (n * g->cout + oc) * oplane + od * g->out[1] * ow;
+      float *dst = y + (n * g->cout + oc) * oplane + od * g->out[1] * g->out[2];
       const float *src = c + kd * kk * ldc + (q - planes0) * hw;
       for (int64_t t = 0; t < kk; t++, src += ldc)
         for (int64_t i = 0; i < hw; i++) dst[at[t * hw + i]] += src[i];
@@ -304,7 +310,7 @@ static void add_patches(const cvt_geometry *g, const float *c, int64_t ldc, int6
  * their bias (or 0), before overlapping patches are added. */
 static void fill_bias(const cvt_geometry *g, const float *bias, int64_t r0, int64_t nrows,
                       int64_t c0, int64_t nc, float *y) {
-  const int64_t per = g->in[0] * g->in[1], oplane = g->out[0] * g->out[1] * g->out[2];
+  const int64_t per = sample_rows(g), oplane = g->out[0] * g->out[1] * g->out[2];
   for (int64_t n = r0 / per; n < (r0 + nrows) / per; n++)
     for (int64_t co = c0; co < c0 + nc; co++) {
       const float v = bias ? bias[co] : 0.0f;
@@ -328,6 +334,8 @@ void cvt_patch_forward(const cvt_exec *e, const void *input, void *output) {
     float *b = (float *)e->workspace + (size_t)tid * (e->workspace_per_thread / sizeof(float));
     float *c = b + align64((size_t)(g->cin_g * d.ldb) * sizeof(float)) / sizeof(float);
     int64_t packed = -1; /* the (chunk, group) in b */
+    int64_t at[PATCH_TABLE];
+    if (!d.exact) patch_offsets(g, at);
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; task++) {
       const int64_t chunk = task / per_chunk, grp = task % per_chunk / d.units;
@@ -371,7 +379,7 @@ void cvt_patch_forward(const cvt_exec *e, const void *input, void *output) {
         if (d.exact)
           write_patches(g, cc, d.ldb, r0, nrows, y, grp * g->cout_g + co0 + co);
         else
-          add_patches(g, cc, d.ldb, r0, nrows, y, grp * g->cout_g + co0 + co);
+          add_patches(g, at, cc, d.ldb, r0, nrows, y, grp * g->cout_g + co0 + co);
       }
     }
   }

@@ -73,6 +73,10 @@
  * take 4.7 MB; the budget bounds the workspace whatever the batch or the width. */
 #define WINO_BUFFER_BUDGET (INT64_C(8) << 20)
 
+/* Input and output bytes up to which F(4, 3) pays with 32-47 channels
+ * (cvt_winograd_prefers). */
+#define WINO_NARROW_BYTES (INT64_C(16) << 20)
+
 /* The transforms, written out (the zeros of B^T and A^T cost nothing):
  *
  *   B^T =  4  0 -5  0  1  0      G = 1/24 *  6  0  0      A^T = 1  1  1  1  1  0
@@ -215,7 +219,9 @@ static bool mid_geometry(const cvt_geometry *g, int64_t slices, int64_t points,
 
 bool cvt_winograd_supports(const cvt_geometry *g) {
   cvt_geometry mid;
-  /* D*H > 1: a middle problem of one input voxel is the plain GEMM of the voxel cut */
+  /* D*H > 1: layers of one input row per sample stay off it (their one-voxel middle
+   * problem went to the voxel cut before phase_tiles kept the cuts off middle problems;
+   * not measured since) */
   const bool f43 = g->k[2] == 3 && g->stride[2] == 1, f42 = g->k[2] == 4 && g->stride[2] == 2;
   return g->dtype == CONVT3D_F32 && g->n >= 1 && g->cout_g >= 1 && (f43 || f42) &&
          g->in[0] * g->in[1] > 1 && (f43 || g->dil[2] == 1) && chunk_slices(g) >= 1 &&
@@ -235,9 +241,6 @@ static int64_t direct_width_pairs(const cvt_geometry *g) {
   }
   return pairs;
 }
-
-/* Input and output bytes up to which F(4, 3) pays with 32-47 channels (below). */
-#define WINO_NARROW_BYTES (INT64_C(16) << 20)
 
 bool cvt_winograd_prefers(const cvt_geometry *g) {
   /* Channels enough, and a long enough reduction per point (input channels times the depth
