@@ -154,12 +154,15 @@ void cvt_phase_pack_weights(const cvt_geometry *geo, const struct cvt_brgemm_con
                             const void *weight, void *packed, int num_threads);
 /* `copies` packs of float32 weights derived from src, nc = 3 or 4 values per weight
  * element: copy p, at packed + p * weight_numel elements, has element i = (sum over l <
- * nc of c[p*nc + l] * src[nc*i + l]) * scale, summed in l order (the Winograd algorithm's
- * G g, transformed and packed in one pass over src). Not for one-voxel geometries. */
+ * nc of c[p*nc + l] * src[at(i, l)]) * scale, summed in l order (the Winograd algorithm's
+ * G g, transformed and packed in one pass over src). src's taps are geo's with one more
+ * axis of nc taps: the innermost, at(i, l) = nc*i + l, or with `outer` the outermost,
+ * at(i, l) = (i / T * nc + l) * T + i % T for geo's T taps. Not for one-voxel
+ * geometries. */
 void cvt_phase_pack_weights_combined(const cvt_geometry *geo,
                                      const struct cvt_brgemm_config *cfg, const float *src,
-                                     const float *c, int nc, int copies, float scale,
-                                     void *packed, int num_threads);
+                                     const float *c, int nc, bool outer, int copies,
+                                     float scale, void *packed, int num_threads);
 size_t cvt_phase_workspace_bytes(const cvt_geometry *geo,
                                  const struct cvt_brgemm_config *cfg, int num_threads);
 void cvt_phase_forward(const cvt_exec *e, const void *input, void *output);

@@ -201,7 +201,8 @@ static int run_algo(const convt3d_problem *p, convt3d_algorithm algo, convt3d_is
   convt3d_plan_info info;
   const int kernels = algo == CONVT3D_ALGO_PHASE || algo == CONVT3D_ALGO_TAP_GEMM ||
                       algo == CONVT3D_ALGO_WINOGRAD;
-  /* The Winograd algorithm takes only width kernel 3, stride 1, dilation 1 in float32 */
+  /* The Winograd algorithm takes float32 layers whose width axis has kernel 3 stride 1, or
+   * kernel 3 or 4 stride 2 without dilation (winograd.c) */
   if (s == CONVT3D_ERR_INVALID_ARGUMENT && algo == CONVT3D_ALGO_WINOGRAD) return -1;
   if (s == CONVT3D_ERR_INVALID_ARGUMENT && kernels) {
     /* beyond the phase algorithm's limits, AUTO takes the direct one; else a real fault */
@@ -656,7 +657,7 @@ static void test_fused_width2_runs(void) {
  * of (sum of |w| over kw) x (sum of |x| over the input columns the output's tile reads: 6
  * for F(4, 3), the phase's 5 for F(4, 2)); K = Cin * kD * kH terms per point. */
 static void check_winograd_bound(int kw, int sw, int pw, int dw, double c) {
-  enum { CI = 64, CO = 16, D = 3, H = 4, W = 9, OD = 5, OH = 6, OWMAX = 18 };
+  enum { CI = 64, CO = 16, D = 3, H = 4, W = 9, OD = 5, OH = 6, OWMAX = 19 };
   const int ow_n = (W - 1) * sw - 2 * pw + dw * (kw - 1) + 1;
   static float xf[CI * D * H * W], wf[CI * CO * 9 * 4], yf[CO * OD * OH * OWMAX];
   static double xd[CI * D * H * W], wd[CI * CO * 9 * 4], yr[CO * OD * OH * OWMAX];
@@ -753,6 +754,11 @@ static void test_winograd(void) {
   for (int64_t w = 1; w <= 14; w++)
     for (int64_t pw = 0; pw <= 3; pw++)
       for (int64_t opw = 0; opw <= 1; opw++) configs += check_winograd_row(w, 4, 2, pw, opw, 1);
+  /* Kernel 3 stride 2 (F(4, 2) on the phase of taps 0 and 2, the middle tap's phase as it
+   * is): every row width 1-14 at width padding 0-2 and output padding 0-1 */
+  for (int64_t w = 1; w <= 14; w++)
+    for (int64_t pw = 0; pw <= 2; pw++)
+      for (int64_t opw = 0; opw <= 1; opw++) configs += check_winograd_row(w, 3, 2, pw, opw, 1);
   /* Kernel 3 stride 1 with width dilation 2 and 3: each residue of the output columns mod
    * the dilation tiled apart (outputs dW apart, input columns dW apart), every row width
    * 1-14 at width padding 0-4, including rows shorter than the dilation (residues with
@@ -787,6 +793,20 @@ static void test_winograd(void) {
   check_all_paths(&pr);
   const int64_t k4[3] = {1, 1, 4}, s2[3] = {1, 1, 2}, p1[3] = {0, 0, 1};
   pr = make(-1, 1, 1, 1, big, k4, s2, p1, ZERO, ONE, 1);
+  check_all_paths(&pr);
+  /* Tiles along the depth (winograd.c, wino_axis): 256 -> 256 channels in 64 groups,
+   * where along the width a chunk would hold 2 of a sample's 3 tiles (slices of 2.95-3.3
+   * MB) and the depth has as many tile rows. Kernel 3 stride 2 (8 x 8 x 12 -> 16 x 16 x
+   * 24, 2 samples), kernel 4 stride 2 (the same sizes, unbatched), and kernel 3 stride 1
+   * with depth dilation 2 (14 x 12 x 14 -> 16 x 12 x 14: each residue of the depths tiled
+   * apart) */
+  const int64_t cube3[3] = {3, 3, 3}, cube4[3] = {4, 4, 4}, two[3] = {2, 2, 2};
+  const int64_t mid_in[3] = {8, 8, 12}, dil_in[3] = {14, 12, 14}, dil_d[3] = {2, 1, 1};
+  pr = make(2, 256, 4, 64, mid_in, cube3, two, ONE, ONE, ONE, 1);
+  check_all_paths(&pr);
+  pr = make(-1, 256, 4, 64, mid_in, cube4, two, ONE, ZERO, ONE, 0);
+  check_all_paths(&pr);
+  pr = make(1, 256, 4, 64, dil_in, cube3, ONE, ONE, ZERO, dil_d, 1);
   check_all_paths(&pr);
 
   /* Non-finite inputs: the direct algorithm's result, NaN where it has NaN. */
@@ -830,6 +850,8 @@ static void test_winograd(void) {
   check_winograd_bound(3, 1, 0, 1, 32.0 / 3);
   check_winograd_bound(3, 1, 2, 2, 32.0 / 3);
   check_winograd_bound(4, 2, 1, 1, 6);
+  check_winograd_bound(3, 2, 0, 1, 6);
+  check_winograd_bound(3, 2, 1, 1, 6);
 
   /* AUTO: Winograd for 64 -> 64 channels on rows of 9 (18 multiply-adds per row against
    * 27), not with CONVT3D_WINOGRAD=0, not in float64, not on rows of 4 (12 against 12) */

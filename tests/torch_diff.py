@@ -23,7 +23,11 @@ The Winograd algorithm (forced on every problem it takes, and AUTO's choice on t
            columns around the output) + |bias|: for kernel 3 stride 1 (F(4, 3)) c = 32/3
            and 9 columns dW apart, a superset of its tile's 6; for kernel 4 stride 2 (F(4, 2) per
            phase) c = 6 and the 8 columns (ow + pW)/2 - 4 .. + 3, a superset of its
-           phase's 5 (winograd.c).
+           phase's 5 (winograd.c); for kernel 3 stride 2 (F(4, 2) on the phase of taps 0
+           and 2, the other as it is) c = 6 and the 8 or 9 columns from (ow + pW - 9)/2
+           up to (ow + pW + 7)/2, rounded inwards. The tiles run along the width on
+           these problems (winograd.c's wino_axis sends them along the depth only for
+           slices of megabytes).
 The --patch problems (no padding, planes of 16 positions or fewer: AUTO's patch cut of the
 phase algorithm, patches apart or overlapping) are held to the float32 bounds above.
 
@@ -155,10 +159,12 @@ def winograd_problem(rng):
     reduction (input channels per group x a phase's depth and height taps) is 512 or
     more, and along the width either kernel 3 stride 1 on rows of 6-12 outputs where F(4,
     3) does at most 3/4 of the multiply-adds, the same with width dilation 2-3 on rows of
-    8 outputs per residue (two whole tiles each), or kernel 4 stride 2 on rows of 8-16
-    inputs; or, for a third of the kernel 3 stride 1 ones, 32-47 channels in and out per
-    group with kernel 3 stride 1 along the depth and the height too, on a small volume:
-    AUTO's Winograd choice (winograd.c, cvt_winograd_prefers)."""
+    8 outputs per residue (two whole tiles each), kernel 4 stride 2 on rows of 8-16
+    inputs, or kernel 3 stride 2 on rows of 12, 16 or 20 inputs (padding 1: 23, 31 or
+    39 outputs, where its tiles do at most 4/5 of the multiply-adds); or, for a third of
+    the kernel 3 stride 1 ones, 32-47 channels in and out per group with kernel 3 stride
+    1 along the depth and the height too, on a small volume: AUTO's Winograd choice
+    (winograd.c, cvt_winograd_prefers)."""
     c = rand_valid(rng)
     c.update(dtype=np.float32, groups=rng.choice([1, 1, 2]), n=rng.choice([1, 2]),
              unbatched=False)
@@ -171,10 +177,15 @@ def winograd_problem(rng):
         taps *= -(-c["k"][a] // period)
     c["cin"] = c["groups"] * max(rng.randint(64, 80), -(-512 // taps))
     c["cout_g"] = rng.randint(64, 72)
-    if rng.random() < 0.5:
+    if rng.random() < 0.3:
         c["k"][2], c["stride"][2], c["dilation"][2] = 4, 2, 1
         c["padding"][2], c["output_padding"][2] = rng.randint(0, 3), rng.randint(0, 1)
         c["in"][2] = rng.randint(8, 16)
+        return c
+    if rng.random() < 0.3:
+        c["k"][2], c["stride"][2], c["dilation"][2] = 3, 2, 1
+        c["padding"][2], c["output_padding"][2] = 1, 0
+        c["in"][2] = rng.choice([12, 16, 20])
         return c
     c["k"][2], c["stride"][2], c["output_padding"][2] = 3, 1, 0
     if rng.random() < 0.3:  # 32-47 channels: kernel 3 stride 1 along the depth and height too
@@ -399,10 +410,13 @@ def winograd_tolerance(c, x, w, b):
     f64 = lambda a: None if a is None else torch.from_numpy(np.abs(a).astype(np.float64))
     # S by a transposed convolution of |x| with (sum of |w| over kW) spread over a kernel
     # whose taps reach every input column of the output's tile: 9 columns around ow, dW
-    # apart (stride 1, padding + 3 dW), or 8 of one parity (stride 2, a kernel of 16,
-    # padding + 6)
+    # apart (stride 1, padding + 3 dW), or 8 of one parity (stride 2: kernel 4, a kernel
+    # of 16, padding + 6; kernel 3, 17 and padding + 7, an output as wide as the layer's)
     f43 = c["stride"][2] == 1
-    spread, extra, const = (9, 3 * c["dilation"][2], 32 / 3) if f43 else (16, 6, 6.0)
+    if f43:
+        spread, extra, const = 9, 3 * c["dilation"][2], 32 / 3
+    else:
+        spread, extra, const = (16, 6, 6.0) if c["k"][2] == 4 else (17, 7, 6.0)
     ws = np.repeat(np.abs(w).sum(axis=4, keepdims=True), spread, axis=4)
     s = F.conv_transpose3d(f64(x), f64(ws), f64(b), stride=tuple(c["stride"]),
                            padding=(c["padding"][0], c["padding"][1], c["padding"][2] + extra),

@@ -554,9 +554,9 @@ static int64_t phase_weight_block_offset(const cvt_geometry *g, int64_t grp, int
  * taps, each packed by its own copy of the loops (PACK_BLOCK_COMBINED(3) and (4)): with a
  * loop over a variable nc, deconv8's plan took 19 ms at 1 thread in the bench instead of
  * 10-11. */
-static inline float combine(const float *c, const float *s, int nc) {
-  const float three = c[0] * s[0] + c[1] * s[1] + c[2] * s[2];
-  return nc == 3 ? three : three + c[3] * s[3];
+static inline float combine(const float *c, const float *s, int nc, int64_t step) {
+  const float three = c[0] * s[0] + c[1] * s[step] + c[2] * s[2 * step];
+  return nc == 3 ? three : three + c[3] * s[3 * step];
 }
 
 /* Copies of one block from weight (float32), nc values per packed element, each copy its
@@ -571,9 +571,9 @@ static inline float combine(const float *c, const float *s, int nc) {
         for (int64_t ci = c0; ci < min64(c0 + PACK_CI, g->cin_g); ci++)                   \
           for (int64_t m = 0; m < mr; m++) {                                               \
             const float *sv = (const float *)weight +                                      \
-                              (nc) * (((grp * g->cin_g + ci) * g->cout_g + co0 + m) * taps + \
-                                      tap);                                                \
-            *dst++ = combine(cp, sv, nc) * scale;                                          \
+                              (nc) * taps * ((grp * g->cin_g + ci) * g->cout_g + co0 + m) +  \
+                              tap * tap_step;                                              \
+            *dst++ = combine(cp, sv, nc, step) * scale;                                    \
           }                                                                                \
       }
 
@@ -581,9 +581,11 @@ static inline float combine(const float *c, const float *s, int nc) {
  * combinations of its values. The slack after the last copy is zeroed first (each copy's would
  * fall on the next copy, which then overwrites it). */
 static void pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
-                         const void *weight, const float *c, int nc, int copies, float scale,
-                         void *packed, int num_threads) {
+                         const void *weight, const float *c, int nc, bool outer, int copies,
+                         float scale, void *packed, int num_threads) {
   const int64_t taps = g->k[0] * g->k[1] * g->k[2], mr_max = (int64_t)cfg->mr_max;
+  /* the nc combined values: the innermost of each tap's (width), or the outermost taps */
+  const int64_t tap_step = outer ? 1 : nc, step = outer ? taps : 1;
   const int64_t blocks = ceil_div(g->cout_g, mr_max);
   const size_t esize = g->esize;
   memset((char *)packed + (size_t)(copies * g->weight_numel) * esize, 0, cfg->mr_max * esize);
@@ -612,13 +614,13 @@ void cvt_phase_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
   else if (cvt_patch_applies(g, cfg))
     cvt_patch_pack_weights(g, cfg, weight, packed, num_threads);
   else
-    pack_weights(g, cfg, weight, NULL, 1, 1, 1, packed, num_threads);
+    pack_weights(g, cfg, weight, NULL, 1, false, 1, 1, packed, num_threads);
 }
 
 void cvt_phase_pack_weights_combined(const cvt_geometry *g, const cvt_brgemm_config *cfg,
-                                     const float *src, const float *c, int nc, int copies,
-                                     float scale, void *packed, int num_threads) {
-  pack_weights(g, cfg, src, c, nc, copies, scale, packed, num_threads);
+                                     const float *src, const float *c, int nc, bool outer,
+                                     int copies, float scale, void *packed, int num_threads) {
+  pack_weights(g, cfg, src, c, nc, outer, copies, scale, packed, num_threads);
 }
 #undef PACK_BLOCK_COMBINED
 #undef PLAIN_F64
