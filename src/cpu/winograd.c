@@ -82,10 +82,6 @@
  * take 4.7 MB; the budget bounds the workspace whatever the batch or the width. */
 #define WINO_BUFFER_BUDGET (INT64_C(8) << 20)
 
-/* Input and output bytes up to which F(4, 3) pays with 32-47 channels
- * (cvt_winograd_prefers). */
-#define WINO_NARROW_BYTES (INT64_C(16) << 20)
-
 /* The transforms, written out (the zeros of B^T and A^T cost nothing):
  *
  *   B^T =  4  0 -5  0  1  0      G = 1/24 *  6  0  0      A^T = 1  1  1  1  1  0
@@ -317,21 +313,19 @@ bool cvt_winograd_prefers(const cvt_geometry *g) {
    *
    * F(4, 3) (kernel 3 stride 1) pays with fewer channels too where each phase has 3 x 3
    * depth and height taps, a reduction of 9 per channel (2026-12-07, evicted caches,
-   * padding 1, three alternated rounds; (1, 3, 3)'s 3 taps are left to the first rule):
-   * 32 -> 32 on 16^3 1.29x / 1.48x, on 32^3 1.28x / 1.2x, 4 groups of 32 on 16^3 1.33x /
-   * 1.33x, 48 -> 48 on 48^3 1.13x / 1.11x (on 32^3, one round: 1.46x / 1.40x); but 32 ->
-   * 32 on 48^3 (29 MB in and out) 1.18x / 0.89x and on 64^3 0.95x / 0.99x, where the
-   * transforms' passes over memory cost what the multiply-adds save; 16 -> 16 and 32 ->
-   * 16 on 32^3 0.8x at 2 threads. */
+   * padding 1, two or three alternated rounds; (1, 3, 3)'s 3 taps are left to the first
+   * rule): 32 -> 32 on 16^3 1.29x / 1.48x, on 32^3 1.28x / 1.2x, on 48^3 1.43x / 1.30x,
+   * on 64^3 1.5x / 1.08-1.16x, 4 groups of 32 on 16^3 1.33x / 1.33x, 48 -> 48 on 48^3
+   * 1.58x / 1.37x; but 16 -> 16 on 32^3 0.95x / 0.85x (and 32 -> 16 1.22x / 1.01x: left
+   * out). On the large volumes the tiles run along the depth (wino_axis); along the width
+   * 32 -> 32 on 48^3 and 64^3 took 0.9-1.2x the phase algorithm's time. */
   const int a = wino_axis(g), a0 = other_axis(a, 0), a1 = other_axis(a, 1);
   const int64_t taps_dh = max_taps_per_phase(g->k[a0], g->stride[a0], g->dil[a0]) *
                           max_taps_per_phase(g->k[a1], g->stride[a1], g->dil[a1]);
   const int64_t channels = min64(g->cin_g, g->cout_g), reduction = g->cin_g * taps_dh;
-  const bool small = g->input_numel + g->output_numel <= /* each < 2^61: no overflow */
-                     WINO_NARROW_BYTES / (int64_t)sizeof(float);
   bool enough = channels >= 64 && reduction >= 512;
   if (g->stride[a] == 1 && taps_dh >= 9) /* F(4, 3) under 3 x 3 depth and height taps */
-    enough |= channels >= 48 || (channels >= 32 && small);
+    enough |= channels >= 32;
   /* Kernel 3 stride 2 does 9 per 8 outputs where the direct path does at most 12, so it
    * is held to 4/5 of them (ResidualUNet3D up3's 36 against 47 per row of 32; 256 -> 128
    * on 16^3, 1.13x / 1.08x the phase algorithm; 512 -> 256 on 8^3, 18 against 23, 1.22x
