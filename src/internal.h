@@ -180,6 +180,16 @@ void cvt_voxel_pack_weights(const cvt_geometry *geo, const void *weight, void *p
                             int num_threads);
 size_t cvt_voxel_workspace_bytes(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg);
 void cvt_voxel_forward(const cvt_exec *e, const void *input, void *output);
+/* src/cpu/pointwise.c: the phase algorithm's cut for kernel-1 stride-1 layers without
+ * padding and with at most CVT_POINTWISE_MAX_M output channels per group (AVX-512 float32:
+ * the tiles with a pointwise entry), which the functions above delegate to. */
+bool cvt_pointwise_applies(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg);
+const struct cvt_brgemm_config *cvt_pointwise_pick_kernel(const cvt_geometry *geo,
+                                                          const struct cvt_brgemm_config *tiles,
+                                                          size_t count);
+size_t cvt_pointwise_packed_weight_bytes(const cvt_geometry *geo);
+void cvt_pointwise_pack_weights(const cvt_geometry *geo, const void *weight, void *packed);
+void cvt_pointwise_forward(const cvt_exec *e, const void *input, void *output);
 /* src/cpu/patch.c: the phase algorithm's cut for small unpadded planes (each input
  * voxel's outputs a patch, of its own for kernel = stride), one GEMM per group over all
  * input voxels, which the functions above delegate to. _prefers: the geometry qualifies

@@ -1040,6 +1040,53 @@ static void test_backward_data_streams(void) {
   }
 }
 
+/* The pointwise cut (pointwise.c): kernel 1, stride 1, 1-14 output channels per group
+ * (each count its own specialisation of the tile), 1-64 input channels, 26 x 25 x 27 or
+ * 28 positions (runs of 4096 and a last one of 1166 or 1816, whose last step has 14 or
+ * 24 positions), batched or not, grouped, with and without bias, on every path; 65 input
+ * channels per group (the phase algorithm proper); and an output of 68 MB, streamed past
+ * the caches where its rows start on a line, against the reference bit for bit. */
+static void test_pointwise(void) {
+  for (int64_t m = 1; m <= 15; m++) {
+    int64_t in[3] = {26, 25, 27 + m % 2};
+    const int64_t groups = m % 2 ? 2 : 1, n = m % 3 == 0 ? -1 : rnd(1, 2);
+    const int64_t cin_g = m == 15 ? 65 : rnd(1, 64);
+    const convt3d_problem pr =
+        make(n, groups * cin_g, m == 15 ? 8 : m, groups, in, ONE, ONE, ZERO, ZERO, ONE, m % 4 != 1);
+    check_all_paths(&pr);
+  }
+  int64_t big[3] = {65, 256, 1024};
+  const convt3d_problem pr = make(1, 2, 1, 1, big, ONE, ONE, ZERO, ZERO, ONE, 1);
+  const size_t nx = (size_t)2 * 65 * 256 * 1024, ny = nx / 2;
+  CHECK(ny * sizeof(float) > ((size_t)64 << 20));
+  float *x = malloc(nx * sizeof *x), *y0 = malloc(ny * sizeof *y0);
+  float *y1 = aligned_alloc(64, (ny * sizeof *y1 + 64 + 63) / 64 * 64), w[2], b[1];
+  CHECK(x && y0 && y1);
+  if (!x || !y0 || !y1) {
+    free(x), free(y0), free(y1);
+    return;
+  }
+  fill(CONVT3D_F32, x, nx), fill(CONVT3D_F32, w, 2), fill(CONVT3D_F32, b, 1);
+  const convt3d_plan_options ref = {CONVT3D_ALGO_REFERENCE, 1, CONVT3D_ISA_AUTO};
+  convt3d_plan *plan = NULL;
+  CHECK(convt3d_plan_create(&pr, w, b, &ref, &plan) == CONVT3D_OK &&
+        convt3d_plan_execute(plan, x, y0) == CONVT3D_OK);
+  convt3d_plan_destroy(plan);
+  for (int threads = 1; threads <= 3; threads += 2)
+    for (size_t shift = 0; shift <= 4; shift += 4) { /* floats past the line */
+      const convt3d_plan_options opt = {CONVT3D_ALGO_PHASE, threads, CONVT3D_ISA_AUTO};
+      float *y = y1 + shift;
+      for (size_t j = 0; j < ny; j++) y[j] = NAN;
+      CHECKF(convt3d_plan_create(&pr, w, b, &opt, &plan) == CONVT3D_OK &&
+                 convt3d_plan_execute(plan, x, y) == CONVT3D_OK &&
+                 memcmp(y0, y, ny * sizeof *y) == 0,
+             "pointwise 2 -> 1 on 65 x 256 x 1024, %d threads, %zu floats past a line, != "
+             "reference", threads, shift);
+      convt3d_plan_destroy(plan);
+    }
+  free(x), free(y0), free(y1);
+}
+
 /* ------------------------------------------------------------ plan contract */
 
 static void test_plan_contract(void) {
@@ -1218,6 +1265,7 @@ int main(void) {
   test_fused_width2_runs();
   test_winograd();
   test_backward_data_streams();
+  test_pointwise();
   test_plan_contract();
   test_concurrent_execute();
   test_error_is_thread_local();

@@ -9,32 +9,32 @@
 #define F32(name, mr, nr, vm, vn, isa)                                                   \
   {#name, mr, nr, vm, vn, {.f32 = cvt_##name}, NULL, {NULL}, NULL,                       \
    {.f32 = cvt_f32_phase_row_##isa}, {.f32 = cvt_f32_phase_cols_##isa}, NULL, NULL, NULL, \
-   NULL, NULL}
+   NULL, NULL, NULL}
 #define F64(name, mr, nr, vm, vn, isa)                                                   \
   {#name, mr, nr, vm, vn, {.f64 = cvt_##name}, NULL, {NULL}, NULL,                       \
    {.f64 = cvt_f64_phase_row_##isa}, {.f64 = cvt_f64_phase_cols_##isa}, NULL, NULL, NULL, \
-   NULL, NULL}
+   NULL, NULL, NULL}
 /* an AVX-512 6xN tile: with its stacked-rows entry, the fused width-2 tiles, the
- * dot-product tiles and the streaming copy */
+ * dot-product tiles, the streaming copy and the pointwise tile */
 #define F32R(name, rows, mr, nr, vm, vn)                                                 \
   {#name, mr, nr, vm, vn, {.f32 = cvt_##name}, cvt_##rows,                               \
    {cvt_f32_brgemm_w2_6x16_avx512, cvt_f32_brgemm_w2_6x32_avx512}, cvt_f32_dot_avx512,   \
    {.f32 = cvt_f32_phase_row_avx512}, {.f32 = cvt_f32_phase_cols_avx512}, NULL, NULL,       \
-   cvt_f32_stream_rows_avx512, NULL, NULL}
+   cvt_f32_stream_rows_avx512, NULL, NULL, cvt_f32_pointwise_avx512}
 /* an AVX-512 64xN tile: with its entries reading B across rows and writing C
  * channels-last, the streaming copy and the transpose back from channels-last */
 #define F32C(name, mr, nr, vm, vn)                                                       \
   {#name "_avx512", mr, nr, vm, vn, {.f32 = cvt_##name##_avx512}, NULL, {NULL}, NULL,     \
    {.f32 = cvt_f32_phase_row_avx512}, {.f32 = cvt_f32_phase_cols_avx512},               \
    cvt_##name##_bt_avx512, cvt_##name##_cl_avx512, cvt_f32_stream_rows_avx512,       \
-   cvt_f32_cl_rows_avx512, NULL}
+   cvt_f32_cl_rows_avx512, NULL, NULL}
 
 /* an AVX-512 32x12 tile: the plain entry, the streaming copy, and its siblings of 1..12
  * positions, with which the phase algorithm applies exact width taps */
 #define F32N(name, mr, nr, vm, vn)                                                       \
   {#name "_avx512", mr, nr, vm, vn, {.f32 = cvt_##name##_avx512}, NULL, {NULL}, NULL,     \
    {.f32 = cvt_f32_phase_row_avx512}, {.f32 = cvt_f32_phase_cols_avx512}, NULL, NULL,    \
-   cvt_f32_stream_rows_avx512, NULL, f32_32xnp_avx512}
+   cvt_f32_stream_rows_avx512, NULL, f32_32xnp_avx512, NULL}
 
 static const cvt_f32_brgemm_fn f32_32xnp_avx512[] = {
     cvt_f32_brgemm_32x1_avx512,  cvt_f32_brgemm_32x2_avx512,  cvt_f32_brgemm_32x3_avx512,

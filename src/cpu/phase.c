@@ -418,6 +418,8 @@ const cvt_brgemm_config *cvt_phase_pick_kernel(const cvt_geometry *g,
                                                const cvt_brgemm_config *tiles, size_t count) {
   const cvt_brgemm_config *voxel = cvt_voxel_pick_kernel(g, tiles, count);
   if (voxel) return voxel; /* one input voxel: one GEMM (voxel.c) */
+  const cvt_brgemm_config *pointwise = cvt_pointwise_pick_kernel(g, tiles, count);
+  if (pointwise) return pointwise; /* kernel 1, few channels: in place (pointwise.c) */
   if (cvt_patch_prefers(g)) return cvt_patch_pick_kernel(g, tiles, count);
   /* The tile that issues the fewest vector FMAs for the plane's positions and the group's
    * channels, counting the lanes each wastes: positions past a row or a tile, channels
@@ -510,6 +512,7 @@ static size_t workspace_layout(const phase_dims *d, char *base, phase_workspace 
 size_t cvt_phase_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_config *cfg,
                                  int threads) {
   if (cvt_voxel_applies(g, cfg)) return cvt_voxel_workspace_bytes(g, cfg);
+  if (cvt_pointwise_applies(g, cfg)) return 0;
   if (cvt_patch_applies(g, cfg)) return cvt_patch_workspace_bytes(g, cfg);
   const phase_dims d = phase_dims_of(g, cfg, threads);
   phase_workspace unused;
@@ -520,6 +523,7 @@ size_t cvt_phase_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_config 
 
 size_t cvt_phase_packed_weight_bytes(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
   if (cvt_voxel_applies(g, cfg)) return cvt_voxel_packed_weight_bytes(g);
+  if (cvt_pointwise_applies(g, cfg)) return cvt_pointwise_packed_weight_bytes(g);
   if (cvt_patch_applies(g, cfg)) return cvt_patch_packed_weight_bytes(g);
   /* Blocks of mr channels tile Cout_g exactly; kernels that vectorise along channels may
    * read one vector (at most mr_max values) past the last block's last row. */
@@ -611,6 +615,8 @@ void cvt_phase_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *cfg,
                             const void *weight, void *packed, int num_threads) {
   if (cvt_voxel_applies(g, cfg))
     cvt_voxel_pack_weights(g, weight, packed, num_threads);
+  else if (cvt_pointwise_applies(g, cfg))
+    cvt_pointwise_pack_weights(g, weight, packed);
   else if (cvt_patch_applies(g, cfg))
     cvt_patch_pack_weights(g, cfg, weight, packed, num_threads);
   else
@@ -748,6 +754,8 @@ static int64_t slice_y(const cvt_geometry *g, const phase_task *t, int64_t i) {
 void cvt_phase_forward(const cvt_exec *e, const void *input, void *output) {
   if (cvt_voxel_applies(e->geo, e->brgemm))
     cvt_voxel_forward(e, input, output);
+  else if (cvt_pointwise_applies(e->geo, e->brgemm))
+    cvt_pointwise_forward(e, input, output);
   else if (cvt_patch_applies(e->geo, e->brgemm))
     cvt_patch_forward(e, input, output);
   else if (e->geo->dtype == CONVT3D_F32)

@@ -154,6 +154,19 @@ typedef void (*cvt_f32_stream_rows_fn)(const float *src, int64_t lds, int64_t ro
  *     dst[c*ldd + p] = src[(y*ldw + x)*lds + c] for c < nch, p < n. */
 typedef void (*cvt_f32_cl_rows_fn)(const float *src, int64_t lds, int64_t nch, int64_t w,
                                    int64_t ldw, int64_t n, float *dst, int64_t ldd);
+/* The pointwise tile, for kernel-1 stride-1 layers with few output channels (pointwise.c):
+ *
+ *     y[c*ldy + p] = bias[c] + sum over ci < kc of w[ci*m + c] * x[ci*ldx + p]
+ *
+ * for c < m and p < np, each sum from the bias, ci ascending, one fused multiply-add at a
+ * time, and written once; nothing else of y is written, and x is read only within its
+ * rows' np positions (prefetches aside). With stream, whole steps of 32 positions go out
+ * with non-temporal stores, which need every y + c*ldy on a 64-byte line; the caller
+ * fences (CVT_STREAM_FENCE). 1 <= m <= CVT_POINTWISE_MAX_M, kc >= 1. */
+#define CVT_POINTWISE_MAX_M 14
+typedef void (*cvt_f32_pointwise_fn)(size_t m, size_t kc, const float *w, const float *bias,
+                                     const float *x, size_t ldx, size_t np, float *y,
+                                     size_t ldy, int stream);
 
 /* A micro-kernel and its tile: the plan packs weights in blocks of mr_max channels and
  * the driver packs inputs in strips of nr positions. An instruction set may offer several
@@ -184,6 +197,7 @@ typedef struct cvt_brgemm_config {
   /* The same channels-in-lanes tile for 1..nr positions (entry np - 1), or NULL: a tile
    * whose taps reach only some of its positions calls them on just those (phase.c). */
   const cvt_f32_brgemm_fn *f32_np;
+  cvt_f32_pointwise_fn f32_pointwise; /* the ISA's pointwise tile, or NULL */
 } cvt_brgemm_config;
 
 /* The kernels, one declaration macro per signature (the signature is written once, in
@@ -281,5 +295,8 @@ void cvt_f32_stream_rows_avx512(const float *src, int64_t lds, int64_t rows, int
                                 float *dst, int64_t ldd);
 void cvt_f32_cl_rows_avx512(const float *src, int64_t lds, int64_t nch, int64_t w,
                             int64_t ldw, int64_t n, float *dst, int64_t ldd);
+void cvt_f32_pointwise_avx512(size_t m, size_t kc, const float *w, const float *bias,
+                              const float *x, size_t ldx, size_t np, float *y, size_t ldy,
+                              int stream);
 
 #endif
