@@ -592,10 +592,11 @@ static void test_paths_match_reference(void) {
   pr = make(1, 2, 9, 1, in12, k12, k12, ZERO, ZERO, ONE, 1);
   check_all_paths(&pr);
   /* Width stride 1 with outputs over 64 MiB: the scatter streams whole rows, band by band
-   * (kernel 1: 9 x 128^3 floats; height kernel = stride = 2: each phase's rows two apart,
-   * 17 x 64 x 128 x 128). */
-  int64_t in20[3] = {128, 128, 128}, in21[3] = {64, 64, 128}, k21[3] = {1, 2, 1};
-  pr = make(1, 2, 9, 1, in20, ONE, ONE, ZERO, ZERO, ONE, 1);
+   * (kernel 1 with 15 output channels, one more than the pointwise cut takes: 15 x 128 x
+   * 128 x 72 floats; height kernel = stride = 2: each phase's rows two apart, 17 x 64 x
+   * 128 x 128). */
+  int64_t in20[3] = {128, 128, 72}, in21[3] = {64, 64, 128}, k21[3] = {1, 2, 1};
+  pr = make(1, 2, 15, 1, in20, ONE, ONE, ZERO, ZERO, ONE, 1);
   check_all_paths(&pr);
   pr = make(1, 3, 17, 1, in21, k21, k21, ZERO, ZERO, ONE, 0);
   check_all_paths(&pr);
@@ -990,6 +991,32 @@ static void test_exact_width_taps(void) {
   free(w);
 }
 
+/* The reference's result of pr (forward, or grad_input with bwd) from `in` into ref, then
+ * the phase algorithm's at 1 and 3 threads into `out` on a 64-byte line and 16 bytes past
+ * it (the streamed stores' two cases), each bit for bit against it; out holds n + 4
+ * floats, n the result's. */
+static void check_streamed(const convt3d_problem *pr, int bwd, const float *w, const float *b,
+                           const float *in, float *ref, float *out, size_t n) {
+  char desc[256];
+  convt3d_problem_describe(pr, desc, sizeof desc);
+  for (int run = 0; run < 5; run++) { /* the reference, then 2 thread counts x 2 shifts */
+    const int threads = run < 3 ? 1 : 3;
+    const size_t shift = run == 2 || run == 4 ? 4 : 0; /* floats past the line */
+    const convt3d_plan_options opt = {run ? CONVT3D_ALGO_PHASE : CONVT3D_ALGO_REFERENCE,
+                                      threads, CONVT3D_ISA_AUTO};
+    float *y = run ? out + shift : ref;
+    for (size_t j = 0; j < n; j++) y[j] = NAN;
+    convt3d_plan *plan = NULL;
+    const int made = bwd ? convt3d_plan_create_backward_data(pr, w, &opt, &plan)
+                         : convt3d_plan_create(pr, w, b, &opt, &plan);
+    CHECKF(made == CONVT3D_OK && convt3d_plan_execute(plan, in, y) == CONVT3D_OK &&
+               (!run || memcmp(ref, y, n * sizeof *y) == 0),
+           "%s of %s, %d threads, %zu floats past a line, != reference",
+           bwd ? "grad_input" : "output", desc, threads, shift);
+    convt3d_plan_destroy(plan);
+  }
+}
+
 /* grad_input over 64 MiB: the copies out of its row cut are streamed (non-temporal
  * stores) where a row starts on a line, and copied where it does not. A pointwise layer
  * (rows of 4096 summed tile by tile on a copy, then stored) and kernel = stride = 2 (a row
@@ -1017,25 +1044,7 @@ static void test_backward_data_streams(void) {
       return;
     }
     fill(CONVT3D_F32, gy, ny), fill(CONVT3D_F32, w, nw);
-    char desc[256];
-    convt3d_problem_describe(pr, desc, sizeof desc);
-    const convt3d_plan_options ref = {CONVT3D_ALGO_REFERENCE, 1, CONVT3D_ISA_AUTO};
-    convt3d_plan *plan = NULL;
-    CHECK(convt3d_plan_create_backward_data(pr, w, &ref, &plan) == CONVT3D_OK &&
-          convt3d_plan_execute(plan, gy, gx0) == CONVT3D_OK);
-    convt3d_plan_destroy(plan);
-    for (int threads = 1; threads <= 3; threads += 2)
-      for (size_t shift = 0; shift <= 4; shift += 4) { /* floats past the line */
-        const convt3d_plan_options opt = {CONVT3D_ALGO_PHASE, threads, CONVT3D_ISA_AUTO};
-        float *gx = gx1 + shift;
-        for (size_t j = 0; j < nx; j++) gx[j] = NAN;
-        CHECKF(convt3d_plan_create_backward_data(pr, w, &opt, &plan) == CONVT3D_OK &&
-                   convt3d_plan_execute(plan, gy, gx) == CONVT3D_OK &&
-                   memcmp(gx0, gx, nx * sizeof *gx) == 0,
-               "grad_input of %s, %d threads, %zu floats past a line, != reference", desc,
-               threads, shift);
-        convt3d_plan_destroy(plan);
-      }
+    check_streamed(pr, 1, w, NULL, gy, gx0, gx1, nx);
     free(gy), free(w), free(gx0), free(gx1);
   }
 }
@@ -1051,8 +1060,8 @@ static void test_pointwise(void) {
     int64_t in[3] = {26, 25, 27 + m % 2};
     const int64_t groups = m % 2 ? 2 : 1, n = m % 3 == 0 ? -1 : rnd(1, 2);
     const int64_t cin_g = m == 15 ? 65 : rnd(1, 64);
-    const convt3d_problem pr =
-        make(n, groups * cin_g, m == 15 ? 8 : m, groups, in, ONE, ONE, ZERO, ZERO, ONE, m % 4 != 1);
+    const convt3d_problem pr = make(n, groups * cin_g, m == 15 ? 8 : m, groups, in, ONE, ONE,
+                                    ZERO, ZERO, ONE, m % 4 != 1);
     check_all_paths(&pr);
   }
   int64_t big[3] = {65, 256, 1024};
@@ -1067,23 +1076,7 @@ static void test_pointwise(void) {
     return;
   }
   fill(CONVT3D_F32, x, nx), fill(CONVT3D_F32, w, 2), fill(CONVT3D_F32, b, 1);
-  const convt3d_plan_options ref = {CONVT3D_ALGO_REFERENCE, 1, CONVT3D_ISA_AUTO};
-  convt3d_plan *plan = NULL;
-  CHECK(convt3d_plan_create(&pr, w, b, &ref, &plan) == CONVT3D_OK &&
-        convt3d_plan_execute(plan, x, y0) == CONVT3D_OK);
-  convt3d_plan_destroy(plan);
-  for (int threads = 1; threads <= 3; threads += 2)
-    for (size_t shift = 0; shift <= 4; shift += 4) { /* floats past the line */
-      const convt3d_plan_options opt = {CONVT3D_ALGO_PHASE, threads, CONVT3D_ISA_AUTO};
-      float *y = y1 + shift;
-      for (size_t j = 0; j < ny; j++) y[j] = NAN;
-      CHECKF(convt3d_plan_create(&pr, w, b, &opt, &plan) == CONVT3D_OK &&
-                 convt3d_plan_execute(plan, x, y) == CONVT3D_OK &&
-                 memcmp(y0, y, ny * sizeof *y) == 0,
-             "pointwise 2 -> 1 on 65 x 256 x 1024, %d threads, %zu floats past a line, != "
-             "reference", threads, shift);
-      convt3d_plan_destroy(plan);
-    }
+  check_streamed(&pr, 0, w, b, x, y0, y1, ny);
   free(x), free(y0), free(y1);
 }
 
