@@ -279,9 +279,9 @@ static bool mid_geometry(const cvt_geometry *g, int64_t slices, int64_t points,
 bool cvt_winograd_supports(const cvt_geometry *g) {
   cvt_geometry mid;
   const int a = wino_axis(g);
-  /* D*H > 1: layers of one input row per sample stay off it (their one-voxel middle
-   * problem went to the voxel cut before phase_tiles kept the cuts off middle problems;
-   * not measured since) */
+  /* rows_in > 1 (D*H along the width): layers of one input row per sample stay off it
+   * (their one-voxel middle problem went to the voxel cut before phase_tiles kept the
+   * cuts off middle problems; not measured since) */
   return g->dtype == CONVT3D_F32 && g->n >= 1 && g->cout_g >= 1 &&
          form_on(g, a) && rows_in(g, a) > 1 && chunk_slices(g, a) >= 1 &&
          mid_geometry(g, chunk_slices(g, a), tile_points(g, a), &mid);
@@ -437,8 +437,8 @@ size_t cvt_winograd_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_conf
   return v_bytes(g) + m_bytes(g) + *phase_slice * (size_t)num_threads;
 }
 
-/* One row's tile: its n input columns from x's row xr (iw wide), c0 + l*step for l < n,
- * zero outside the row, into d. */
+/* One row's tile: its n input columns from x's row xr (iw columns, cs apart), c0 + l*step
+ * for l < n, zero outside the row, into d. */
 static inline const float *tile_columns(const float *xr, int64_t iw, int64_t cs, int64_t c0,
                                         int64_t step, int n, float *d) {
   if (cs == 1 && step == 1 && c0 >= 0 && c0 + n <= iw) return xr + c0; /* all exist */
