@@ -221,11 +221,12 @@ size_t cvt_tap_gemm_workspace_bytes(const cvt_geometry *geo,
                                     const struct cvt_brgemm_config *cfg);
 void cvt_tap_gemm_forward(const cvt_exec *e, const void *input, void *output);
 
-/* src/cpu/winograd.c: Winograd along the width, F(4, 3) for kernel 3 stride 1 and F(4, 2)
- * per stride phase for kernel 4 stride 2 (no dilation there; float32), the middle step
- * the phase algorithm on a problem of 6x (10x) the groups. _prefers: the plan's rule for CONVT3D_ALGO_AUTO. The workspace is one block:
- * the transformed input and products, then num_threads slices of *phase_slice bytes for
- * the phase algorithm, which execute gets as cvt_exec.workspace_per_thread. */
+/* src/cpu/winograd.c: Winograd along the width (or the depth), F(4, 3) for kernel 3
+ * stride 1 and F(4, 2) per stride phase for kernel 4 or 3 stride 2 (no dilation there;
+ * float32), the middle step the phase algorithm on a problem of 6x (10x, 9x) the groups.
+ * _prefers: the plan's rule for CONVT3D_ALGO_AUTO. The workspace is one block: the
+ * transformed input and products, then num_threads slices of *phase_slice bytes for the
+ * phase algorithm, which execute gets as cvt_exec.workspace_per_thread. */
 bool cvt_winograd_supports(const cvt_geometry *geo);
 bool cvt_winograd_prefers(const cvt_geometry *geo);
 const struct cvt_brgemm_config *cvt_winograd_pick_kernel(const cvt_geometry *geo,
