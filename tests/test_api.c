@@ -779,6 +779,13 @@ static void test_winograd(void) {
     configs++;
     check_all_paths(&pr);
   }
+  /* A width dilation far beyond the row, with as much padding (10 columns in, 10 out):
+   * only the 10 residues below the row are tiled, not 2^60 of them */
+  const int64_t far = INT64_C(1) << 60;
+  convt3d_problem wide = make(1, 4, 3, 1, (int64_t[3]){2, 3, 10}, (int64_t[3]){3, 3, 3}, ONE,
+                              (int64_t[3]){1, 1, far}, ZERO, (int64_t[3]){1, 1, far}, 1);
+  configs++;
+  check_all_paths(&wide);
   /* every one ran at least on the portable kernels */
   CHECKF(configs >= 60 && winograd_runs - before >= configs,
          "the Winograd algorithm ran %d times on %d problems", winograd_runs - before, configs);

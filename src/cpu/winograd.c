@@ -200,12 +200,14 @@ static int64_t tile_points(const cvt_geometry *g, int a) {
 }
 /* Tiles per output row. With dilation d (F(4, 3) only), a tile's 4 outputs are d apart:
  * the row's columns of each residue r mod d are tiled apart, ceil(ceil(oW/d) / 4) tiles
- * per residue, tile t = r * that + b starting at column r + 4*d*b. */
+ * per residue, tile t = r * that + b starting at column r + 4*d*b. Only the residues
+ * below oW have columns (a dilation beyond the row, with as much padding, is valid):
+ * min(d, oW) residues, so at most 2 oW tiles. */
 static int64_t residue_tiles(const cvt_geometry *g, int a) {
   return ceil_div(ceil_div(g->out[a], g->dil[a]), tile_outputs(g, a));
 }
 static int64_t wino_tiles(const cvt_geometry *g, int a) {
-  return g->dil[a] * residue_tiles(g, a);
+  return min64(g->dil[a], g->out[a]) * residue_tiles(g, a);
 }
 /* The first output column of tile t (its outputs are dW apart with F(4, 3)). */
 static int64_t tile_start(const cvt_geometry *g, int a, int64_t t) {
@@ -225,10 +227,14 @@ static int64_t slice_bytes(const cvt_geometry *g, int a) {
 }
 
 /* Slices per chunk: all of them in as few chunks as the budget allows, dealt evenly (6
- * slices where the budget holds 4: 3 + 3, not 4 + 2); 0 when the budget holds not one. */
+ * slices where the budget holds 4: 3 + 3, not 4 + 2); 0 when the budget holds not one.
+ * Per point, a slice's V and M hold at most the input's and the output's elements (each
+ * below 2^61), so their sum is checked against the budget before it is multiplied; the
+ * slices, n x at most 2 oW tiles, stay below 2^62 (n*oW <= the output's elements). */
 static int64_t chunk_slices(const cvt_geometry *g, int a) {
+  const int64_t per_point = g->cin * rows_in(g, a) + g->cout * rows_out(g, a);
+  if (per_point > WINO_BUFFER_BUDGET || slice_bytes(g, a) > WINO_BUFFER_BUDGET) return 0;
   const int64_t per = slice_bytes(g, a), slices = g->n * wino_tiles(g, a);
-  if (per > WINO_BUFFER_BUDGET) return 0;
   return ceil_div(slices, ceil_div(slices, WINO_BUFFER_BUDGET / per));
 }
 
@@ -244,9 +250,11 @@ static int64_t chunk_slices(const cvt_geometry *g, int a) {
  * whole samples it stays: deconv8 along the depth (12 tile rows of 121 positions against
  * 12 of 110) 20.9 / 11.0 against 19.8 / 10.0. */
 static int wino_axis(const cvt_geometry *g) {
+  if (!form_on(g, 2) || !form_on(g, 0) || chunk_slices(g, 0) == 0) return 2;
   const int64_t cs = chunk_slices(g, 2), tiles = wino_tiles(g, 2);
+  /* cs <= n * tiles when cs > 0 (chunk_slices checked that product) */
   const bool splits = cs == 0 || (cs % tiles != 0 && cs < g->n * tiles);
-  if (!form_on(g, 2) || !splits || !form_on(g, 0) || chunk_slices(g, 0) == 0) return 2;
+  if (!splits) return 2;
   const int64_t work_d = tile_points(g, 0) * wino_tiles(g, 0) * rows_out(g, 0);
   return work_d <= tile_points(g, 2) * tiles * rows_out(g, 2) ? 0 : 2;
 }
@@ -333,8 +341,10 @@ bool cvt_winograd_prefers(const cvt_geometry *g) {
    * off: 1024 -> 512 there is bound by reading its weights, which the middle problem
    * triples) */
   const int64_t num = g->stride[a] == 2 && g->k[a] == 3 ? 4 : 3, den = num + 1;
+  int64_t tiled, direct; /* tiles <= 2 oW, pairs <= 4 iW: checked all the same */
   return enough && cvt_winograd_supports(g) &&
-         den * tile_points(g, a) * wino_tiles(g, a) <= num * direct_width_pairs(g);
+         cvt_mul(den * tile_points(g, a), wino_tiles(g, a), &tiled) &&
+         cvt_mul(num, direct_width_pairs(g), &direct) && tiled <= direct;
 }
 
 const cvt_brgemm_config *cvt_winograd_pick_kernel(const cvt_geometry *g,
@@ -518,7 +528,8 @@ static void output_transform(const cvt_geometry *g, const float *m, const float 
     const int64_t co = cs / count, s = s0 + cs % count, n = s / tiles;
     /* the tile's columns c0 + i*step: F(4, 3)'s 4 outputs dW apart, F(4, 2)'s 8 in a row */
     const int64_t c0 = tile_start(g, a, s % tiles), step = g->stride[a] == 1 ? g->dil[a] : 1;
-    /* none when a residue has no column (oW < dW) */
+    /* none where a residue's last tile has no column (residues have ceil(oW/dW) or one
+     * fewer columns, and as many tiles) */
     const int64_t width = c0 < ow ? min64(tile_outputs(g, a), (ow - 1 - c0) / step + 1) : 0;
     const float *mc = m + (cs % count) * points * point + co * plane;
     float *yc = y + (n * g->cout + co) * rows * ow + c0 * ycs;
