@@ -70,8 +70,10 @@ static inline phase_axis phase_axis_of(const cvt_geometry *g, int ax) {
   if (g->k[ax] <= PHASE_MAX_TAPS) {
     int64_t lo = INT64_MAX, hi = INT64_MIN;
     for (int64_t k = 0; k < g->k[ax]; k++) { /* tap k reaches phase c = (k*dil - pad) mod s */
-      const int64_t r = (k * g->dil[ax] - g->pad[ax]) % s, c = r < 0 ? r + s : r;
-      const int64_t e = (c + g->pad[ax] - k * g->dil[ax]) / s; /* exact */
+      const int64_t x = k * g->dil[ax] - g->pad[ax], r = x % s, c = r < 0 ? r + s : r;
+      /* e = (c - x) / s, exact; as -floor(x / s), since c - x can exceed int64 when the
+       * stride is near its limit (the fuzzer: stride 2^63 - 1, padding 2) */
+      const int64_t e = -floor_div(x, s);
       if (c < a.phases) lo = min64(lo, e), hi = max64(hi, e);
     }
     if (lo <= hi) a.emin = lo, a.emax = hi;
