@@ -190,6 +190,12 @@ const struct cvt_brgemm_config *cvt_pointwise_pick_kernel(const cvt_geometry *ge
 size_t cvt_pointwise_packed_weight_bytes(const cvt_geometry *geo);
 void cvt_pointwise_pack_weights(const cvt_geometry *geo, const void *weight, void *packed);
 void cvt_pointwise_forward(const cvt_exec *e, const void *input, void *output);
+/* The same tile for grad_input (and conv3d) of such layers, with their own weight panels
+ * (delegated to by the backward-data functions below). */
+bool cvt_pointwise_bwd_data_applies(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg);
+void cvt_pointwise_bwd_data_pack_weights(const cvt_geometry *geo, const void *weight,
+                                         void *packed);
+void cvt_pointwise_bwd_data(const cvt_exec *e, const void *grad_output, void *grad_input);
 /* src/cpu/patch.c: the phase algorithm's cut for small unpadded planes (each input
  * voxel's outputs a patch, of its own for kernel = stride), one GEMM per group over all
  * input voxels, which the functions above delegate to. _prefers: the geometry qualifies

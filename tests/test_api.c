@@ -1024,16 +1024,18 @@ static void check_streamed(const convt3d_problem *pr, int bwd, const float *w, c
   }
 }
 
-/* grad_input over 64 MiB: the copies out of its row cut are streamed (non-temporal
- * stores) where a row starts on a line, and copied where it does not. A pointwise layer
- * (rows of 4096 summed tile by tile on a copy, then stored) and kernel = stride = 2 (a row
- * buffer copied out a band at a time), each into a grad_input on a line and one 16 bytes
- * past it, against the reference. Small integers: every sum is exact. */
+/* grad_input over 64 MiB: its stores are streamed (non-temporal) where a row starts on a
+ * line, and plain where it does not. A pointwise layer of 32 channels (the pointwise cut:
+ * whole steps of 32 positions streamed), one of 65 (beyond the cut: rows of 4096 summed
+ * tile by tile on a copy, then stored) and kernel = stride = 2 (a row buffer copied out a
+ * band at a time), each into a grad_input on a line and one 16 bytes past it, against the
+ * reference. Small integers: every sum is exact. */
 static void test_backward_data_streams(void) {
   int64_t in_pw[3] = {9, 256, 256}, in_k2[3] = {65, 128, 256}, k2[3] = {2, 2, 2};
   const convt3d_problem probs[] = {make(1, 32, 5, 1, in_pw, ONE, ONE, ZERO, ZERO, ONE, 0),
+                                   make(1, 65, 1, 1, in_pw, ONE, ONE, ZERO, ZERO, ONE, 0),
                                    make(1, 8, 2, 1, in_k2, k2, k2, ZERO, ZERO, ONE, 0)};
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < 3; i++) {
     const convt3d_problem *pr = &probs[i];
     convt3d_shape out;
     CHECK(convt3d_output_shape(pr, &out) == CONVT3D_OK);

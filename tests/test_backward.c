@@ -193,6 +193,25 @@ static void test_random(void) {
   check_problem(&pr);
   pr.dtype = CONVT3D_F64;
   check_problem(&pr);
+  /* grad_input's pointwise cut (kernel 1, stride 1, no padding, at most 64 channels per
+   * group on each side, 16384 positions or more; AVX-512 float32; conv3d adds its bias):
+   * MedNeXt's head (13 -> 32: passes of 11, 11, 10) on runs of 4096 with a tail of 1024;
+   * groups of 15 (8 + 7) on an unbatched input with a 31-position tail; one pass of 14 and
+   * of 1; 64 channels (5 passes, the most) and 65 (declined: the backward-data tiles).
+   * test_api streams a grad_input of 75 MB through it. */
+  {
+    int64_t pw1[3] = {16, 32, 34}, pw2[3] = {17, 31, 33};
+    const struct {
+      int64_t n, cin, cout_g, groups;
+      const int64_t *in;
+    } pw[] = {{1, 32, 13, 1, pw1}, {-1, 30, 3, 2, pw2}, {2, 14, 5, 1, pw1}, {1, 1, 7, 1, pw1},
+              {1, 64, 20, 1, pw1}, {1, 65, 2, 1, pw1}};
+    for (size_t i = 0; i < sizeof pw / sizeof pw[0]; i++) {
+      pr = make(pw[i].n, pw[i].cin, pw[i].cout_g, pw[i].groups, pw[i].in, one, one, zero,
+                zero, one, (int)(i % 2));
+      check_problem(&pr);
+    }
+  }
   /* A wide dilation and a kernel far wider than the input. */
   int64_t in5[3] = {1, 2, 9}, k5[3] = {1, 2, 6}, d5[3] = {1, 3, 7};
   pr = make(2, 3, 4, 1, in5, k5, s3, zero, zero, d5, 1);

@@ -408,6 +408,8 @@ static double taps_per_call(const cvt_geometry *g) {
 const cvt_brgemm_config *cvt_bwd_data_pick_kernel(const cvt_geometry *g,
                                                   const cvt_brgemm_config *tiles,
                                                   size_t count) {
+  for (size_t i = 0; i < count; i++) /* kernel 1, few channels: in place (pointwise.c) */
+    if (cvt_pointwise_bwd_data_applies(g, &tiles[i])) return &tiles[i];
   /* the gemm cut: the tile with the fewest cycles per k step over all channels and
    * positions, the wider on a tie. A k step of an mr x nv-vector tile issues mr*nv FMAs
    * and nv + mr loads (B vectors, A broadcasts), two of each per cycle: the one-vector
@@ -468,6 +470,10 @@ void cvt_bwd_data_pack_weights(const cvt_geometry *g, const cvt_brgemm_config *c
   const int64_t taps = g->k[0] * g->k[1] * g->k[2], mr_max = (int64_t)cfg->mr_max;
   const int64_t blocks = ceil_div(g->cin_g, mr_max);
   memset((char *)packed + (size_t)g->weight_numel * g->esize, 0, cfg->mr_max * g->esize);
+  if (cvt_pointwise_bwd_data_applies(g, cfg)) {
+    cvt_pointwise_bwd_data_pack_weights(g, weight, packed);
+    return;
+  }
   (void)num_threads; /* unused without OpenMP */
 #pragma omp parallel for schedule(static) num_threads(num_threads) if (num_threads > 1)
   for (int64_t gb = 0; gb < g->groups * blocks; gb++) {
@@ -569,6 +575,8 @@ static size_t gemm_ws_layout(const cvt_geometry *g, const cvt_brgemm_config *cfg
 
 size_t cvt_bwd_data_workspace_bytes(const cvt_geometry *g, const cvt_brgemm_config *cfg,
                                     int num_threads, bool *shared) {
+  *shared = false;
+  if (cvt_pointwise_bwd_data_applies(g, cfg)) return 0;
   *shared = use_gemm(g, cfg);
   return *shared ? gemm_ws_layout(g, cfg, num_threads, NULL, NULL) : ws_layout(g, cfg, NULL, NULL);
 }
@@ -646,7 +654,9 @@ static void copy_rows_f64(const cvt_exec *e, const bwd_data_dims *d, const doubl
 #undef CVT_SET_ROWS
 
 void cvt_bwd_data_run(const cvt_exec *e, const void *grad_output, void *grad_input) {
-  if (e->geo->dtype == CONVT3D_F32)
+  if (cvt_pointwise_bwd_data_applies(e->geo, e->brgemm))
+    cvt_pointwise_bwd_data(e, grad_output, grad_input);
+  else if (e->geo->dtype == CONVT3D_F32)
     bwd_data_f32(e, grad_output, grad_input);
   else
     bwd_data_f64(e, grad_output, grad_input);

@@ -38,24 +38,27 @@
  * its time here at 1 / 2 threads). */
 #define PW_MIN_POSITIONS (4 * PW_RUN)
 
-/* The geometry qualifies, whatever the micro-kernel. */
-static bool pointwise_shape(const cvt_geometry *g) {
+/* The geometry is pointwise (kernel 1, stride 1, no padding) and large enough, with
+ * `outputs` channels per group held in registers and `reduction` read per output,
+ * whatever the micro-kernel. */
+static bool pointwise_shape(const cvt_geometry *g, int64_t outputs, int64_t reduction) {
   if (g->dtype != CONVT3D_F32 || g->n < 1 || g->phase_tiles) return false;
-  if (g->cout_g < 1 || g->cout_g > CVT_POINTWISE_MAX_M || g->cin_g > PW_MAX_CIN) return false;
+  if (outputs < 1 || outputs > CVT_POINTWISE_MAX_M || reduction < 1 || reduction > PW_MAX_CIN)
+    return false;
   for (int a = 0; a < 3; a++) /* out_pad < max(stride, dilation) = 1: 0 */
     if (g->k[a] != 1 || g->stride[a] != 1 || g->pad[a] != 0) return false;
   /* the input's elements over a group's channels: samples x groups x positions */
-  return g->cin_g >= 1 && g->input_numel / g->cin_g >= PW_MIN_POSITIONS;
+  return g->input_numel / g->cin_g >= PW_MIN_POSITIONS;
 }
 
 bool cvt_pointwise_applies(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
-  return pointwise_shape(g) && cfg->f32_pointwise;
+  return pointwise_shape(g, g->cout_g, g->cin_g) && cfg->f32_pointwise;
 }
 
 const cvt_brgemm_config *cvt_pointwise_pick_kernel(const cvt_geometry *g,
                                                    const cvt_brgemm_config *tiles,
                                                    size_t count) {
-  if (!pointwise_shape(g)) return NULL;
+  if (!pointwise_shape(g, g->cout_g, g->cin_g)) return NULL;
   for (size_t i = 0; i < count; i++)
     if (tiles[i].f32_pointwise) return &tiles[i];
   return NULL;
@@ -94,6 +97,79 @@ void cvt_pointwise_forward(const cvt_exec *e, const void *input, void *output) {
                                (size_t)positions, (size_t)np,
                                y + (n * g->cout + grp * g->cout_g) * positions + p0,
                                (size_t)positions, stream);
+    }
+    if (stream) CVT_STREAM_FENCE();
+  }
+}
+
+/* grad_input (and conv3d) of a pointwise layer is a pointwise layer too, the other way:
+ *
+ *     gx[n, g*Cin_g + ci, p] = sum over co of w[g*Cin_g + ci, co] * gy[n, g*Cout_g + co, p]
+ *
+ * (plus conv3d's bias), a reduction over the Cout_g channels of grad_output for each of
+ * Cin_g outputs. The same tile takes it in passes of up to CVT_POINTWISE_MAX_M channels
+ * (as even as they divide: 32 = 11 + 11 + 10), each pass over the task's run of
+ * positions: the first reads grad_output's rows from memory, the others from L2 (a run of
+ * 4096 positions is 16 KB per channel), and every grad_input row is written once.
+ * MedNeXt's head (13 -> 32) was otherwise packed, summed into a tile buffer and copied
+ * out, at 0.54x oneDNN's time. */
+
+/* Input channels (grad_input's, outputs here) per group at most: the passes re-read the
+ * run's grad_output from L2, and many outputs per position make the layer compute-bound,
+ * where the backward-data tiles do better (measured: see docs/algorithm.md). */
+#define PW_BWD_MAX_OUT 64
+
+bool cvt_pointwise_bwd_data_applies(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
+  return pointwise_shape(g, 1, g->cout_g) && g->cin_g <= PW_BWD_MAX_OUT && cfg->f32_pointwise;
+}
+
+/* The channels per pass: at most CVT_POINTWISE_MAX_M, as few passes as that allows. */
+static int64_t bwd_pass_width(const cvt_geometry *g) {
+  return ceil_div(g->cin_g, ceil_div(g->cin_g, CVT_POINTWISE_MAX_M));
+}
+
+/* Per group and pass, the [co][m] panel of the pass's m channels (the tile's w), one
+ * after another: the panel of channel ci0 starts at ci0 * Cout_g, as many floats as the
+ * weight has. */
+void cvt_pointwise_bwd_data_pack_weights(const cvt_geometry *g, const void *weight,
+                                         void *packed) {
+  const float *w = weight;
+  float *dst = packed;
+  const int64_t mp = bwd_pass_width(g);
+  for (int64_t grp = 0; grp < g->groups; grp++)
+    for (int64_t c0 = 0; c0 < g->cin_g; c0 += mp) {
+      const int64_t ci0 = grp * g->cin_g + c0, m = min64(mp, g->cin_g - c0);
+      for (int64_t co = 0; co < g->cout_g; co++)
+        for (int64_t c = 0; c < m; c++) *dst++ = w[(ci0 + c) * g->cout_g + co];
+    }
+}
+
+void cvt_pointwise_bwd_data(const cvt_exec *e, const void *grad_output, void *grad_input) {
+  const cvt_geometry *g = e->geo;
+  const int64_t positions = g->in[0] * g->in[1] * g->in[2];
+  const int64_t runs = ceil_div(positions, PW_RUN), tasks = g->n * g->groups * runs;
+  const int64_t mp = bwd_pass_width(g);
+  const float *gy = grad_output, *w = e->weight;
+  float *gx = grad_input;
+  const int stream = (size_t)g->input_numel * sizeof(float) > (size_t)CVT_STREAM_BYTES &&
+                     (uintptr_t)gx % 64 == 0 && positions % 16 == 0;
+  (void)e->num_threads; /* unused without OpenMP */
+#pragma omp parallel num_threads(e->num_threads) if (e->num_threads > 1)
+  {
+    float zeros[CVT_POINTWISE_MAX_M] = {0};
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < tasks; task++) {
+      const int64_t run = task % runs, ng = task / runs, n = ng / g->groups, grp = ng % g->groups;
+      const int64_t p0 = run * PW_RUN, np = min64(PW_RUN, positions - p0);
+      for (int64_t c0 = 0; c0 < g->cin_g; c0 += mp) {
+        const int64_t ci0 = grp * g->cin_g + c0, m = min64(mp, g->cin_g - c0);
+        const float *bias = e->bias ? (const float *)e->bias + ci0 : zeros;
+        e->brgemm->f32_pointwise((size_t)m, (size_t)g->cout_g, w + ci0 * g->cout_g, bias,
+                                 gy + (n * g->cout + grp * g->cout_g) * positions + p0,
+                                 (size_t)positions, (size_t)np,
+                                 gx + (n * g->cin + ci0) * positions + p0, (size_t)positions,
+                                 stream);
+      }
     }
     if (stream) CVT_STREAM_FENCE();
   }
