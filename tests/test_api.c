@@ -473,6 +473,25 @@ static void test_paths_match_reference(void) {
         convt3d_plan_get_info(plan, &info) == CONVT3D_OK &&
         info.algorithm == CONVT3D_ALGO_PHASE);
   convt3d_plan_destroy(plan);
+  /* A pointwise layer that the phase algorithm takes in place (pointwise.c: kernel 1, at
+   * least 16384 positions, AVX-512) goes there rather than to the tap-GEMM algorithm, for
+   * 1-8 output channels; without the AVX-512 tile, and on fewer positions, tap_gemm. */
+  int64_t in_pw[3] = {16, 32, 32};
+  for (int64_t cout = 1; cout <= 8; cout += 7)
+    for (int isa = 0; isa < 2; isa++)
+      for (int small = 0; small < 2; small++) {
+        pr = make(1, 16, cout, 1, small ? in10 : in_pw, ONE, ONE, ZERO, ZERO, ONE, 0);
+        opt = (convt3d_plan_options){CONVT3D_ALGO_AUTO, 1,
+                                     isa ? CONVT3D_ISA_AVX2 : CONVT3D_ISA_AUTO};
+        CHECK(convt3d_plan_create(&pr, w, NULL, &opt, &plan) == CONVT3D_OK &&
+              convt3d_plan_get_info(plan, &info) == CONVT3D_OK);
+        const int in_place = !isa && !small && strcmp(info.isa, "avx512") == 0;
+        CHECKF(info.algorithm == (in_place ? CONVT3D_ALGO_PHASE : CONVT3D_ALGO_TAP_GEMM),
+               "AUTO took %s for 16 -> %d pointwise (isa %s, %s)",
+               convt3d_algorithm_name(info.algorithm), (int)cout, info.isa,
+               small ? "120 positions" : "16384 positions");
+        convt3d_plan_destroy(plan);
+      }
   free(w);
   /* One input voxel (voxel.c): one GEMM over (channel, tap) columns, in blocks of 64 with
    * a narrow last block (7 x 64 = 448 columns; 90 = 64 + 26; 45; 3 x 40 = 120 per
