@@ -181,8 +181,8 @@ void cvt_voxel_pack_weights(const cvt_geometry *geo, const void *weight, void *p
 size_t cvt_voxel_workspace_bytes(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg);
 void cvt_voxel_forward(const cvt_exec *e, const void *input, void *output);
 /* src/cpu/pointwise.c: the phase algorithm's cut for kernel-1 stride-1 layers without
- * padding and with at most CVT_POINTWISE_MAX_M output channels per group (AVX-512 float32:
- * the tiles with a pointwise entry), which the functions above delegate to. */
+ * padding and with at most 64 channels per group on each side (AVX-512 float32: the tiles
+ * with a pointwise entry), which the functions above delegate to. */
 bool cvt_pointwise_applies(const cvt_geometry *geo, const struct cvt_brgemm_config *cfg);
 const struct cvt_brgemm_config *cvt_pointwise_pick_kernel(const cvt_geometry *geo,
                                                           const struct cvt_brgemm_config *tiles,

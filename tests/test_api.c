@@ -611,11 +611,11 @@ static void test_paths_match_reference(void) {
   pr = make(1, 2, 9, 1, in12, k12, k12, ZERO, ZERO, ONE, 1);
   check_all_paths(&pr);
   /* Width stride 1 with outputs over 64 MiB: the scatter streams whole rows, band by band
-   * (kernel 1 with 15 output channels, one more than the pointwise cut takes: 15 x 128 x
-   * 128 x 72 floats; height kernel = stride = 2: each phase's rows two apart, 17 x 64 x
+   * (kernel 1 with 65 output channels, one more than the pointwise cut takes: 65 x 16 x
+   * 128 x 132 floats; height kernel = stride = 2: each phase's rows two apart, 17 x 64 x
    * 128 x 128). */
-  int64_t in20[3] = {128, 128, 72}, in21[3] = {64, 64, 128}, k21[3] = {1, 2, 1};
-  pr = make(1, 2, 15, 1, in20, ONE, ONE, ZERO, ZERO, ONE, 1);
+  int64_t in20[3] = {16, 128, 132}, in21[3] = {64, 64, 128}, k21[3] = {1, 2, 1};
+  pr = make(1, 2, 65, 1, in20, ONE, ONE, ZERO, ZERO, ONE, 1);
   check_all_paths(&pr);
   pr = make(1, 3, 17, 1, in21, k21, k21, ZERO, ZERO, ONE, 0);
   check_all_paths(&pr);
@@ -1078,18 +1078,23 @@ static void test_backward_data_streams(void) {
 }
 
 /* The pointwise cut (pointwise.c): kernel 1, stride 1, 1-14 output channels per group
- * (each count its own specialisation of the tile), 1-64 input channels, 26 x 25 x 27 or
- * 28 positions (runs of 4096 and a last one of 1166 or 1816, whose last step has 14 or
- * 24 positions), batched or not, grouped, with and without bias, on every path; 65 input
- * channels per group (the phase algorithm proper); and an output of 68 MB, streamed past
- * the caches where its rows start on a line, against the reference bit for bit. */
+ * (each count its own specialisation of the tile) and 15-64 in passes (15 = 8 + 7, 28 =
+ * 14 + 14, 29 = 10 + 10 + 9, 64 = 4 x 13 + 12), 1-64 input channels, 26 x 25 x 27 or 28
+ * positions (runs of 4096, or of 1024-4096 with several passes, and a last one whose last
+ * step has 14 or 24 positions), batched or not, grouped, with and without bias, on every
+ * path; 65 input or output channels per group (the phase algorithm proper); and an output
+ * of 68 MB, streamed past the caches where its rows start on a line, against the
+ * reference bit for bit. */
 static void test_pointwise(void) {
-  for (int64_t m = 1; m <= 15; m++) {
+  static const int64_t outs[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                                 12, 13, 14, 15, 28, 29, 64, 65, 8};
+  for (int64_t i = 0; i < (int64_t)(sizeof outs / sizeof outs[0]); i++) {
+    const int64_t m = outs[i], last = i + 1 == (int64_t)(sizeof outs / sizeof outs[0]);
     int64_t in[3] = {26, 25, 27 + m % 2};
     const int64_t groups = m % 2 ? 2 : 1, n = m % 3 == 0 ? -1 : rnd(1, 2);
-    const int64_t cin_g = m == 15 ? 65 : rnd(1, 64);
-    const convt3d_problem pr = make(n, groups * cin_g, m == 15 ? 8 : m, groups, in, ONE, ONE,
-                                    ZERO, ZERO, ONE, m % 4 != 1);
+    const int64_t cin_g = last ? 65 : i % 3 == 0 ? 64 : rnd(1, 64);
+    const convt3d_problem pr = make(n, groups * cin_g, m, groups, in, ONE, ONE, ZERO, ZERO,
+                                    ONE, m % 4 != 1);
     check_all_paths(&pr);
   }
   int64_t big[3] = {65, 256, 1024};
