@@ -187,6 +187,8 @@ bool cvt_pointwise_applies(const cvt_geometry *geo, const struct cvt_brgemm_conf
 const struct cvt_brgemm_config *cvt_pointwise_pick_kernel(const cvt_geometry *geo,
                                                           const struct cvt_brgemm_config *tiles,
                                                           size_t count);
+/* The name plans report for the tile the cut runs (convt3d_plan_info.kernel). */
+const char *cvt_pointwise_kernel_name(const struct cvt_brgemm_config *cfg);
 size_t cvt_pointwise_packed_weight_bytes(const cvt_geometry *geo);
 void cvt_pointwise_pack_weights(const cvt_geometry *geo, const void *weight, void *packed);
 void cvt_pointwise_forward(const cvt_exec *e, const void *input, void *output);

@@ -490,6 +490,15 @@ static void test_paths_match_reference(void) {
                "AUTO took %s for 16 -> %d pointwise (isa %s, %s)",
                convt3d_algorithm_name(info.algorithm), (int)cout, info.isa,
                small ? "120 positions" : "16384 positions");
+        CHECKF(in_place == (strcmp(info.kernel, "f32_pointwise_avx512") == 0),
+               "16 -> %d pointwise (isa %s): kernel %s", (int)cout, info.isa, info.kernel);
+        convt3d_plan_destroy(plan);
+        /* grad_input of the same layer (16 outputs over a reduction of cout) */
+        CHECK(convt3d_plan_create_backward_data(&pr, w, &opt, &plan) == CONVT3D_OK &&
+              convt3d_plan_get_info(plan, &info) == CONVT3D_OK);
+        CHECKF(in_place == (strcmp(info.kernel, "f32_pointwise_avx512") == 0),
+               "grad_input of 16 -> %d pointwise (isa %s): kernel %s", (int)cout, info.isa,
+               info.kernel);
         convt3d_plan_destroy(plan);
       }
   free(w);

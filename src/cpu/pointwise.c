@@ -84,6 +84,10 @@ const cvt_brgemm_config *cvt_pointwise_pick_kernel(const cvt_geometry *g,
   return NULL;
 }
 
+const char *cvt_pointwise_kernel_name(const cvt_brgemm_config *cfg) {
+  return cfg->f32_pointwise == cvt_f32_pointwise_avx512 ? "f32_pointwise_avx512" : "pointwise";
+}
+
 size_t cvt_pointwise_packed_weight_bytes(const cvt_geometry *g) {
   return (size_t)g->weight_numel * sizeof(float);
 }

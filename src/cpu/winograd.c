@@ -233,8 +233,9 @@ static int64_t slice_bytes(const cvt_geometry *g, int a) {
  * slices, n x at most 2 oW tiles, stay below 2^62 (n*oW <= the output's elements). */
 static int64_t chunk_slices(const cvt_geometry *g, int a) {
   const int64_t per_point = g->cin * rows_in(g, a) + g->cout * rows_out(g, a);
-  if (per_point > WINO_BUFFER_BUDGET || slice_bytes(g, a) > WINO_BUFFER_BUDGET) return 0;
+  if (per_point > WINO_BUFFER_BUDGET) return 0;
   const int64_t per = slice_bytes(g, a), slices = g->n * wino_tiles(g, a);
+  if (per > WINO_BUFFER_BUDGET) return 0;
   return ceil_div(slices, ceil_div(slices, WINO_BUFFER_BUDGET / per));
 }
 
