@@ -205,7 +205,7 @@ static void test_random(void) {
       int64_t n, cin, cout_g, groups;
       const int64_t *in;
     } pw[] = {{1, 32, 13, 1, pw1}, {-1, 30, 3, 2, pw2}, {2, 14, 5, 1, pw1}, {1, 1, 7, 1, pw1},
-              {1, 64, 20, 1, pw1}, {1, 65, 2, 1, pw1}};
+              {1, 64, 6, 1, pw1}, {1, 65, 2, 1, pw1}};
     for (size_t i = 0; i < sizeof pw / sizeof pw[0]; i++) {
       pr = make(pw[i].n, pw[i].cin, pw[i].cout_g, pw[i].groups, pw[i].in, one, one, zero,
                 zero, one, (int)(i % 2));
