@@ -547,12 +547,13 @@ convt3d_status convt3d_plan_get_info(const convt3d_plan *plan, convt3d_plan_info
   info->isa = cvt_isa_name(plan->isa);
   info->kernel = plan->brgemm ? plan->brgemm->name : "";
   /* the phase algorithm's pointwise cut runs the pointwise tile, not the config's own */
-  const bool data = plan->pass != CONVT3D_PASS_BACKWARD_WEIGHT;
-  if (plan->brgemm && plan->algorithm == CONVT3D_ALGO_PHASE && data &&
-      (plan->pass == CONVT3D_PASS_FORWARD
-           ? cvt_pointwise_applies(&plan->run_geo, plan->brgemm)
-           : cvt_pointwise_bwd_data_applies(&plan->run_geo, plan->brgemm)))
-    info->kernel = cvt_pointwise_kernel_name(plan->brgemm);
+  const cvt_brgemm_config *cfg = plan->brgemm;
+  const bool cut = cfg && plan->algorithm == CONVT3D_ALGO_PHASE &&
+                   (plan->pass == CONVT3D_PASS_FORWARD
+                        ? cvt_pointwise_applies(&plan->run_geo, cfg)
+                        : plan->pass != CONVT3D_PASS_BACKWARD_WEIGHT &&
+                              cvt_pointwise_bwd_data_applies(&plan->run_geo, cfg));
+  if (cut) info->kernel = cvt_pointwise_kernel_name(cfg);
   info->num_threads = plan->num_threads;
   info->packed_weight_bytes = plan->weight_bytes + plan->bias_bytes;
   info->workspace_bytes = plan->workspace_bytes;

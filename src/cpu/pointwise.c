@@ -64,11 +64,11 @@ static int64_t pass_width(int64_t outputs) {
 }
 
 /* Positions per task: PW_RUN, or with several passes fewer, in whole lines, so that the
- * run of the reduction's rows stays within PW_PASS_BYTES. */
+ * run of the reduction's rows stays within PW_PASS_BYTES (at least 1024 positions: the
+ * reduction is at most PW_MAX_CHANNELS). */
 static int64_t run_length(int64_t outputs, int64_t reduction) {
   if (pass_width(outputs) == outputs) return PW_RUN;
-  const int64_t fit = PW_PASS_BYTES / (reduction * (int64_t)sizeof(float)) / 16 * 16;
-  return max64(min64(fit, PW_RUN), 256);
+  return min64(PW_PASS_BYTES / (reduction * (int64_t)sizeof(float)) / 16 * 16, PW_RUN);
 }
 
 bool cvt_pointwise_applies(const cvt_geometry *g, const cvt_brgemm_config *cfg) {
